@@ -1,0 +1,1 @@
+"""The HTTP service (FastAPI), installed as ``optplace.api``."""

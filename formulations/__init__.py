@@ -1,0 +1,1 @@
+"""Formulations: build() makes variables, constraints and objective; extract() reads a placement back."""

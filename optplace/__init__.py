@@ -1,0 +1,29 @@
+"""optplace: place DNN inference applications on shared accelerators under latency SLOs.
+
+The public entry point is :func:`optplace.solve`; instances are :class:`optplace.Instance`.
+Importing this package imports no solver.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from optplace.domain import Instance, Objective
+from optplace.evaluate import Evaluation, evaluate
+from optplace.params import SolveParams
+from optplace.result import SolveResult, Status, StopReason
+from optplace.solve import PlacementVerificationError, solve
+
+__all__ = [
+    "Evaluation",
+    "Instance",
+    "Objective",
+    "PlacementVerificationError",
+    "SolveParams",
+    "SolveResult",
+    "Status",
+    "StopReason",
+    "__version__",
+    "evaluate",
+    "solve",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from optplace.cli import main
+
+sys.exit(main())

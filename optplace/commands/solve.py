@@ -1,0 +1,137 @@
+"""``optplace solve`` and ``optplace methods``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from optplace.commands.table import format_table, number
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("solve", help="place the applications of one instance file")
+    parser.add_argument("instance", help="instance JSON file")
+    parser.add_argument("--method", "-m", default="auto", help="method name (see 'optplace methods'); default auto")
+    parser.add_argument("--time-limit", type=float, default=None, metavar="S", help="wall-clock limit in seconds")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--objective",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="override the instance's objectives (repeat for lexicographic order)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+    parser.add_argument("--out", default=None, metavar="FILE", help="also write the JSON result to FILE")
+    parser.set_defaults(handler=run_solve)
+
+    methods = subparsers.add_parser("methods", help="list the available methods")
+    methods.add_argument("--json", action="store_true")
+    methods.set_defaults(handler=run_methods)
+
+
+def run_solve(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from optplace.io import InstanceError, load_instance
+    from optplace.params import SolveParams
+    from optplace.solve import solve
+
+    try:
+        instance = load_instance(args.instance)
+        params = SolveParams(
+            time_limit_s=args.time_limit, seed=args.seed, threads=args.threads, objectives=args.objective
+        )
+    except InstanceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:
+        print(f"error: invalid parameters: {error}", file=sys.stderr)
+        return 2
+    try:
+        result = solve(instance, args.method, params)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    text = result.model_dump_json(indent=2)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    if args.json:
+        print(text)
+    else:
+        print(render_result(result, instance.name))
+    return 0 if result.status.value in ("optimal", "feasible") else 1
+
+
+def render_result(result, instance_name: str) -> str:
+    rows = [
+        (
+            a.application,
+            a.accelerator,
+            a.node,
+            number(a.predicted_latency_ms),
+            f"{a.slo_ms:g}",
+            a.statistic,
+            "yes" if a.meets_slo else "NO",
+        )
+        for a in result.assignments
+    ]
+    parts = [
+        f"instance {instance_name}: method {result.method}, status {result.status.value} "
+        f"({result.stop_reason.value}) in {result.runtime_s:.3f} s"
+    ]
+    if rows:
+        parts.append(
+            format_table(
+                ["application", "accelerator", "node", "latency_ms", "slo_ms", "stat", "meets"],
+                rows,
+                align_right={3, 4},
+            )
+        )
+    if result.unplaced:
+        parts.append("unplaced:")
+        parts.append(
+            format_table(
+                ["application", "reason", "detail"],
+                [(u.application, u.reason.value, u.detail) for u in result.unplaced],
+            )
+        )
+    bound = "-" if result.bound is None else f"{result.bound:g}"
+    gap = "-" if result.gap is None else f"{100 * result.gap:.2f}%"
+    objective = "-" if result.objective is None else f"{result.objective:g}"
+    parts.append(
+        f"hosted {result.hosted}/{result.hosted + len(result.unplaced)}; "
+        f"{result.objective_name} = {objective}, bound {bound}, gap {gap}; "
+        f"accelerators used {result.objectives.get('min_accelerators', 0):g}"
+    )
+    if result.violates_slo:
+        parts.append(
+            f"WARNING: this placement violates SLOs ({len(result.violations)} violations; "
+            f"{result.hosted_without_violation} hosted without violation)"
+        )
+    if result.message:
+        parts.append(result.message)
+    return "\n".join(parts)
+
+
+def run_methods(args: argparse.Namespace) -> int:
+    import json
+
+    from optplace.registry import list_methods
+
+    methods = list_methods()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {"name": m.name, "kind": m.kind, "description": m.description, "may_violate_slo": m.may_violate_slo}
+                    for m in methods
+                ],
+                indent=2,
+            )
+        )
+    else:
+        print(format_table(["method", "kind", "description"], [(m.name, m.kind, m.description) for m in methods]))
+    return 0

@@ -1,0 +1,112 @@
+"""Per-application diagnostics: could this application run anywhere, even alone?
+
+Used to give every unplaced application a machine-readable reason, to prove simple
+infeasibility (``host_all`` with an application that fits nowhere), to bound ``max_hosted``,
+and by ``/v1/validate``. It is not the evaluator: it answers "alone on an empty device", a
+necessary condition for any placement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from optplace import latency
+from optplace.domain import Application, Discipline, Instance, Node
+from optplace.result import UnplacedReason
+
+
+@dataclass
+class AloneCheck:
+    """Where an application could run if it were alone, and why not elsewhere."""
+
+    application: str
+    feasible_accelerators: list[str] = field(default_factory=list)
+    reason: UnplacedReason | None = None  # set when feasible_accelerators is empty
+    detail: str = ""
+    best_alone_latency_ms: float | None = None
+
+
+def alone_latency_ms(instance: Instance, app: Application, node: Node, type_name: str) -> tuple[float, float]:
+    """End-to-end latency (in the SLO's statistic) and accelerator utilisation of ``app`` alone."""
+    profile = instance.model_map()[app.model].profiles[type_name]
+    discipline = instance.accelerator_type_map()[type_name].discipline
+    q = app.slo.quantile
+    if discipline == Discipline.PS:
+        if q is None:
+            acc = latency.ps_latency([app.rate_rps], [profile.service_time_ms], variant=instance.settings.ps_model)
+        else:
+            acc = latency.ps_quantile(q, [app.rate_rps], [profile.service_time_ms], variant=instance.settings.ps_model)
+    elif q is None:
+        acc = latency.fcfs_latency([app.rate_rps], [profile.service_time_ms], [profile.scv])
+    else:
+        acc = latency.fcfs_quantile(q, [app.rate_rps], [profile.service_time_ms], [profile.scv])
+    pre = 0.0
+    if app.preprocess_ms > 0:
+        stage = (latency.frontend_latency if q is None else lambda r, s, c: latency.frontend_quantile(q, r, s, c))(
+            [app.rate_rps], [app.preprocess_ms], node.preprocess_cores
+        )
+        pre = float(stage.latency_ms[0])
+    total = float(latency.end_to_end_ms(pre, instance.settings.network_delay_ms, acc.latency_ms)[0])
+    return total, acc.utilization
+
+
+def check_alone(instance: Instance) -> dict[str, AloneCheck]:
+    """For every application, the accelerators it could use alone, or the reason it can use none."""
+    types = instance.accelerator_type_map()
+    models = instance.model_map()
+    checks: dict[str, AloneCheck] = {}
+    # Accelerators grouped by (node, type): everything below depends only on that pair.
+    groups: dict[tuple[str, str], list[str]] = {}
+    nodes = {n.name: n for n in instance.nodes}
+    for node, acc in instance.accelerators():
+        groups.setdefault((node.name, acc.type), []).append(acc.name)
+    for app in instance.applications:
+        check = AloneCheck(app.name)
+        model = models[app.model]
+        compatible = memory_ok = False
+        best = float("inf")
+        for (node_name, type_name), names in groups.items():
+            node = nodes[node_name]
+            if type_name not in model.profiles:
+                continue
+            if app.allowed_accelerator_types is not None and type_name not in app.allowed_accelerator_types:
+                continue
+            if any(node.labels.get(k) != v for k, v in app.required_labels.items()):
+                continue
+            compatible = True
+            profile = model.profiles[type_name]
+            acc_type = types[type_name]
+            cap = instance.memory_cap(node)
+            node_mb = app.frontend_memory_mb + (0.0 if acc_type.memory_mb else profile.memory_mb)
+            if node_mb > node.memory_mb * cap or (acc_type.memory_mb and profile.memory_mb > acc_type.memory_mb * cap):
+                continue
+            memory_ok = True
+            total, utilization = alone_latency_ms(instance, app, node, type_name)
+            best = min(best, total)
+            if utilization <= instance.utilization_cap(type_name) and total <= app.slo.latency_ms:
+                check.feasible_accelerators.extend(names)
+        if app.pinned:
+            allowed = set(check.feasible_accelerators)
+            check.feasible_accelerators = [app.current_accelerator] if app.current_accelerator in allowed else []
+            if not check.feasible_accelerators:
+                check.reason = UnplacedReason.PINNED_ACCELERATOR_INFEASIBLE
+                check.detail = f"cannot run on its pinned accelerator {app.current_accelerator!r} even alone"
+        if check.reason is None and not check.feasible_accelerators:
+            if not compatible:
+                check.reason = UnplacedReason.NO_COMPATIBLE_ACCELERATOR
+                check.detail = (
+                    "no accelerator has a profile for model "
+                    f"{app.model!r} and matches the allowed types and required labels"
+                )
+            elif not memory_ok:
+                check.reason = UnplacedReason.EXCEEDS_MEMORY_ALONE
+                check.detail = "needs more memory than any compatible node or device allows under its cap"
+            else:
+                check.reason = UnplacedReason.CANNOT_MEET_SLO_ALONE
+                check.detail = (
+                    f"best predicted {app.slo.statistic} latency alone is {best:.3f} ms "
+                    f"against an SLO of {app.slo.latency_ms:g} ms, or it exceeds the utilisation cap"
+                )
+        check.best_alone_latency_ms = best if best != float("inf") else None
+        checks[app.name] = check
+    return checks

@@ -1,0 +1,347 @@
+"""The domain model: what a cluster, its models and its applications look like.
+
+Everything here is a frozen pydantic v2 model with units in the field names. An instance file
+is one JSON object of :class:`Instance`; its applications sit in the top-level ``applications``
+list. Cross-field checks live in :meth:`Instance._check_references` and say what to fix.
+
+Decisions worth knowing (also in ``docs/concepts.md``):
+
+* A model's backend memory (``Profile.memory_mb``) counts against the accelerator's own memory
+  when its type declares ``memory_mb`` (a datacenter GPU), otherwise against the node's memory
+  (a Jetson's unified memory, or the host of a USB edgeTPU). Front-end memory always counts
+  against the node.
+* Applications of a ``shareable`` model on the same accelerator always share one backend: their
+  rates add, memory counts once, and no switch happens between them. Sharing never makes any
+  latency worse, so it is not a decision variable.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = "1"
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+UtilizationCap = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s/]+$")]
+
+_PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d+)?)$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Discipline(StrEnum):
+    """How an accelerator shares its time between the models placed on it."""
+
+    PS = "ps"  # time-sliced GPU, one process per model: processor sharing
+    FCFS = "fcfs"  # one queue served in order, e.g. an edgeTPU; pays a switch between models
+    DEDICATED = "dedicated"  # one model (backend) only
+
+
+class Objective(StrEnum):
+    """What a placement optimises; a list of these is read lexicographically."""
+
+    MAX_HOSTED = "max_hosted"  # maximise priority-weighted hosted applications
+    MAX_VALUE = "max_value"  # maximise per-(application, accelerator) value of hosted apps
+    MIN_ACCELERATORS = "min_accelerators"  # fewest accelerators used
+    MIN_COST = "min_cost"  # least accelerator fixed cost plus per-(app, accelerator) cost
+    MIN_MIGRATIONS = "min_migrations"  # fewest applications moved off their current accelerator
+
+    @property
+    def maximize(self) -> bool:
+        return self in (Objective.MAX_HOSTED, Objective.MAX_VALUE)
+
+
+class AcceleratorType(_Frozen):
+    """A kind of accelerator: its sharing discipline and limits."""
+
+    name: Name
+    discipline: Discipline
+    utilization_cap: UtilizationCap | None = Field(
+        default=None, description="Largest utilisation allowed; None means the cluster default."
+    )
+    memory_mb: PositiveFloat | None = Field(
+        default=None,
+        description="Device memory; when set, model backends count against it instead of the node.",
+    )
+    cost: NonNegativeFloat = Field(default=1.0, description="Fixed cost of using one accelerator.")
+    description: str = ""
+
+
+class Accelerator(_Frozen):
+    """One physical accelerator on a node. Names are unique across the cluster."""
+
+    name: Name
+    type: Name
+
+
+class Node(_Frozen):
+    """A host: memory, CPU for pre-processing, and its accelerators."""
+
+    name: Name
+    memory_mb: PositiveFloat
+    memory_cap: Fraction | None = Field(
+        default=None, description="Fraction of memory usable; None means the cluster default."
+    )
+    preprocess_cores: PositiveFloat = Field(
+        default=1.0, description="CPU cores for front-end pre-processing (a PS stage)."
+    )
+    accelerators: list[Accelerator] = Field(min_length=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Profile(_Frozen):
+    """How one model runs, alone, on one accelerator type."""
+
+    service_time_ms: PositiveFloat
+    service_time_scv: NonNegativeFloat | None = Field(
+        default=None,
+        description="Squared coefficient of variation of service time (0 = deterministic).",
+    )
+    service_time_second_moment_ms2: PositiveFloat | None = Field(
+        default=None, description="E[S^2] in ms^2; give this or the SCV, not both."
+    )
+    switch_overhead_ms: NonNegativeFloat = Field(
+        default=0.0, description="Reload cost when an fcfs device switches to this model."
+    )
+    memory_mb: NonNegativeFloat = 0.0
+
+    @model_validator(mode="after")
+    def _one_variability_measure(self) -> Profile:
+        if self.service_time_scv is not None and self.service_time_second_moment_ms2 is not None:
+            raise ValueError("give either service_time_scv or service_time_second_moment_ms2, not both")
+        if (
+            self.service_time_second_moment_ms2 is not None
+            and self.service_time_second_moment_ms2 < self.service_time_ms** 2 * (1 - 1e-9)
+        ):
+            raise ValueError(
+                "service_time_second_moment_ms2 must be at least service_time_ms squared "
+                f"({self.service_time_ms**2:g}); a second moment below the squared mean "
+                "is impossible"
+            )
+        return self
+
+    @property
+    def scv(self) -> float:
+        """Squared coefficient of variation of the service time."""
+        if self.service_time_second_moment_ms2 is not None:
+            return max(0.0, self.service_time_second_moment_ms2 / self.service_time_ms**2 - 1)
+        return self.service_time_scv or 0.0
+
+
+class Model(_Frozen):
+    """A DNN model with a profile per accelerator type it can run on."""
+
+    name: Name
+    profiles: dict[str, Profile] = Field(min_length=1)
+    shareable: bool = Field(default=True, description="Applications of this model may share one backend.")
+
+
+class SLO(_Frozen):
+    """A latency objective: the mean or a percentile of end-to-end response time."""
+
+    latency_ms: PositiveFloat
+    statistic: str = Field(default="mean", description="'mean' or a percentile such as 'p95'.")
+
+    @field_validator("statistic")
+    @classmethod
+    def _known_statistic(cls, value: str) -> str:
+        if value == "mean":
+            return value
+        match = _PERCENTILE.match(value)
+        if not match or not 0 < float(match.group(1)) < 100:
+            raise ValueError(
+                f"statistic {value!r} is not understood; use 'mean' or a percentile "
+                "such as 'p50', 'p95', 'p99' or 'p99.9'"
+            )
+        return value
+
+    @property
+    def quantile(self) -> float | None:
+        """The percentile as a probability (0.95 for p95), or None for the mean."""
+        if self.statistic == "mean":
+            return None
+        return float(self.statistic[1:]) / 100.0
+
+
+class Application(_Frozen):
+    """An inference application: a stream of requests to one model with a latency SLO."""
+
+    name: Name
+    model: Name
+    rate_rps: PositiveFloat
+    slo: SLO
+    priority: PositiveFloat = Field(default=1.0, description="Weight in the max_hosted objective.")
+    current_accelerator: Name | None = Field(
+        default=None, description="Where the application runs now, for migration objectives."
+    )
+    pinned: bool = Field(default=False, description="Must stay on current_accelerator (requires it to be set).")
+    frontend_memory_mb: NonNegativeFloat = 0.0
+    preprocess_ms: NonNegativeFloat = Field(
+        default=0.0, description="CPU pre-processing per request on the node (a PS stage)."
+    )
+    allowed_accelerator_types: list[Name] | None = None
+    required_labels: dict[str, str] = Field(default_factory=dict, description="Node labels the host must carry.")
+    cost_by_accelerator: dict[str, float] = Field(
+        default_factory=dict, description="Per-accelerator cost of hosting this application."
+    )
+    value_by_accelerator: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-accelerator value for max_value; missing entries use priority.",
+    )
+
+    @model_validator(mode="after")
+    def _pinned_needs_current(self) -> Application:
+        if self.pinned and self.current_accelerator is None:
+            raise ValueError("pinned is true but current_accelerator is not set; set both or neither")
+        for key, value in {**self.cost_by_accelerator, **self.value_by_accelerator}.items():
+            if not math.isfinite(value):
+                raise ValueError(f"cost/value for accelerator {key!r} must be a finite number")
+        return self
+
+
+class ClusterSettings(_Frozen):
+    """Cluster-wide settings and defaults."""
+
+    network_delay_ms: NonNegativeFloat = Field(
+        default=0.0, description="Constant network delay added to every request."
+    )
+    utilization_cap: UtilizationCap = Field(default=0.8, description="Default accelerator utilisation cap.")
+    memory_cap: Fraction = Field(default=0.8, description="Default usable fraction of memory.")
+    ps_model: str = Field(
+        default="exact",
+        pattern=r"^(exact|additive)$",
+        description="Processor-sharing latency model: 'exact' (s/(1-rho)) or the seed's 'additive'.",
+    )
+
+
+class Instance(_Frozen):
+    """A placement problem: cluster, models, applications and what to optimise."""
+
+    schema_version: str = Field(default=SCHEMA_VERSION, pattern=r"^1$")
+    name: str = "instance"
+    description: str = ""
+    settings: ClusterSettings = Field(default_factory=ClusterSettings)
+    accelerator_types: list[AcceleratorType] = Field(min_length=1)
+    nodes: list[Node] = Field(min_length=1)
+    models: list[Model] = Field(min_length=1)
+    applications: list[Application] = Field(default_factory=list)
+    objectives: list[Objective] = Field(
+        default_factory=lambda: [Objective.MAX_HOSTED, Objective.MIN_ACCELERATORS],
+        min_length=1,
+        description="Objectives in lexicographic order; the first is the primary one.",
+    )
+    host_all: bool = Field(default=False, description="Every application must be hosted (else: infeasible).")
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Instance:
+        errors: list[str] = []
+        type_names = _unique("accelerator_types", [t.name for t in self.accelerator_types], errors)
+        _unique("nodes", [n.name for n in self.nodes], errors)
+        model_names = _unique("models", [m.name for m in self.models], errors)
+        _unique("applications", [a.name for a in self.applications], errors)
+        accelerator_names: set[str] = set()
+        for n_index, node in enumerate(self.nodes):
+            for a_index, acc in enumerate(node.accelerators):
+                where = f"nodes[{n_index}].accelerators[{a_index}]"
+                if acc.name in accelerator_names:
+                    errors.append(
+                        f"{where}.name: accelerator {acc.name!r} appears twice; "
+                        "accelerator names must be unique across the cluster"
+                    )
+                accelerator_names.add(acc.name)
+                if acc.type not in type_names:
+                    errors.append(
+                        f"{where}.type: unknown accelerator type {acc.type!r}; "
+                        f"declare it in accelerator_types (known: {_list(type_names)})"
+                    )
+        for m_index, model in enumerate(self.models):
+            for type_name in model.profiles:
+                if type_name not in type_names:
+                    errors.append(
+                        f"models[{m_index}].profiles.{type_name}: unknown accelerator type "
+                        f"{type_name!r}; use one of {_list(type_names)}"
+                    )
+        models_by_name = {m.name: m for m in self.models}
+        for index, app in enumerate(self.applications):
+            where = f"applications[{index}]"
+            model = models_by_name.get(app.model)
+            if model is None:
+                errors.append(
+                    f"{where}.model: unknown model {app.model!r}; declare it in models (known: {_list(model_names)})"
+                )
+            for type_name in app.allowed_accelerator_types or []:
+                if type_name not in type_names:
+                    errors.append(
+                        f"{where}.allowed_accelerator_types: unknown accelerator type "
+                        f"{type_name!r}; use one of {_list(type_names)}"
+                    )
+            if app.allowed_accelerator_types is not None and model is not None:
+                usable = set(app.allowed_accelerator_types) & set(model.profiles)
+                if not usable:
+                    errors.append(
+                        f"{where}.allowed_accelerator_types: model {app.model!r} has no profile "
+                        f"for any allowed type {app.allowed_accelerator_types}; add a profile or "
+                        "widen the allowed types"
+                    )
+            if app.current_accelerator is not None and app.current_accelerator not in accelerator_names:
+                errors.append(
+                    f"{where}.current_accelerator: unknown accelerator {app.current_accelerator!r}; "
+                    "use the name of an accelerator on some node"
+                )
+            for field in ("cost_by_accelerator", "value_by_accelerator"):
+                for acc_name in getattr(app, field):
+                    if acc_name not in accelerator_names:
+                        errors.append(
+                            f"{where}.{field}.{acc_name}: unknown accelerator {acc_name!r}; "
+                            "keys must name accelerators on some node"
+                        )
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+    # Lookups used everywhere; cheap to rebuild, so not cached on a frozen model.
+    def accelerator_type_map(self) -> dict[str, AcceleratorType]:
+        return {t.name: t for t in self.accelerator_types}
+
+    def model_map(self) -> dict[str, Model]:
+        return {m.name: m for m in self.models}
+
+    def accelerators(self) -> list[tuple[Node, Accelerator]]:
+        """Every accelerator with its node, in file order."""
+        return [(node, acc) for node in self.nodes for acc in node.accelerators]
+
+    def utilization_cap(self, type_name: str) -> float:
+        acc_type = self.accelerator_type_map()[type_name]
+        return acc_type.utilization_cap if acc_type.utilization_cap is not None else self.settings.utilization_cap
+
+    def memory_cap(self, node: Node) -> float:
+        return node.memory_cap if node.memory_cap is not None else self.settings.memory_cap
+
+
+def _unique(field: str, names: list[str], errors: list[str]) -> set[str]:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            errors.append(f"{field}[{index}].name: duplicate name {name!r}; names must be unique")
+        seen.add(name)
+    return seen
+
+
+def _list(names: set[str]) -> str:
+    shown = sorted(names)[:10]
+    return ", ".join(repr(n) for n in shown) + (" ..." if len(names) > 10 else "") if shown else "none"
+
+
+Placement = dict[str, str]
+"""Application name -> accelerator name; an application not in the mapping is unplaced."""

@@ -1,0 +1,1 @@
+"""Fast placement heuristics and the latency-blind baselines; all pure Python, no solver."""

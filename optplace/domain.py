@@ -307,7 +307,7 @@ class Instance(_Frozen):
                             "keys must name accelerators on some node"
                         )
         if errors:
-            raise ValueError("; ".join(errors))
+            raise ValueError("\n".join(errors))
         return self
 
     # Lookups used everywhere; cheap to rebuild, so not cached on a frozen model.

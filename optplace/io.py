@@ -43,7 +43,7 @@ def validation_errors(error: ValidationError) -> list[dict[str, str]]:
         if code == "value_error":
             message = message.removeprefix("Value error, ")
             # Cross-field checks report several "field: message" parts in one error.
-            for part in message.split("; "):
+            for part in message.split("\n"):
                 field, _, text = part.partition(": ")
                 if text and " " not in field:
                     entries.append(

@@ -1,0 +1,63 @@
+"""Shared fixtures: paths to shipped instances and a small builder for hand-made ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from optplace.domain import Instance
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTANCES = ROOT / "instances"
+TINY = sorted((INSTANCES / "tiny").glob("*.json"))
+SEED = sorted((INSTANCES / "seed").glob("*.json"))
+
+
+def load(path: Path) -> Instance:
+    return Instance.model_validate(json.loads(path.read_text()))
+
+
+def make_instance(**overrides: Any) -> dict[str, Any]:
+    """A valid instance document (one GPU node, one edgeTPU node, two models) to mutate in tests."""
+    doc: dict[str, Any] = {
+        "name": "fixture",
+        "accelerator_types": [{"name": "gpu", "discipline": "ps"}, {"name": "tpu", "discipline": "fcfs"}],
+        "nodes": [
+            {"name": "nano", "memory_mb": 4096, "accelerators": [{"name": "gpu1", "type": "gpu"}]},
+            {
+                "name": "pi",
+                "memory_mb": 4096,
+                "labels": {"zone": "a"},
+                "accelerators": [{"name": "tpu1", "type": "tpu"}],
+            },
+        ],
+        "models": [
+            {"name": "resnet50", "profiles": {"gpu": {"service_time_ms": 29.4, "memory_mb": 965}}},
+            {
+                "name": "mobilenet_v2",
+                "profiles": {
+                    "gpu": {"service_time_ms": 13.0, "memory_mb": 1130},
+                    "tpu": {"service_time_ms": 4.91, "switch_overhead_ms": 10.43, "memory_mb": 100},
+                },
+            },
+        ],
+        "applications": [
+            {"name": "cam1", "model": "resnet50", "rate_rps": 10, "slo": {"latency_ms": 150}},
+            {"name": "cam2", "model": "mobilenet_v2", "rate_rps": 8, "slo": {"latency_ms": 100}},
+        ],
+    }
+    doc.update(overrides)
+    return doc
+
+
+@pytest.fixture
+def instance_doc() -> dict[str, Any]:
+    return make_instance()
+
+
+@pytest.fixture
+def instance() -> Instance:
+    return Instance.model_validate(make_instance())

@@ -265,8 +265,8 @@ class Instance(_Frozen):
                         f"{where}.type: unknown accelerator type {acc.type!r}; "
                         f"declare it in accelerator_types (known: {_list(type_names)})"
                     )
-        for m_index, model in enumerate(self.models):
-            for type_name in model.profiles:
+        for m_index, declared in enumerate(self.models):
+            for type_name in declared.profiles:
                 if type_name not in type_names:
                     errors.append(
                         f"models[{m_index}].profiles.{type_name}: unknown accelerator type "

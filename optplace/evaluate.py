@@ -205,7 +205,7 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
 
         keys = [backend_key(a, models[a.model].shareable) for a in runnable]
         class_keys, class_rates, class_of = latency.merge_classes(keys, [a.rate_rps for a in runnable])
-        first_app = {}
+        first_app: dict[int, Application] = {}
         for row, app in enumerate(runnable):
             first_app.setdefault(int(class_of[row]), app)
         profiles = [models[first_app[c].model].profiles[acc.type] for c in range(len(class_keys))]

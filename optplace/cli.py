@@ -10,6 +10,7 @@ import sys
 # ``handler`` (a function taking the parsed args and returning an exit code).
 COMMAND_MODULES = [
     "optplace.commands.solve",
+    "optplace.commands.generate",
 ]
 
 

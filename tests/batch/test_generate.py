@@ -1,0 +1,170 @@
+"""Instance generators: validity, reproducibility, provenance, families and knobs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from optplace import zoo
+from optplace.cli import main
+from optplace.generate import FAMILIES, generate_instance, offered_load, split_counts
+from optplace.io import load_instance
+from optplace.solve import solve
+
+
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f not in ("scale-1000", "scale-10000")])
+def test_every_family_builds_a_valid_solvable_instance(family):
+    """Each family yields a valid instance that the seed first-fit can place some of."""
+    instance = generate_instance(family, seed=3)
+    result = solve(instance, "first_fit")
+    assert result.hosted > 0
+    assert instance.provenance["family"] == family
+    assert instance.provenance["seed"] == 3
+
+
+def test_same_inputs_give_the_same_instance():
+    """Generation is deterministic in (family, sizes, seed, knobs)."""
+    a = generate_instance("skewed", n_apps=40, seed=11)
+    b = generate_instance("skewed", n_apps=40, seed=11)
+    c = generate_instance("skewed", n_apps=40, seed=12)
+    assert a.model_dump() == b.model_dump()
+    assert a.applications != c.applications
+
+
+def test_cluster_size_does_not_change_the_applications():
+    """Changing only n_accelerators keeps the same applications (a load sweep)."""
+    small = generate_instance("hetero", n_apps=30, n_accelerators=4, seed=2)
+    large = generate_instance("hetero", n_apps=30, n_accelerators=12, seed=2)
+    assert small.applications == large.applications
+    assert len(small.accelerators()) == 4 and len(large.accelerators()) == 12
+    assert offered_load(small) == pytest.approx(3 * offered_load(large))
+
+
+def test_default_family_is_seed_like():
+    """The default: Nano GPUs (ps) and Pi + edgeTPU (fcfs), 200/400/600 ms mean SLOs, 5-10 req/s, 20 ms + 10 ms."""
+    instance = generate_instance()
+    assert len(instance.applications) == 60
+    disciplines = {t.name: t.discipline.value for t in instance.accelerator_types}
+    assert disciplines == {"jetson-nano-gpu": "ps", "coral-edgetpu": "fcfs"}
+    assert {a.slo.latency_ms for a in instance.applications} <= {200.0, 400.0, 600.0}
+    assert all(5 <= a.rate_rps <= 10 and a.slo.statistic == "mean" for a in instance.applications)
+    assert all(a.preprocess_ms == 20.0 for a in instance.applications)
+    assert instance.settings.network_delay_ms == 10.0
+    for app in instance.applications:
+        assert app.slo.latency_ms == zoo.SLO_CLASS_MS[zoo.MODELS[app.model].size].value
+
+
+def test_profiles_are_the_published_figures_with_provenance():
+    """Seed-measured profiles are copied unchanged and every profile's origin is recorded."""
+    instance = generate_instance("edgetpu", seed=0)
+    profile = instance.model_map()["inception_v4"].profiles["coral-edgetpu"]
+    assert (profile.service_time_ms, profile.switch_overhead_ms) == (125.13, 19.43)
+    provenance = instance.provenance["profiles"]
+    for model in instance.models:
+        for type_name in model.profiles:
+            assert f"{model.name}@{type_name}" in provenance
+    assert "measured; ibis" in provenance["inception_v4@coral-edgetpu"]["service_time_ms"]
+    assert "resnet50@coral-edgetpu.service_time_ms" in instance.provenance["assumed"]
+
+
+def test_switch_families_scale_only_the_switch_overhead():
+    """switch-heavy multiplies switch overheads by the measured USB2 ratio and leaves service times alone."""
+    base = generate_instance("edgetpu", seed=4).model_map()
+    heavy = generate_instance("switch-heavy", seed=4).model_map()
+    for name, model in base.items():
+        p, q = model.profiles["coral-edgetpu"], heavy[name].profiles["coral-edgetpu"]
+        assert q.service_time_ms == p.service_time_ms
+        assert q.switch_overhead_ms == pytest.approx(p.switch_overhead_ms * zoo.SWITCH_SCALE_USB2, abs=1e-3)
+
+
+def test_tightness_and_percentiles():
+    """Tight halves the SLO classes; the percentile family states p95/p99 SLOs."""
+    tight = generate_instance("tight", seed=1)
+    assert {a.slo.latency_ms for a in tight.applications} <= {100.0, 200.0, 300.0}
+    pct = generate_instance("percentile", seed=1)
+    assert {a.slo.statistic for a in pct.applications} == {"p95", "p99"}
+
+
+def test_zipf_popularity_concentrates_models():
+    """With Zipf popularity the most used model covers far more applications than under uniform."""
+
+    def top_share(family):
+        instance = generate_instance(family, n_apps=2000, seed=5)
+        counts = {}
+        for app in instance.applications:
+            counts[app.model] = counts.get(app.model, 0) + 1
+        return max(counts.values()) / 2000
+
+    assert top_share("skewed") > 2 * top_share("hetero")
+
+
+def test_mixed_and_datacenter_clusters():
+    """edge-mixed has four host kinds; datacenter GPUs carry device memory and four per host."""
+    mixed = generate_instance("edge-mixed", n_apps=100, seed=0)
+    assert {t.name for t in mixed.accelerator_types} == {
+        "jetson-nano-gpu",
+        "coral-edgetpu",
+        "x86-cpu",
+        "jetson-agx-xavier-gpu",
+    }
+    dc = generate_instance("datacenter", n_apps=200, seed=0)
+    dc_type = dc.accelerator_type_map()["datacenter-gpu"]
+    assert dc_type.memory_mb == 16384
+    assert max(len(n.accelerators) for n in dc.nodes) == 4
+    assert solve(dc, "first_fit").hosted > 0
+
+
+def test_large_scale_instance_is_quick_and_valid():
+    """The 10,000-application family generates a valid instance with about 1,334 accelerators."""
+    instance = generate_instance("scale-10000", seed=0)
+    assert len(instance.applications) == 10000
+    assert len(instance.accelerators()) == 1334
+    assert len({a.name for a in instance.applications}) == 10000
+
+
+def test_split_counts_keeps_every_kind():
+    """Largest-remainder split sums to the total and keeps each host kind when it can."""
+    assert split_counts(10, {"a": 0.5, "b": 0.5}) == {"a": 5, "b": 5}
+    assert split_counts(3, {"a": 0.9, "b": 0.05, "c": 0.05}) == {"a": 1, "b": 1, "c": 1}
+    assert sum(split_counts(101, {"a": 0.35, "b": 0.35, "c": 0.2, "d": 0.1}).values()) == 101
+
+
+def test_unknown_family_or_knob_is_a_clear_error():
+    """A misspelt family or knob raises ValueError naming the known ones."""
+    with pytest.raises(ValueError, match="known families"):
+        generate_instance("nope")
+    with pytest.raises(ValueError, match="known knobs"):
+        generate_instance("hetero", slo_scal=2)
+
+
+def test_cli_writes_files_and_manifest(tmp_path):
+    """optplace generate writes COUNT files whose manifest names family, seed, hash and command."""
+    out = tmp_path / "set"
+    code = main(
+        [
+            "generate",
+            "--family",
+            "tight",
+            "--count",
+            "3",
+            "--seed",
+            "7",
+            "--apps",
+            "12",
+            "--set",
+            "slo_jitter=0.1",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [e["seed"] for e in manifest["files"]] == [7, 8, 9]
+    for entry in manifest["files"]:
+        instance = load_instance(out / entry["path"])
+        assert len(instance.applications) == 12
+        assert instance.provenance["parameters"]["slo_jitter"] == 0.1
+        assert entry["family"] == "tight" and "--set slo_jitter=0.1" in entry["command"]
+        regenerated = generate_instance("tight", n_apps=12, seed=entry["seed"], slo_jitter=0.1)
+        assert regenerated == instance

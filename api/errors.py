@@ -1,0 +1,133 @@
+"""RFC 9457 problem details (``application/problem+json``) for every 4xx and 5xx answer.
+
+A problem has ``type`` (a URN naming the kind of problem, or ``about:blank`` for plain HTTP
+errors), ``title``, ``status``, ``detail`` and ``instance`` (the request path). Validation
+problems add ``errors``: one entry per field error, each with ``field`` (dotted), ``pointer`` (an
+RFC 6901 JSON pointer into the request body), a stable ``code`` and a ``message``. No stack trace
+or exception text from an unexpected error ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("optplace.api")
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "urn:optplace:problem:"
+
+
+class ApiProblem(Exception):
+    """Raise anywhere in a request to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str = "",
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(detail or title)
+        self.status = status
+        self.type = kind if kind == "about:blank" else PROBLEM_BASE + kind
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def invalid_request(errors: list[dict[str, Any]], detail: str | None = None) -> ApiProblem:
+    """422 with one entry per field error."""
+    count = len(errors)
+    return ApiProblem(
+        422,
+        "invalid-request",
+        "Invalid request",
+        detail or f"the request has {count} invalid field{'s' if count != 1 else ''}; see errors",
+        errors=errors,
+    )
+
+
+def problem_response(request: Request, problem: ApiProblem) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": problem.type,
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "instance": request.url.path,
+    }
+    if problem.errors is not None:
+        body["errors"] = problem.errors
+    return JSONResponse(body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_JSON)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def install(app: FastAPI) -> None:
+    """Route every error FastAPI or Starlette can raise through :func:`problem_response`."""
+
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiProblem)
+        return problem_response(request, exc)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else _phrase(exc.status_code)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no resource at {request.url.path}; the API lives under /v1 (see /docs)"
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        return problem_response(
+            request, ApiProblem(exc.status_code, "about:blank", _phrase(exc.status_code), detail, headers=exc.headers)
+        )
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = []
+        for item in exc.errors():
+            loc = tuple(item.get("loc", ()))
+            where, rest = (loc[0], loc[1:]) if loc else ("body", ())
+            name = ".".join(str(p) for p in rest)
+            entry: dict[str, Any] = {
+                "field": name,
+                "pointer": "".join(f"/{p}" for p in rest) if where == "body" else "",
+                "code": str(item.get("type", "invalid")),
+                "message": str(item.get("msg", "")),
+            }
+            if where != "body":
+                entry["parameter"] = name
+                entry["in"] = str(where)
+            errors.append(entry)
+        return problem_response(request, invalid_request(errors))
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(
+            request,
+            ApiProblem(
+                500,
+                "internal-error",
+                "Internal Server Error",
+                "the server failed to answer this request; the error is logged on the server",
+            ),
+        )
+
+    app.add_exception_handler(ApiProblem, on_problem)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,72 @@
+"""The application factory: ``create_app(settings)`` builds the FastAPI app.
+
+Starting the app (its lifespan) opens the job store, starts the solver worker processes and
+re-queues stored jobs; stopping it stops the workers (running jobs go back to queued) and closes
+the store. ``optplace serve`` runs it under uvicorn; ``uvicorn --factory optplace.api.main:create_app``
+does the same with settings from the environment only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from optplace.api import errors, openapi
+from optplace.api.deps import require_token
+from optplace.api.limits import BodySizeLimit
+from optplace.api.routes import evaluate, health, jobs, methods, solve, validate
+from optplace.api.service import SolveService
+from optplace.api.settings import Settings
+from optplace.api.store import open_store
+from starlette.concurrency import run_in_threadpool
+
+from optplace import __version__
+from optplace.registry import list_methods
+
+DESCRIPTION = """Place DNN inference applications on shared accelerators so that every hosted
+application meets its latency SLO under queueing models. Every placement is re-checked by an
+independent evaluator before it is returned. Errors are RFC 9457 `application/problem+json`.
+See docs/api.md."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    for module in settings.method_modules:
+        importlib.import_module(module)  # so the server lists and accepts their methods too
+    list_methods()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings.store_url)
+        service = SolveService(settings, store)
+        app.state.service = service
+        try:
+            await run_in_threadpool(service.start)
+            yield
+        finally:
+            await run_in_threadpool(service.stop)
+            store.close()
+
+    app = FastAPI(
+        title="optplace",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs else None,
+        redoc_url="/redoc" if settings.docs else None,
+        openapi_url="/openapi.json" if settings.docs else None,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    openapi.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    protected = [Depends(require_token)] if settings.token is not None else []
+    app.include_router(health.router, prefix="/v1")
+    for router in (solve.router, jobs.router, validate.router, evaluate.router, methods.router):
+        app.include_router(router, prefix="/v1", dependencies=protected)
+    logging.getLogger("optplace.api").setLevel(settings.log_level.upper() if settings.log_level != "trace" else "DEBUG")
+    return app

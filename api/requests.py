@@ -1,0 +1,120 @@
+"""Parse request bodies into the input models with errors that point into the body.
+
+The instance is validated on its own (``optplace.io.parse_instance``) and its error pointers are
+prefixed with ``/instance``, so a cross-field error such as an unknown model reference points at
+``/instance/applications/3/model`` rather than at the whole instance. The rest of the body is
+validated by an "envelope" twin of the request model whose ``instance`` is any JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from fastapi import Request
+from optplace.api.errors import ApiProblem, invalid_request
+from optplace.api.limits import count_errors
+from optplace.api.schemas import EvaluateRequest, SolveRequest, ValidateRequest
+from optplace.api.settings import Settings
+from pydantic import BaseModel, ValidationError
+
+from optplace.domain import Instance
+from optplace.io import InstanceError, parse_instance, validation_errors
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _SolveEnvelope(SolveRequest):
+    instance: dict[str, Any]  # type: ignore[assignment]
+
+
+class _ValidateEnvelope(ValidateRequest):
+    instance: dict[str, Any]  # type: ignore[assignment]
+
+
+class _EvaluateEnvelope(EvaluateRequest):
+    instance: dict[str, Any]  # type: ignore[assignment]
+
+
+_ENVELOPES: dict[type[BaseModel], type[BaseModel]] = {
+    SolveRequest: _SolveEnvelope,
+    ValidateRequest: _ValidateEnvelope,
+    EvaluateRequest: _EvaluateEnvelope,
+}
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_json(request: Request) -> Any:
+    """The body as JSON; NaN and Infinity are rejected like any other invalid JSON."""
+    body = await request.body()
+    if not body.strip():
+        raise invalid_request([{"field": "", "pointer": "", "code": "missing", "message": "a JSON body is required"}])
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise invalid_request(
+            [{"field": "", "pointer": "", "code": "json_invalid", "message": f"the body is not valid JSON: {error}"}]
+        ) from None
+
+
+def prefixed(errors: list[dict[str, str]], prefix: str) -> list[dict[str, str]]:
+    """Errors of a nested document re-rooted at ``prefix`` ("instance") of the request body."""
+    out = []
+    for error in errors:
+        field = error["field"]
+        joined = prefix if not field else (f"{prefix}{field}" if field.startswith("[") else f"{prefix}.{field}")
+        out.append({**error, "field": joined, "pointer": f"/{prefix}{error['pointer']}"})
+    return out
+
+
+def parse_body(data: Any, model: type[M], settings: Settings) -> M:
+    """Validate ``data`` as ``model``; raise a 422 problem listing every field error."""
+    envelope = _ENVELOPES[model]
+    errors: list[dict[str, str]] = []
+    fields: dict[str, Any] = {}
+    try:
+        fields = dict(envelope.model_validate(data))
+    except ValidationError as error:
+        for entry in validation_errors(error):
+            if entry["code"] == "extra_forbidden":
+                entry["message"] = "unknown field; remove it or check its spelling against docs/api.md"
+            errors.append(entry)
+    raw_instance = data.get("instance") if isinstance(data, dict) else None
+    instance: Instance | None = None
+    if isinstance(raw_instance, dict):
+        too_many = count_errors(raw_instance, settings)
+        if too_many:
+            errors += too_many
+        else:
+            try:
+                instance = parse_instance(raw_instance)
+            except InstanceError as error:
+                errors += prefixed(error.errors, "instance")
+    if errors:
+        raise invalid_request(errors)
+    assert instance is not None
+    return model.model_construct(**{**fields, "instance": instance})
+
+
+async def parse_request(request: Request, model: type[M]) -> M:
+    settings: Settings = request.app.state.settings
+    return parse_body(await read_json(request), model, settings)
+
+
+def unknown_method(name: str) -> ApiProblem:
+    from optplace.registry import list_methods
+
+    known = ", ".join(m.name for m in list_methods())
+    return invalid_request(
+        [
+            {
+                "field": "method",
+                "pointer": "/method",
+                "code": "unknown_method",
+                "message": f"unknown method {name!r}; known methods: {known} (GET /v1/methods)",
+            }
+        ]
+    )

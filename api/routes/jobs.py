@@ -1,0 +1,132 @@
+"""Asynchronous solves: POST /v1/jobs, GET /v1/jobs, GET and DELETE /v1/jobs/{job_id}."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from optplace.api.deps import ServiceDep, SettingsDep
+from optplace.api.errors import ApiProblem, invalid_request
+from optplace.api.openapi import json_body, problems
+from optplace.api.requests import parse_request
+from optplace.api.routes.solve import busy, check_method
+from optplace.api.schemas import JobError, JobOut, JobPage, JobSummary, SolveRequest
+from optplace.api.service import QueueFull, effective_params
+from optplace.api.store import JobRecord, JobStatus
+from starlette.concurrency import run_in_threadpool
+
+from optplace.result import SolveResult
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+def summary_fields(record: JobRecord) -> dict:
+    return {
+        "id": record.id,
+        "status": record.status,
+        "method": record.method,
+        "instance_name": record.instance_name,
+        "applications": record.applications,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "attempts": record.attempts,
+        "solution_status": record.result.get("status") if record.result else None,
+        "error": JobError(**record.error) if record.error else None,
+    }
+
+
+def job_out(record: JobRecord) -> JobOut:
+    return JobOut(
+        **summary_fields(record),
+        params=record.params,
+        result_kind=None if record.result is None else ("final" if record.result_final else "incumbent"),
+        result=SolveResult.model_validate(record.result) if record.result else None,
+    )
+
+
+def not_found(job_id: str) -> ApiProblem:
+    return ApiProblem(404, "job-not-found", "Not Found", f"no job with id {job_id!r}")
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobOut,
+    summary="Queue a solve; answers 202 with the job and its Location",
+    openapi_extra=json_body(SolveRequest),
+    responses={
+        202: {"headers": {"Location": {"description": "/v1/jobs/{id}", "schema": {"type": "string"}}}},
+        **problems(401, 413, 422, 500, 503),
+    },
+)
+async def create_job(request: Request, response: Response, service: ServiceDep, settings: SettingsDep) -> JobOut:
+    body = await parse_request(request, SolveRequest)
+    method = check_method(body.method)
+    params = effective_params(settings, body.params)
+    try:
+        record = await run_in_threadpool(
+            service.submit_job, body.instance, body.instance.model_dump_json(), method, params
+        )
+    except QueueFull as error:
+        raise busy(settings.retry_after_s, str(error)) from None
+    response.headers["Location"] = f"/v1/jobs/{record.id}"
+    return job_out(record)
+
+
+@router.get("", response_model=JobPage, summary="List jobs, newest first", responses=problems(401, 422, 500))
+def list_jobs(
+    service: ServiceDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Page size (capped by OPTPLACE_PAGE_SIZE_MAX).")] = 20,
+    cursor: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,18}$", description="next_cursor of the previous page.")
+    ] = None,
+    status: Annotated[JobStatus | None, Query(description="Only jobs with this status.")] = None,
+) -> JobPage:
+    if limit > settings.page_size_max:
+        raise invalid_request(
+            [
+                {
+                    "field": "limit",
+                    "pointer": "",
+                    "code": "less_than_equal",
+                    "message": f"limit must be at most {settings.page_size_max} (OPTPLACE_PAGE_SIZE_MAX)",
+                    "parameter": "limit",
+                    "in": "query",
+                }
+            ]
+        )
+    records, next_cursor = service.store.list(limit=limit, cursor=cursor, status=status)
+    return JobPage(items=[JobSummary(**summary_fields(r)) for r in records], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{job_id}",
+    response_model=JobOut,
+    summary="A job, with its best result so far",
+    responses=problems(401, 404, 422, 500),
+)
+def get_job(job_id: str, service: ServiceDep) -> JobOut:
+    record = service.store.get(job_id)
+    if record is None:
+        raise not_found(job_id)
+    return job_out(record)
+
+
+@router.delete(
+    "/{job_id}",
+    response_model=JobOut,
+    summary="Cancel a job (idempotent); its best incumbent stays",
+    description=(
+        "A queued or running job becomes cancelled; a running one has its worker stopped. Whatever "
+        "result was stored stays. Cancelling a finished job changes nothing and returns it."
+    ),
+    responses=problems(401, 404, 422, 500),
+)
+def cancel_job(job_id: str, service: ServiceDep) -> JobOut:
+    record = service.cancel_job(job_id)
+    if record is None:
+        raise not_found(job_id)
+    return job_out(record)

@@ -1,0 +1,65 @@
+"""POST /v1/solve: solve now, on a worker process, and answer with the SolveResult."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from optplace.api.deps import ServiceDep, SettingsDep
+from optplace.api.errors import ApiProblem
+from optplace.api.openapi import json_body, problems
+from optplace.api.requests import parse_request, unknown_method
+from optplace.api.schemas import SolveRequest
+from optplace.api.service import QueueFull, SolveFailed, effective_params
+
+from optplace.registry import get_method
+from optplace.result import SolveResult
+
+router = APIRouter(tags=["solve"])
+
+
+def check_method(name: str) -> str:
+    try:
+        return get_method(name).name
+    except ValueError:
+        raise unknown_method(name) from None
+
+
+def busy(settings_retry_after: int, detail: str) -> ApiProblem:
+    return ApiProblem(503, "busy", "Service Unavailable", detail, headers={"Retry-After": str(settings_retry_after)})
+
+
+@router.post(
+    "/solve",
+    response_model=SolveResult,
+    summary="Solve an instance now and return the verified result",
+    description=(
+        "Runs the method on a worker process under the server's time limit rules and answers with the "
+        "SolveResult. An instance that is infeasible or only partly placeable is a 200 result whose "
+        "`unplaced` list gives each application's reason code. A solve that outlives its time limit "
+        "plus grace is killed; the answer is then its best incumbent, or a no_solution_found result."
+    ),
+    openapi_extra=json_body(SolveRequest),
+    responses=problems(401, 413, 422, 500, 503),
+)
+async def solve(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
+    body = await parse_request(request, SolveRequest)
+    method = check_method(body.method)
+    params = effective_params(settings, body.params)
+    try:
+        result_json = await service.solve_now(body.instance.model_dump_json(), method, params)
+    except QueueFull as error:
+        raise busy(settings.retry_after_s, str(error)) from None
+    except SolveFailed as error:
+        if error.kind in ("expired", "shutdown"):
+            raise busy(
+                settings.retry_after_s,
+                "no worker became free within OPTPLACE_SYNC_WAIT_S; retry, or submit a job (POST /v1/jobs)"
+                if error.kind == "expired"
+                else "the server is shutting down",
+            ) from None
+        raise ApiProblem(
+            500,
+            "solve-failed",
+            "Solve failed",
+            f"{error.code}: {error.message}" if error.code else "the solve ended without a result",
+        ) from None
+    return Response(content=result_json, media_type="application/json")

@@ -1,0 +1,170 @@
+"""Request and response bodies. Inputs and outputs are separate models.
+
+The request models are what the OpenAPI schema shows. Their parsing goes through
+:mod:`optplace.api.requests`, which validates the instance separately so that every error
+points into the request body (``/instance/applications/3/rate_rps``) with optplace's codes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from optplace.api.store import JobStatus
+from pydantic import BaseModel, ConfigDict, Field
+
+from optplace.domain import Instance
+from optplace.params import SolveParams
+from optplace.registry import MethodKind
+from optplace.result import SolveResult, UnplacedReason
+
+# -- inputs --------------------------------------------------------------------------------------
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SolveRequest(_Input):
+    """Body of POST /v1/solve and POST /v1/jobs."""
+
+    instance: Instance
+    method: str = Field(default="auto", min_length=1, max_length=100, description="A name from GET /v1/methods.")
+    params: SolveParams | None = Field(
+        default=None, description="Solver-neutral parameters; time_limit_s is capped by the server."
+    )
+
+
+class ValidateRequest(_Input):
+    """Body of POST /v1/validate."""
+
+    instance: Instance
+
+
+class EvaluateRequest(_Input):
+    """Body of POST /v1/evaluate: an instance and a placement (application -> accelerator)."""
+
+    instance: Instance
+    placement: dict[str, str] = Field(
+        description="Where each placed application runs; applications not listed are unplaced."
+    )
+
+
+REQUEST_MODELS: list[type[BaseModel]] = [SolveRequest, ValidateRequest, EvaluateRequest]
+
+# -- outputs -------------------------------------------------------------------------------------
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class FieldError(_Output):
+    field: str = Field(description="Dotted path of the field, e.g. instance.applications[3].rate_rps.")
+    pointer: str = Field(description="RFC 6901 JSON pointer into the request body; empty for query parameters.")
+    code: str = Field(description="Stable machine-readable code, e.g. greater_than, missing, invalid_reference.")
+    message: str
+    parameter: str | None = Field(default=None, description="For a query or path parameter: its name.")
+    # ``in`` is a Python keyword, hence the alias.
+    location: str | None = Field(default=None, alias="in", description="query or path, for a parameter.")
+
+
+class Problem(_Output):
+    """RFC 9457 problem details."""
+
+    type: str = Field(description="urn:optplace:problem:<kind>, or about:blank for plain HTTP errors.")
+    title: str
+    status: int
+    detail: str = ""
+    instance: str = Field(default="", description="The request path.")
+    errors: list[FieldError] | None = None
+
+
+class JobError(_Output):
+    code: str = Field(description="worker_crashed, verification_failed, internal_error, interrupted_too_often")
+    message: str
+
+
+class JobSummary(_Output):
+    """A job without its result (GET /v1/jobs)."""
+
+    id: str
+    status: JobStatus = Field(description="The job's life: queued, running, completed, failed, cancelled.")
+    method: str
+    instance_name: str
+    applications: int
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int = Field(description="How many times a worker started this job.")
+    solution_status: str | None = Field(
+        default=None, description="The result's status (optimal, feasible, ...), when there is a result."
+    )
+    error: JobError | None = None
+
+
+class JobOut(JobSummary):
+    """A job with its best result so far (GET /v1/jobs/{id})."""
+
+    params: dict[str, Any] = Field(description="The params the job runs with, after the server's time limit rules.")
+    result_kind: str | None = Field(
+        default=None,
+        description="final: the method's answer; incumbent: the best placement reported so far; null: none yet.",
+    )
+    result: SolveResult | None = None
+
+
+class JobPage(_Output):
+    items: list[JobSummary]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page.")
+
+
+class MethodOut(_Output):
+    name: str
+    kind: MethodKind
+    description: str
+    may_violate_slo: bool = Field(description="True only for latency-blind baselines.")
+
+
+class SolverInfo(_Output):
+    available: bool
+    version: str | None
+
+
+class WorkerInfo(_Output):
+    size: int
+    alive: int
+    busy: int
+    waiting: int
+    queue_size: int
+
+
+class Health(_Output):
+    status: str = Field(description="ok, or degraded when no solver worker is alive.")
+    version: str
+    python: str
+    solvers: dict[str, SolverInfo]
+    workers: WorkerInfo
+    store: str = Field(description="The store's kind (sqlite), never its path.")
+    jobs: dict[str, int] = Field(description="Stored jobs by status.")
+
+
+class ApplicationDiagnosis(_Output):
+    application: str
+    feasible_alone: bool = Field(description="Some accelerator could host it if it were alone there.")
+    feasible_accelerators: list[str]
+    reason: UnplacedReason | None = Field(description="Why it can run nowhere, even alone.")
+    detail: str
+    best_alone_latency_ms: float | None = Field(
+        description="Lowest predicted latency alone (in its SLO's statistic) on a compatible accelerator."
+    )
+
+
+class ValidationReport(_Output):
+    """POST /v1/validate: whether the instance is valid, and what every application could do alone."""
+
+    valid: bool
+    errors: list[FieldError] = Field(default_factory=list)
+    applications: list[ApplicationDiagnosis] = Field(default_factory=list)
+    summary: dict[str, int] = Field(default_factory=dict)

@@ -1,0 +1,196 @@
+"""The solve service: synchronous solves and durable jobs on top of the worker pool and the store.
+
+Job life (``JobStatus``): queued -> running -> completed | failed, or -> cancelled from queued or
+running. What each way a solve can end becomes:
+
+============ ============================================ ===========================================
+solve ended  synchronous POST /v1/solve                    job
+============ ============================================ ===========================================
+result       200, the result                               completed, the final result
+time limit   200, best incumbent (stop_reason time_limit)  completed, same result, stored
+             or a no_solution_found result
+error        500 problem (a bug, e.g. failed verification) failed, error code and message;
+                                                           any incumbent stays
+crashed      500 problem                                   failed (worker_crashed); incumbent stays
+cancelled    -                                             cancelled; incumbent stays
+shutdown     503 problem                                   back to queued; rerun at the next start
+============ ============================================ ===========================================
+
+A server crash leaves jobs ``running`` in the store; at the next start :meth:`SolveService.recover`
+re-queues them (or marks them failed after ``max_job_attempts`` interrupted runs, so a job that
+kills the server cannot keep it down). Completed results are never touched again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from concurrent.futures import Future
+from typing import Any
+
+from optplace.api.pool import Outcome, QueueFull, Task, WorkerPool
+from optplace.api.settings import Settings
+from optplace.api.store import JobRecord, JobStatus, JobStore, NewJob
+
+from optplace.domain import Instance
+from optplace.params import SolveParams
+from optplace.registry import MethodOutput, get_method
+from optplace.result import SolveResult, Status, StopReason
+
+log = logging.getLogger("optplace.api")
+
+__all__ = ["QueueFull", "SolveFailed", "SolveService"]
+
+
+class SolveFailed(RuntimeError):
+    """A synchronous solve ended without a result; ``kind`` is the outcome kind."""
+
+    def __init__(self, kind: str, code: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+        self.message = message
+
+
+def effective_params(settings: Settings, params: SolveParams | None) -> SolveParams:
+    """The request's params with the server's time limit rules applied."""
+    params = params or SolveParams()
+    return params.model_copy(update={"time_limit_s": settings.effective_time_limit(params.time_limit_s)})
+
+
+def time_limit_result(task: Task, outcome: Outcome) -> str:
+    """The result of a solve the server stopped at its time limit: the last incumbent, marked as
+    stopped by the time limit, or (with none) a verified empty ``no_solution_found`` result."""
+    if outcome.result_json is not None:
+        incumbent = SolveResult.model_validate_json(outcome.result_json)
+        message = "; ".join(m for m in (incumbent.message, outcome.message) if m)
+        return incumbent.model_copy(
+            update={"stop_reason": StopReason.TIME_LIMIT, "message": message, "runtime_s": outcome.runtime_s}
+        ).model_dump_json()
+    from optplace.solve import build_result
+
+    instance = Instance.model_validate_json(task.instance_json)
+    params = SolveParams.model_validate(task.params)
+    if params.objectives is not None:
+        instance = instance.model_copy(update={"objectives": list(params.objectives)})
+    info = get_method(task.method)
+    output = MethodOutput(
+        placement={}, status=Status.NO_SOLUTION_FOUND, stop_reason=StopReason.TIME_LIMIT, message=outcome.message
+    )
+    return build_result(
+        instance, info.name, params, output, outcome.runtime_s, may_violate_slo=info.may_violate_slo
+    ).model_dump_json()
+
+
+class SolveService:
+    """Owns the worker pool and the job store; the routes call only this."""
+
+    def __init__(self, settings: Settings, store: JobStore):
+        self.settings = settings
+        self.store = store
+        self.pool = WorkerPool(
+            settings.workers, settings.queue_size, settings.kill_grace_s, self, settings.method_modules
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self.pool.start()
+        self.recover()
+
+    def stop(self) -> None:
+        self.pool.stop()
+
+    def recover(self) -> list[str]:
+        """Queue every job the store holds as queued, after turning interrupted runs back to queued."""
+        ids = self.store.recover(self.settings.max_job_attempts)
+        for job_id in ids:
+            task = self._job_task(job_id)
+            if task is not None:
+                self.pool.submit(task, bounded=False)
+        if ids:
+            log.info("re-queued %d stored jobs", len(ids))
+        return ids
+
+    # -- synchronous solves ------------------------------------------------------------------
+    async def solve_now(self, instance_json: str, method: str, params: SolveParams) -> str:
+        """Run one solve on a worker and return the SolveResult JSON (raises QueueFull, SolveFailed)."""
+        future: Future[Outcome] = Future()
+        task = Task(
+            id=f"sync-{uuid.uuid4().hex}",
+            kind="solve",
+            instance_json=instance_json,
+            method=method,
+            params=params.model_dump(mode="json"),
+            time_limit_s=params.time_limit_s or self.settings.default_time_limit_s,
+            future=future,
+            start_by=time.monotonic() + self.settings.sync_wait_s,
+        )
+        self.pool.submit(task)
+        outcome = await asyncio.wrap_future(future)
+        if outcome.kind == "result":
+            assert outcome.result_json is not None
+            return outcome.result_json
+        if outcome.kind == "killed":
+            return await asyncio.to_thread(time_limit_result, task, outcome)
+        raise SolveFailed(outcome.kind, outcome.code, outcome.message)
+
+    # -- jobs --------------------------------------------------------------------------------
+    def submit_job(self, instance: Instance, instance_json: str, method: str, params: SolveParams) -> JobRecord:
+        """Store a new job and queue it (raises QueueFull without storing anything)."""
+        job_id = uuid.uuid4().hex
+        dumped = params.model_dump(mode="json")
+        task = Task(job_id, "job", instance_json, method, dumped, params.time_limit_s or 0.0)
+        self.pool.admit(task)
+        try:
+            record = self.store.create(
+                NewJob(job_id, instance_json, instance.name, len(instance.applications), method, dumped)
+            )
+        except BaseException:
+            self.pool.withdraw(job_id)
+            raise
+        self.pool.release(task)
+        return record
+
+    def cancel_job(self, job_id: str) -> JobRecord | None:
+        record = self.store.cancel(job_id)
+        if record is not None and record.status == JobStatus.CANCELLED:
+            self.pool.cancel(job_id)
+        return record
+
+    def _job_task(self, job_id: str) -> Task | None:
+        record = self.store.get(job_id)
+        instance_json = self.store.instance_json(job_id)
+        if record is None or instance_json is None:
+            return None
+        limit = self.settings.effective_time_limit(record.params.get("time_limit_s"))
+        params: dict[str, Any] = {**record.params, "time_limit_s": limit}
+        return Task(job_id, "job", instance_json, record.method, params, limit)
+
+    # -- JobListener (called from supervisor threads) ----------------------------------------
+    def on_start(self, task: Task) -> bool:
+        return self.store.mark_running(task.id)
+
+    def on_incumbent(self, task: Task, result_json: str) -> None:
+        self.store.save_incumbent(task.id, result_json)
+
+    def on_done(self, task: Task, outcome: Outcome) -> None:
+        kind = outcome.kind
+        if kind == "result":
+            self.store.finish(task.id, JobStatus.COMPLETED, result_json=outcome.result_json)
+        elif kind == "killed":
+            try:
+                result = time_limit_result(task, outcome)
+            except Exception as error:  # building the empty result is our code; never lose the job over it
+                log.exception("could not build the time-limit result of job %s", task.id)
+                self.store.finish(
+                    task.id, JobStatus.FAILED, error={"code": "internal_error", "message": type(error).__name__}
+                )
+            else:
+                self.store.finish(task.id, JobStatus.COMPLETED, result_json=result)
+        elif kind in ("error", "crashed"):
+            self.store.finish(task.id, JobStatus.FAILED, error={"code": outcome.code, "message": outcome.message})
+        elif kind == "shutdown":
+            self.store.requeue(task.id)
+        # "cancelled": the store already says so, and keeps the last incumbent

@@ -1,0 +1,84 @@
+"""Server settings: environment variables ``OPTPLACE_*``, overridden by ``optplace serve`` flags.
+
+Every field below is one environment variable (``OPTPLACE_`` + the field name in upper case);
+docs/api.md has the table. Lists accept a comma-separated string (``OPTPLACE_METHOD_MODULES=a,b``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def default_workers() -> int:
+    """Two solve processes on small machines, up to four where there are cores for them."""
+    return max(1, min(4, (os.cpu_count() or 2)))
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; defaults are safe for a single-user loopback service."""
+
+    model_config = SettingsConfigDict(env_prefix="OPTPLACE_", extra="ignore", frozen=True)
+
+    host: str = Field(default="127.0.0.1", description="Bind address; loopback unless you mean to expose it.")
+    port: int = Field(default=8000, ge=0, le=65535, description="TCP port (0 picks a free one).")
+    token: SecretStr | None = Field(
+        default=None, description="When set, every endpoint except /v1/health requires 'Authorization: Bearer <token>'."
+    )
+    store_url: str = Field(
+        default="sqlite:///optplace-jobs.sqlite3",
+        description="Job store: sqlite:///relative/path or sqlite:////absolute/path.",
+    )
+    workers: int = Field(default_factory=default_workers, ge=1, le=64, description="Solver worker processes.")
+    queue_size: int = Field(default=32, ge=0, description="Solves waiting for a worker before new ones get 503.")
+    default_time_limit_s: float = Field(default=10.0, gt=0, description="Time limit of a solve whose params give none.")
+    max_time_limit_s: float = Field(default=60.0, gt=0, description="Cap on any requested time limit.")
+    kill_grace_s: float = Field(
+        default=5.0, ge=0, description="A worker still running at time limit + grace is killed."
+    )
+    sync_wait_s: float = Field(
+        default=10.0, gt=0, description="How long POST /v1/solve may wait for a free worker before 503."
+    )
+    retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with 503 responses.")
+    max_body_bytes: int = Field(default=10_000_000, ge=1024, description="Larger request bodies get 413.")
+    max_applications: int = Field(default=5000, ge=1)
+    max_nodes: int = Field(default=1000, ge=1)
+    max_accelerators: int = Field(default=2000, ge=1)
+    max_job_attempts: int = Field(
+        default=3, ge=1, description="A job interrupted by a crash this many times is marked failed."
+    )
+    page_size_max: int = Field(default=100, ge=1, description="Largest page GET /v1/jobs returns.")
+    method_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra modules to import in the server and in every worker; they register methods.",
+    )
+    docs: bool = Field(default=True, description="Serve /docs, /redoc and /openapi.json.")
+    log_level: str = Field(default="info", pattern=r"^(critical|error|warning|info|debug|trace)$")
+
+    @field_validator("method_modules", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("token", mode="after")
+    @classmethod
+    def _empty_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
+    @model_validator(mode="after")
+    def _default_within_cap(self) -> Settings:
+        if self.default_time_limit_s > self.max_time_limit_s:
+            raise ValueError(
+                f"default_time_limit_s ({self.default_time_limit_s:g}) exceeds max_time_limit_s "
+                f"({self.max_time_limit_s:g}); lower the default or raise the cap"
+            )
+        return self
+
+    def effective_time_limit(self, requested: float | None) -> float:
+        """The time limit a solve runs under: the request's, or the default, never above the cap."""
+        return min(requested if requested is not None else self.default_time_limit_s, self.max_time_limit_s)

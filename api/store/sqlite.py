@@ -1,0 +1,265 @@
+"""The SQLite job store: one file, WAL journal, every write committed with a full fsync.
+
+WAL lets readers (GET /v1/jobs) run while a worker thread writes a result; ``synchronous=FULL``
+makes a committed result survive a power cut, not only a process crash. One connection is shared
+by the server's threads behind a lock: writes are small and rare next to solve times.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from optplace.api.store.base import JobRecord, JobStatus, NewJob
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    method TEXT NOT NULL,
+    params TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    instance_name TEXT NOT NULL,
+    applications INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    result TEXT,
+    result_final INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, seq);
+"""
+
+_COLUMNS = (
+    "id, status, method, params, instance_name, applications, created_at, updated_at, started_at, "
+    "finished_at, attempts, result, result_final, error, seq"
+)
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///rel.db`` -> ``rel.db``; ``sqlite:////abs.db`` -> ``/abs.db`` (SQLAlchemy's convention)."""
+    prefix = "sqlite:///"
+    if not url.lower().startswith(prefix) or len(url) == len(prefix):
+        raise ValueError(f"invalid SQLite store URL {url!r}: use sqlite:///relative/path or sqlite:////absolute/path")
+    return url[len(prefix) :]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+class SqliteJobStore:
+    """:class:`~optplace.api.store.base.JobStore` on one SQLite file."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(SCHEMA)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _row(self, row: tuple[Any, ...]) -> JobRecord:
+        (
+            job_id,
+            status,
+            method,
+            params,
+            name,
+            applications,
+            created,
+            updated,
+            started,
+            finished,
+            attempts,
+            result,
+            final,
+            error,
+            _seq,
+        ) = row
+        return JobRecord(
+            id=job_id,
+            status=JobStatus(status),
+            method=method,
+            params=json.loads(params),
+            instance_name=name,
+            applications=applications,
+            created_at=datetime.fromisoformat(created),
+            updated_at=datetime.fromisoformat(updated),
+            started_at=_time(started),
+            finished_at=_time(finished),
+            attempts=attempts,
+            result=json.loads(result) if result else None,
+            result_final=bool(final),
+            error=json.loads(error) if error else None,
+        )
+
+    def _update(self, sql: str, args: tuple[Any, ...]) -> bool:
+        with self._lock:
+            return self._db.execute(sql, args).rowcount > 0
+
+    # -- JobStore ------------------------------------------------------------------------------
+    def create(self, job: NewJob) -> JobRecord:
+        now = _now()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO jobs (id, status, method, params, instance, instance_name, applications, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job.id,
+                    JobStatus.QUEUED.value,
+                    job.method,
+                    json.dumps(job.params),
+                    job.instance_json,
+                    job.instance_name,
+                    job.applications,
+                    now,
+                    now,
+                ),
+            )
+        record = self.get(job.id)
+        assert record is not None
+        return record
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return self._row(row) if row else None
+
+    def instance_json(self, job_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT instance FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return row[0] if row else None
+
+    def list(
+        self, *, limit: int, cursor: str | None = None, status: JobStatus | None = None
+    ) -> tuple[list[JobRecord], str | None]:
+        clauses, args = [], []
+        if cursor is not None:
+            clauses.append("seq < ?")
+            args.append(_decode_cursor(cursor))
+        if status is not None:
+            clauses.append("status = ?")
+            args.append(status.value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM jobs {where} ORDER BY seq DESC LIMIT ?", (*args, limit + 1)
+            ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [self._row(r) for r in rows], (str(rows[-1][-1]) if more else None)
+
+    def mark_running(self, job_id: str) -> bool:
+        now = _now()
+        return self._update(
+            "UPDATE jobs SET status = ?, started_at = ?, updated_at = ?, attempts = attempts + 1 "
+            "WHERE id = ? AND status = ?",
+            (JobStatus.RUNNING.value, now, now, job_id, JobStatus.QUEUED.value),
+        )
+
+    def save_incumbent(self, job_id: str, result_json: str) -> bool:
+        return self._update(
+            "UPDATE jobs SET result = ?, result_final = 0, updated_at = ? WHERE id = ? AND status = ?",
+            (result_json, _now(), job_id, JobStatus.RUNNING.value),
+        )
+
+    def finish(
+        self, job_id: str, status: JobStatus, *, result_json: str | None = None, error: dict[str, str] | None = None
+    ) -> bool:
+        if status not in (JobStatus.COMPLETED, JobStatus.FAILED):
+            raise ValueError(f"finish() sets completed or failed, not {status.value}")
+        now = _now()
+        return self._update(
+            "UPDATE jobs SET status = ?, finished_at = ?, updated_at = ?, error = ?, "
+            "result = COALESCE(?, result), result_final = CASE WHEN ? IS NULL THEN result_final ELSE 1 END "
+            "WHERE id = ? AND status = ?",
+            (
+                status.value,
+                now,
+                now,
+                json.dumps(error) if error else None,
+                result_json,
+                result_json,
+                job_id,
+                JobStatus.RUNNING.value,
+            ),
+        )
+
+    def cancel(self, job_id: str) -> JobRecord | None:
+        now = _now()
+        self._update(
+            "UPDATE jobs SET status = ?, finished_at = ?, updated_at = ? WHERE id = ? AND status IN (?, ?)",
+            (JobStatus.CANCELLED.value, now, now, job_id, JobStatus.QUEUED.value, JobStatus.RUNNING.value),
+        )
+        return self.get(job_id)
+
+    def requeue(self, job_id: str) -> bool:
+        return self._update(
+            "UPDATE jobs SET status = ?, updated_at = ?, attempts = MAX(attempts - 1, 0) WHERE id = ? AND status = ?",
+            (JobStatus.QUEUED.value, _now(), job_id, JobStatus.RUNNING.value),
+        )
+
+    def recover(self, max_attempts: int) -> list[str]:
+        now = _now()
+        failed = json.dumps(
+            {
+                "code": "interrupted_too_often",
+                "message": f"the server stopped while this job ran {max_attempts} times; it is not retried again",
+            }
+        )
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "UPDATE jobs SET status = ?, finished_at = ?, updated_at = ?, error = ? "
+                    "WHERE status = ? AND attempts >= ?",
+                    (JobStatus.FAILED.value, now, now, failed, JobStatus.RUNNING.value, max_attempts),
+                )
+                self._db.execute(
+                    "UPDATE jobs SET status = ?, updated_at = ? WHERE status = ?",
+                    (JobStatus.QUEUED.value, now, JobStatus.RUNNING.value),
+                )
+                rows = self._db.execute(
+                    "SELECT id FROM jobs WHERE status = ? ORDER BY seq", (JobStatus.QUEUED.value,)
+                ).fetchall()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return [r[0] for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+        counts = {s.value: 0 for s in JobStatus}
+        counts.update({status: n for status, n in rows})
+        return counts
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _decode_cursor(cursor: str) -> int:
+    if not cursor.isdigit():
+        raise ValueError("invalid cursor; pass the next_cursor value of the previous page")
+    return int(cursor)

@@ -1,0 +1,117 @@
+"""The solver worker process: one solve at a time, read from a pipe, answered on the same pipe.
+
+The server keeps ``workers`` of these alive (:mod:`optplace.api.pool`) and kills one, with its
+child processes, when a solve outlives its time limit plus grace or its job is cancelled; a
+fresh process takes its place. Messages (all plain tuples of strings and dicts):
+
+* server -> worker: ``("solve", task_id, instance_json, method, params)`` or ``("stop",)``
+* worker -> server: ``("ready", pid)`` once, then per solve any number of
+  ``("incumbent", task_id, result_json)`` followed by exactly one ``("result", task_id, result_json)``
+  or ``("error", task_id, code, message)``.
+
+Incumbent streaming: a method running inside a worker calls :func:`report_incumbent` with each
+better placement it finds. The worker verifies it with the independent evaluator (through
+``optplace.solve.build_result``, exactly like a final answer) and sends it to the server, which
+stores it at once as the job's best result so far. Outside a worker the call does nothing, so a
+method may call it unconditionally; a method that never calls it simply has its final result as
+its only result.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from optplace.registry import MethodOutput
+
+_sink: Callable[[MethodOutput], None] | None = None
+
+
+def report_incumbent(output: MethodOutput) -> None:
+    """Publish ``output`` (a feasible placement better than any reported before) as the running
+    solve's best result so far. A no-op outside a worker process."""
+    if _sink is not None:
+        _sink(output)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit when the server dies, even in the middle of a solve (no orphaned solver processes)."""
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(3)
+        time.sleep(0.5)
+
+
+def main(conn: Connection, method_modules: list[str], parent_pid: int) -> None:
+    """Worker entry point (run by ``multiprocessing`` with the spawn start method)."""
+    from optplace.registry import list_methods
+
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    for module in method_modules:
+        importlib.import_module(module)
+    list_methods()  # import the built-in method modules now, not during the first solve
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message[0] == "stop":
+            return
+        _, task_id, instance_json, method, params = message
+        try:
+            conn.send(_solve(conn, task_id, instance_json, method, params))
+        except (BrokenPipeError, OSError):
+            return
+
+
+def _solve(conn: Connection, task_id: str, instance_json: str, method: str, params: dict[str, Any]) -> tuple:
+    global _sink
+    from optplace.domain import Instance
+    from optplace.params import SolveParams
+    from optplace.registry import get_method
+    from optplace.solve import PlacementVerificationError, build_result, solve
+
+    lock = threading.Lock()
+    try:
+        instance = Instance.model_validate_json(instance_json)
+        solve_params = SolveParams.model_validate(params)
+        info = get_method(method)
+        checked = (
+            instance
+            if solve_params.objectives is None
+            else instance.model_copy(update={"objectives": list(solve_params.objectives)})
+        )
+        started = time.perf_counter()
+
+        def sink(output: MethodOutput) -> None:
+            try:
+                result = build_result(
+                    checked,
+                    info.name,
+                    solve_params,
+                    output,
+                    time.perf_counter() - started,
+                    may_violate_slo=info.may_violate_slo,
+                )
+            except PlacementVerificationError as error:
+                print(f"optplace worker: rejected an incumbent: {error}", file=sys.stderr)
+                return
+            with lock:
+                conn.send(("incumbent", task_id, result.model_dump_json()))
+
+        _sink = sink
+        result = solve(instance, method, solve_params)
+        return ("result", task_id, result.model_dump_json())
+    except PlacementVerificationError as error:
+        return ("error", task_id, "verification_failed", str(error))
+    except Exception as error:
+        return ("error", task_id, "internal_error", f"{type(error).__name__}: {error}")
+    finally:
+        _sink = None

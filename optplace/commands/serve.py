@@ -1,0 +1,85 @@
+"""``optplace serve``: run the HTTP service (docs/api.md) under uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+# flag -> Settings field; a flag left out keeps the environment's value (OPTPLACE_<FIELD>) or the default
+FLAGS = {
+    "host": "host",
+    "port": "port",
+    "workers": "workers",
+    "queue_size": "queue_size",
+    "store_url": "store_url",
+    "default_time_limit": "default_time_limit_s",
+    "max_time_limit": "max_time_limit_s",
+    "kill_grace": "kill_grace_s",
+    "method_module": "method_modules",
+    "log_level": "log_level",
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the HTTP solve service",
+        description=(
+            "Run the HTTP solve service. Every setting can also come from an environment variable "
+            "OPTPLACE_<NAME> (e.g. OPTPLACE_TOKEN, OPTPLACE_MAX_BODY_BYTES); flags win. See docs/api.md."
+        ),
+    )
+    parser.add_argument("--host", default=None, help="bind address (default 127.0.0.1, loopback only)")
+    parser.add_argument("--port", type=int, default=None, help="TCP port (default 8000; 0 picks a free port)")
+    parser.add_argument("--workers", type=int, default=None, help="solver worker processes (default min(4, cores))")
+    parser.add_argument("--queue-size", type=int, default=None, help="solves that may wait for a worker (default 32)")
+    parser.add_argument(
+        "--store-url", default=None, metavar="URL", help="job store (default sqlite:///optplace-jobs.sqlite3)"
+    )
+    parser.add_argument("--default-time-limit", type=float, default=None, metavar="S", help="default 10 s")
+    parser.add_argument("--max-time-limit", type=float, default=None, metavar="S", help="cap on any time limit")
+    parser.add_argument("--kill-grace", type=float, default=None, metavar="S", help="grace past the time limit")
+    parser.add_argument(
+        "--method-module",
+        action="append",
+        default=None,
+        metavar="MODULE",
+        help="import MODULE (which registers methods) in the server and workers; repeatable",
+    )
+    parser.add_argument("--log-level", default=None, choices=["critical", "error", "warning", "info", "debug"])
+    parser.set_defaults(handler=run_serve)
+
+
+def settings_from_args(args: argparse.Namespace):
+    """Settings from the environment, overridden by the flags that were given."""
+    from optplace.api.settings import Settings
+
+    overrides = {field: getattr(args, flag) for flag, field in FLAGS.items() if getattr(args, flag) is not None}
+    return Settings(**overrides)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+    from pydantic import ValidationError
+
+    try:
+        settings = settings_from_args(args)
+    except ValidationError as error:
+        print(f"error: invalid settings: {error}", file=sys.stderr)
+        return 2
+    from optplace.api.main import create_app
+
+    try:
+        app = create_app(settings)
+    except (ImportError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=int(settings.kill_grace_s) + 5,
+        server_header=False,
+    )
+    return 0

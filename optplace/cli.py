@@ -11,6 +11,7 @@ import sys
 COMMAND_MODULES = [
     "optplace.commands.solve",
     "optplace.commands.generate",
+    "optplace.commands.serve",
 ]
 
 

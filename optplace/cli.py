@@ -11,6 +11,9 @@ import sys
 COMMAND_MODULES = [
     "optplace.commands.solve",
     "optplace.commands.generate",
+    "optplace.commands.batch",
+    "optplace.commands.report",
+    "optplace.commands.convert",
     "optplace.commands.serve",
 ]
 

@@ -1,0 +1,36 @@
+"""``optplace report``: Markdown/HTML comparison report and plots from a batch results file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="compare methods from a batch results file: tables, plots, summary.json",
+        description="Write DIR/report.md (and report.html with --html), DIR/summary.json and PNG plots.",
+    )
+    parser.add_argument("results", help="results file written by 'optplace batch' (JSON Lines)")
+    parser.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--html", action="store_true", help="also write report.html")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from optplace.report import write_report
+
+    try:
+        files = write_report(args.results, args.out, html_output=args.html, plots=not args.no_plots)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(files.markdown)
+    if files.html is not None:
+        print(files.html)
+    print(files.summary)
+    for path in files.plots.values():
+        print(path)
+    return 0

@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "optplace.commands.generate",
     "optplace.commands.batch",
     "optplace.commands.report",
+    "optplace.commands.convert",
     "optplace.commands.serve",
 ]
 

@@ -83,6 +83,14 @@ def fcfs_moments(
     effective service is S_i + B_i o_i with B_i ~ Bernoulli(1 - lambda_i / Lambda). With
     ``switch_variance="bernoulli"`` the second moment is exact for that mixture; ``"seed"`` uses
     the seed paper's (E[S'_i])^2, which treats the expected switch as deterministic.
+
+    Both feed Pollaczek-Khinchine, which assumes independent service times. Consecutive
+    requests' switches are not independent (a request of a rare model switches in, and the
+    next request usually switches back), so P-K under-predicts the wait when one model
+    dominates the queue: by up to ~12% at utilisation 0.8 (docs/validation.md).
+    ``switch_variance="dependent"`` keeps the Bernoulli moments but takes the mean wait from the
+    exact work-conservation identity for this queue (:func:`fcfs_dependence`), within ~1% of
+    simulation over the validation grid.
     """
     lam, s, scv, o = np.broadcast_arrays(*_arrays(rates_rps, service_ms, service_scv, switch_ms))
     total = float(lam.sum())
@@ -91,15 +99,17 @@ def fcfs_moments(
     share = lam / total
     switch_p = (1.0 - share) if lam.size > 1 else np.zeros_like(lam)
     mean = s + switch_p * o
-    if switch_variance == "bernoulli":
+    if switch_variance in ("bernoulli", "dependent"):
         second = s * s * (1.0 + scv) + 2.0 * switch_p * o * s + switch_p * o * o
     elif switch_variance == "seed":
         second = mean * mean + s * s * scv
     else:
-        raise ValueError(f"switch_variance must be 'bernoulli' or 'seed', not {switch_variance!r}")
+        raise ValueError(f"switch_variance must be 'bernoulli', 'seed' or 'dependent', not {switch_variance!r}")
     rate_per_ms = total / MS_PER_S
     utilization = float(rate_per_ms * np.dot(share, mean))
     wait = np.inf if utilization >= 1.0 else float(rate_per_ms * np.dot(share, second) / (2.0 * (1.0 - utilization)))
+    if switch_variance == "dependent" and utilization < 1.0:
+        wait = _dependent_wait(share, s, scv, o, mean, second, rate_per_ms, utilization).mean_wait_ms
     return FcfsMoments(mean, second, switch_p, utilization, wait)
 
 
@@ -119,6 +129,88 @@ def fcfs_latency(
     stable = m.utilization < 1.0
     latency = m.mean_service_ms + m.mean_wait_ms if stable else np.full_like(m.mean_service_ms, np.inf)
     return QueueLatency(latency, m.utilization, stable)
+
+
+@dataclass(frozen=True)
+class FcfsDependence:
+    """Waiting time of the FCFS-with-switch queue conditioned on the previous request's class.
+
+    ``idle_probability[j]`` is P(the device is idle and its last request was of class j);
+    ``conditional_wait_ms[j]`` is E[W | the previous arrival was of class j];
+    ``mean_wait_ms`` is E[W] (the mean of the conditional waits weighted by the class shares).
+    """
+
+    idle_probability: FloatArray
+    conditional_wait_ms: FloatArray
+    mean_wait_ms: float
+    utilization: float
+
+
+def fcfs_dependence(
+    rates_rps: ArrayLike,
+    service_ms: ArrayLike,
+    service_scv: ArrayLike = 0.0,
+    switch_ms: ArrayLike = 0.0,
+) -> FcfsDependence:
+    """Mean waits of the FCFS switch queue that account for dependent consecutive switches.
+
+    Let L be the class of the last arrival (the model loaded, or about to be) and V the
+    unfinished work. Applying the stationary generator to V 1[L=j] and to V^2 gives exactly
+    (p_j = lambda_j / Lambda, s'_j = s_j + (1 - p_j) o_j, pi_j = P(V = 0, L = j))::
+
+        E[W] (1 - rho) = Lambda E[S^2] / 2 - Lambda sum_j p_j^2 o_j s'_j + sum_j p_j o_j (p_j - pi_j)
+        E[W | L = j]   = E[W] + s'_j - (p_j - pi_j) / (Lambda p_j)
+
+    with E[S^2] the Bernoulli-switch second moment. When o = 0 this is Pollaczek-Khinchine.
+    The idle split pi_j is the one unknown: the device goes idle after a class-j request when
+    nothing arrives during that request's sojourn, so pi_j = (1 - rho) w_j / sum(w) with
+    w_j = p_j E[exp(-Lambda S_j)] and S_j the class's effective service (its service Laplace
+    transform at Lambda, with a switch w.p. 1 - p_j). That assumes the request's wait is
+    independent of its class, the only approximation here; docs/validation.md checks the result
+    against simulation.
+    """
+    lam, s, scv, o = np.broadcast_arrays(*_arrays(rates_rps, service_ms, service_scv, switch_ms))
+    total = float(lam.sum())
+    if total <= 0:
+        raise ValueError("rates_rps must contain at least one positive rate")
+    share = lam / total
+    switch_p = (1.0 - share) if lam.size > 1 else np.zeros_like(lam)
+    mean = s + switch_p * o
+    second = s * s * (1.0 + scv) + 2.0 * switch_p * o * s + switch_p * o * o
+    rate_per_ms = total / MS_PER_S
+    utilization = float(rate_per_ms * np.dot(share, mean))
+    if utilization >= 1.0:
+        inf = np.full_like(s, np.inf)
+        return FcfsDependence(np.zeros_like(s), inf, np.inf, utilization)
+    return _dependent_wait(share, s, scv, o, mean, second, rate_per_ms, utilization)
+
+
+def _dependent_wait(
+    share: FloatArray,
+    s: FloatArray,
+    scv: FloatArray,
+    o: FloatArray,
+    mean: FloatArray,
+    second: FloatArray,
+    rate_per_ms: float,
+    utilization: float,
+) -> FcfsDependence:
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        safe_scv = np.maximum(scv, 1e-12)
+        laplace = np.where(scv > 0, (1.0 + rate_per_ms * s * safe_scv) ** (-1.0 / safe_scv), np.exp(-rate_per_ms * s))
+    if share.size > 1:
+        laplace = laplace * (share + (1.0 - share) * np.exp(-rate_per_ms * o))
+    weight = share * laplace
+    idle = (1.0 - utilization) * weight / weight.sum() if weight.sum() > 0 else (1.0 - utilization) * share
+    numerator = (
+        rate_per_ms * float(np.dot(share, second)) / 2.0
+        - rate_per_ms * float(np.sum(share * share * o * mean))
+        + float(np.sum(share * o * (share - idle)))
+    )
+    wait = max(numerator / (1.0 - utilization), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        conditional = np.where(share > 0, wait + mean - (share - idle) / (rate_per_ms * share), wait)
+    return FcfsDependence(idle, np.maximum(conditional, 0.0), wait, utilization)
 
 
 # --- multi-class processor sharing (time-sliced GPU) ------------------------------------------
@@ -219,6 +311,192 @@ def fcfs_quantile(
         hi = np.where(above, hi, mid)
     extra = _gamma_excess(q, s, scv)
     return QueueLatency(s + hi + extra, rho, True)
+
+
+# The tail of the numerical FCFS response-time distribution is read at 1 - (1 - q) / margin
+# instead of q: a safety factor on the tail probability that absorbs the remaining modelling error
+# (the idle split and the one-step dependence, see fcfs_response_distribution) where a quantile
+# sits on a steep part of the distribution. Chosen on a calibration grid, checked on a separate
+# validation grid (docs/validation.md).
+FCFS_TAIL_MARGIN = 1.35
+
+
+@dataclass(frozen=True)
+class ResponseDistribution:
+    """Per-class response-time distribution on a uniform grid (``cdf[i, k]`` = P(R_i <= grid[k]))."""
+
+    grid_ms: FloatArray
+    cdf: NDArray[np.float64]
+    utilization: float
+    stable: bool
+
+    def quantile(self, q: float) -> FloatArray:
+        """Smallest grid point whose CDF reaches ``q``, per class (inf when unstable)."""
+        if not self.stable:
+            return np.full(self.cdf.shape[0], np.inf)
+        top = len(self.grid_ms) - 1
+        index = np.array([min(int(np.searchsorted(row, q - 1e-12)), top) for row in self.cdf])
+        return self.grid_ms[index]
+
+    def mean_ms(self) -> FloatArray:
+        """Mean per class (sum of the survival function times the grid step)."""
+        if not self.stable:
+            return np.full(self.cdf.shape[0], np.inf)
+        step = float(self.grid_ms[1] - self.grid_ms[0])
+        return step * np.sum(1.0 - self.cdf[:, :-1], axis=1)
+
+
+def fcfs_response_distribution(
+    rates_rps: ArrayLike,
+    service_ms: ArrayLike,
+    service_scv: ArrayLike = 0.0,
+    switch_ms: ArrayLike = 0.0,
+    *,
+    points: int = 4096,
+) -> ResponseDistribution:
+    """Response-time distribution of each class in the FCFS queue with switch overhead.
+
+    Built in three numerical steps on a grid (every discretisation rounds mass *up*, so the
+    grid distribution is stochastically no smaller than the one it approximates):
+
+    1. the waiting time W of the same queue with independent (Bernoulli) switches, exactly, by
+       the Pollaczek-Khinchine / Benes series W = sum_{n<=N} R_n, N ~ Geometric(rho), R the
+       equilibrium residual of the effective service (summed by FFT);
+    2. the wait conditioned on the previous request's class j, by one Lindley step from W:
+       (W + S_j - E)^+ with S_j the class-j effective service and E ~ Exp(Lambda) the gap to
+       the next arrival; its positive part is then scaled to the exact conditional mean of
+       :func:`fcfs_dependence` (this is where the dependence between switches enters);
+    3. R_i = X_i + o_i 1[j != i] + W_j mixed over j with the class shares, X_i the class's
+       own (gamma or deterministic) service.
+    """
+    lam, s, scv, o = np.broadcast_arrays(*_arrays(rates_rps, service_ms, service_scv, switch_ms))
+    moments = fcfs_moments(lam, s, scv, o, switch_variance="dependent")
+    n = lam.size
+    if moments.utilization >= 1.0:
+        return ResponseDistribution(np.array([0.0, 1.0]), np.zeros((n, 2)), moments.utilization, False)
+    share = lam / lam.sum()
+    rate_per_ms = float(lam.sum()) / MS_PER_S
+    rho = moments.utilization
+    dependence = _dependent_wait(share, s, scv, o, moments.mean_service_ms, moments.second_moment_ms2, rate_per_ms, rho)
+    upper = np.array([_gamma_upper(si, ci) for si, ci in zip(s, scv)])
+    top = float(np.max(upper + o))
+    spread = float(np.max(dependence.conditional_wait_ms)) / max(rho, 1e-9)
+    horizon = 2.0 * top + 40.0 * max(spread, float(moments.mean_wait_ms) / max(rho, 1e-9))
+    for _ in range(4):
+        cdf, grid = _fcfs_grid(share, s, scv, o, moments, dependence, rate_per_ms, rho, horizon, points)
+        if np.all(cdf[:, -2] >= 1.0 - 1e-7):
+            break
+        horizon *= 2.0
+    return ResponseDistribution(grid, cdf, rho, True)
+
+
+def _gamma_upper(mean: float, scv: float) -> float:
+    """A point above which a gamma service time (mean, SCV) lies with probability < 1e-7."""
+    if scv <= 0:
+        return float(mean)
+    from scipy.stats import gamma
+
+    shape = 1.0 / scv
+    return float(gamma.ppf(1.0 - 1e-7, shape, scale=mean / shape))
+
+
+def _fcfs_grid(share, s, scv, o, moments, dependence, rate_per_ms, rho, horizon, points):
+    from scipy import fft, signal
+    from scipy.stats import gamma
+
+    n = share.size
+    size = points + 1
+    step = horizon / points
+    grid = np.arange(size) * step
+    fft_n = fft.next_fast_len(2 * size, real=True)
+
+    def lattice(x: float) -> int:
+        return int(min(np.ceil(x / step - 1e-9), points))
+
+    def shift(pmf: FloatArray, by: int) -> FloatArray:
+        if by <= 0:
+            return pmf
+        out = np.zeros_like(pmf)
+        out[by:] = pmf[: size - by]
+        out[-1] += pmf[size - by :].sum()
+        return out
+
+    def clean(pmf: FloatArray, mass: float = 1.0) -> FloatArray:
+        pmf = np.maximum(pmf[:size], 0.0)
+        pmf[-1] += max(mass - pmf.sum(), 0.0)  # what lies beyond the grid sits on its last point
+        return pmf
+
+    own = np.zeros((n, size))
+    for i in range(n):
+        if scv[i] > 0:
+            shape = 1.0 / scv[i]
+            cdf = gamma.cdf(grid, shape, scale=s[i] / shape)
+            own[i, 1:] = np.diff(cdf)
+            own[i, -1] += 1.0 - cdf[-1]
+        else:
+            own[i, lattice(s[i])] = 1.0
+    switch_p = moments.switch_probability
+    effective = np.array([(1.0 - switch_p[i]) * own[i] + switch_p[i] * shift(own[i], lattice(o[i])) for i in range(n)])
+    mixture = share @ effective
+    survival = 1.0 - np.cumsum(mixture)  # P(S > k step) on the lattice
+    residual = np.zeros(size)
+    residual[1:] = survival[:-1]  # P(S >= k), k >= 1: the lattice equilibrium residual, unnormalised
+    residual /= residual.sum()
+    wait_hat = (1.0 - rho) / (1.0 - rho * fft.rfft(residual, fft_n))
+    wait = clean(fft.irfft(wait_hat, fft_n)[:size])
+    wait_fft = fft.rfft(wait, fft_n)
+
+    decay = np.exp(-rate_per_ms * step)
+    conditional = np.zeros((n, size))
+    for j in range(n):
+        z = clean(fft.irfft(wait_fft * fft.rfft(effective[j], fft_n), fft_n)[:size])
+        above = np.concatenate([np.cumsum(z[::-1])[::-1][1:], [0.0]])  # P(Z > k)
+        discounted = signal.lfilter([1.0], [1.0, -decay], z[::-1])[::-1]  # sum_{m>=k} z_m decay^(m-k)
+        tail = np.clip(above - decay * np.concatenate([discounted[1:], [0.0]]), 0.0, 1.0)  # P(V > k)
+        target = float(dependence.conditional_wait_ms[j])
+        current = step * float(tail[:-1].sum())
+        if target <= 0.0 or current <= 0.0:
+            tail = np.zeros(size)
+        else:
+            factor = target / current
+            tail = np.interp(grid / factor, grid, tail, right=0.0)
+        pmf = np.empty(size)
+        pmf[0] = 1.0 - tail[0]
+        pmf[1:] = tail[:-1] - tail[1:]
+        pmf[-1] += tail[-1]
+        conditional[j] = np.maximum(pmf, 0.0)
+    blended = share @ conditional
+    cdf = np.empty((n, size))
+    for i in range(n):
+        mixed = share[i] * conditional[i] + shift(blended - share[i] * conditional[i], lattice(o[i]))
+        response = clean(fft.irfft(fft.rfft(mixed, fft_n) * fft.rfft(own[i], fft_n), fft_n)[:size])
+        cdf[i] = np.minimum(np.cumsum(response), 1.0)
+    return cdf, grid
+
+
+def fcfs_response_quantile(
+    q: float,
+    rates_rps: ArrayLike,
+    service_ms: ArrayLike,
+    service_scv: ArrayLike = 0.0,
+    switch_ms: ArrayLike = 0.0,
+    *,
+    tail_margin: float = FCFS_TAIL_MARGIN,
+) -> QueueLatency:
+    """Conservative q-quantile of per-class response time in the FCFS queue with switches.
+
+    Reads :func:`fcfs_response_distribution` at 1 - (1 - q) / ``tail_margin``. Unlike
+    :func:`fcfs_quantile` (exponential waiting-time tail, independent switches) it keeps the
+    shape of the waiting time (long residuals of slow models) and the dependence between a
+    request's switch and its wait, which the simulation shows matter (docs/validation.md).
+    """
+    if not 0.0 < q < 1.0:
+        raise ValueError("q must lie strictly between 0 and 1")
+    if tail_margin < 1.0:
+        raise ValueError("tail_margin must be at least 1")
+    dist = fcfs_response_distribution(rates_rps, service_ms, service_scv, switch_ms)
+    level = 1.0 - (1.0 - q) / tail_margin
+    return QueueLatency(dist.quantile(level), dist.utilization, dist.stable)
 
 
 def ps_quantile(q: float, rates_rps: ArrayLike, service_ms: ArrayLike, *, variant: str = "exact") -> QueueLatency:

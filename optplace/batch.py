@@ -13,6 +13,9 @@ and the parameters), and ignores a torn last line left by a crash (it is cut off
 Ctrl-C stops launching, kills the running tasks and leaves only complete rows.
 
 Local runs use a pool of ``--jobs`` threads, each babysitting one task process; no extra service.
+Task processes are forked from a forkserver that has optplace and the registered methods already
+imported (about 10 ms per task instead of about 0.5 s for a fresh interpreter); ``launcher=
+"subprocess"`` starts a fresh interpreter per task instead.
 With ``scheduler="tcp://host:port"`` the same isolated tasks are submitted to a Dask distributed
 cluster, and each Dask worker starts and polices the task process itself.
 """
@@ -409,19 +412,121 @@ def _worker_main(result_path: str) -> int:
     threading.Thread(target=watch_parent, daemon=True).start()
     data = json.load(sys.stdin)
     task = Task(**{**data, "plugins": tuple(data.get("plugins", ()))})
-    row = run_task(task)
+    _write_row(run_task(task), result_path)
+    return 0
+
+
+class _SubprocessLaunch:
+    """A task as a fresh interpreter (``python -m optplace.batch --worker``): works anywhere, ~0.5 s to start."""
+
+    def __init__(self, task: Task, result_path: str, log_path: str):
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "optplace.batch", "--worker", result_path],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C in the terminal reaches the batch, which decides
+            )
+        assert self.process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self.process.stdin.write(json.dumps(asdict(task)).encode())
+            self.process.stdin.close()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            self.process.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+
+class _ForkLaunch:
+    """A task forked from a forkserver that has optplace and the methods imported: ~10 ms to start.
+
+    Not usable inside daemonic processes (Dask workers), which may not have children of their own.
+    """
+
+    def __init__(self, task: Task, result_path: str, log_path: str):
+        self.process = _fork_context(task.plugins).Process(
+            target=_forked_main, args=(asdict(task), result_path, log_path), name=f"optplace-task-{task.task_id}"
+        )
+        self.process.start()
+
+    @property
+    def pid(self) -> int:
+        assert self.process.pid is not None
+        return self.process.pid
+
+    def wait(self, timeout: float) -> bool:
+        self.process.join(timeout)
+        return self.process.exitcode is not None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.exitcode
+
+
+_FORK_LOCK = threading.Lock()
+
+
+def _fork_context(plugins: Sequence[str]) -> Any:
+    import multiprocessing
+
+    from optplace.registry import BUILTIN_METHOD_MODULES
+
+    with _FORK_LOCK:
+        context = multiprocessing.get_context("forkserver")
+        # Takes effect when the server starts (first task of this process); later calls are no-ops.
+        context.set_forkserver_preload(
+            ["optplace.batch", "optplace.solve", "optplace.io", "optplace.generate", *BUILTIN_METHOD_MODULES, *plugins]
+        )
+        return context
+
+
+def _forked_main(task_data: dict[str, Any], result_path: str, log_path: str) -> None:
+    """Entry of a forked task process: own session, output to the log, row to ``result_path``."""
+    os.setsid()  # own process group: killable as a group, and out of reach of the terminal's Ctrl-C
+    _set_parent_death_signal()  # the forkserver exits with the batch, and takes its tasks along
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    task = Task(**{**task_data, "plugins": tuple(task_data.get("plugins", ()))})
+    _write_row(run_task(task), result_path)
+
+
+def _write_row(row: dict[str, Any], result_path: str) -> None:
     tmp = result_path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
         json.dump(row, handle, allow_nan=False, default=str)
     os.replace(tmp, result_path)
-    return 0
 
 
-def run_isolated(task: Task | dict[str, Any], stop: threading.Event | None = None) -> dict[str, Any] | None:
+def default_launcher() -> str:
+    """``fork`` (a preloaded forkserver) where the platform has it and this process may have children."""
+    import multiprocessing
+
+    if "forkserver" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon:
+        return "fork"
+    return "subprocess"
+
+
+def run_isolated(
+    task: Task | dict[str, Any], stop: threading.Event | None = None, launcher: str = "subprocess"
+) -> dict[str, Any] | None:
     """Run one task in its own process and police its deadline; returns the row.
 
-    Returns ``None`` only when ``stop`` is set (the batch was interrupted): the task is then not
-    done and a rerun does it. Used both by the local pool and on Dask workers.
+    ``launcher`` is ``"subprocess"`` (a fresh interpreter; what Dask workers use) or ``"fork"``
+    (from a preloaded forkserver; the local default). Returns ``None`` only when ``stop`` is set
+    (the batch was interrupted): the task is then not done and a rerun does it.
     """
     if isinstance(task, dict):
         task = Task(**{**task, "plugins": tuple(task.get("plugins", ()))})
@@ -429,36 +534,18 @@ def run_isolated(task: Task | dict[str, Any], stop: threading.Event | None = Non
         result_path = os.path.join(tmp, "row.json")
         log_path = os.path.join(tmp, "log.txt")
         started = time.perf_counter()
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "optplace.batch", "--worker", result_path],
-                stdin=subprocess.PIPE,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C in the terminal reaches the batch, which decides
-            )
-            assert process.stdin is not None
-            try:
-                process.stdin.write(json.dumps(asdict(task)).encode())
-                process.stdin.close()
-            except BrokenPipeError:
-                pass
-            killed_for = None
-            while True:
-                try:
-                    process.wait(timeout=0.1)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                if stop is not None and stop.is_set():
-                    _kill(process)
-                    return None
-                if time.perf_counter() - started > task.deadline_s:
-                    killed_for = "deadline"
-                    _kill(process)
-                    break
+        launch = (_ForkLaunch if launcher == "fork" else _SubprocessLaunch)(task, result_path, log_path)
+        killed_at_deadline = False
+        while not launch.wait(0.1):
+            if stop is not None and stop.is_set():
+                _kill(launch)
+                return None
+            if time.perf_counter() - started > task.deadline_s:
+                killed_at_deadline = True
+                _kill(launch)
+                break
         wall = round(time.perf_counter() - started, 4)
-        if killed_for == "deadline":
+        if killed_at_deadline:
             row = _error_row(
                 task,
                 "killed_at_deadline",
@@ -469,29 +556,32 @@ def run_isolated(task: Task | dict[str, Any], stop: threading.Event | None = Non
             with open(result_path, encoding="utf-8") as handle:
                 row = json.load(handle)
             row["task_wall_s"] = wall
+            row["launcher"] = launcher
             return row
         else:
-            code = process.returncode
+            code = launch.returncode
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
             row = _error_row(task, "worker_crashed", f"the task process ended without a result ({how})")
             row["log_tail"] = _tail(log_path)
         env = environment()
         row.update(
-            wall_s=wall, task_wall_s=wall, host=env["host"], environment=env, started_at=round(time.time() - wall, 3)
+            wall_s=wall,
+            task_wall_s=wall,
+            launcher=launcher,
+            host=env["host"],
+            environment=env,
+            started_at=round(time.time() - wall, 3),
         )
         return row
 
 
-def _kill(process: subprocess.Popen) -> None:
+def _kill(launch: _SubprocessLaunch | _ForkLaunch) -> None:
     """SIGTERM the task's process group, then SIGKILL it if it lingers."""
     for sig, wait_s in ((signal.SIGTERM, KILL_WAIT_S), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=wait_s)
+            os.killpg(launch.pid, sig)
+        if launch.wait(wait_s):
             return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _tail(path: str, limit: int = 2000) -> str:
@@ -522,6 +612,7 @@ def run_batch(
     scheduler: str | None = None,
     retry_errors: bool = False,
     plugins: Sequence[str] = (),
+    launcher: str | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> BatchSummary:
@@ -530,6 +621,8 @@ def run_batch(
     started = time.perf_counter()
     for module in plugins:  # so that their methods resolve here too
         importlib.import_module(module)
+    if launcher not in (None, "fork", "subprocess"):
+        raise ValueError(f"launcher must be 'fork' or 'subprocess', not {launcher!r}")
     method_names = resolve_methods(methods)
     instance_paths = expand_paths(paths)
     if not instance_paths:
@@ -585,7 +678,7 @@ def run_batch(
                 if scheduler:
                     _run_dask(scheduler, todo, jobs, record, stop)
                 else:
-                    _run_local(todo, jobs, record, stop)
+                    _run_local(todo, jobs, record, stop, launcher or default_launcher())
             finally:
                 if bar is not None:
                     bar.close()
@@ -622,14 +715,16 @@ def _interrupt_sets(stop: threading.Event):
             signal.signal(sig, old)
 
 
-def _run_local(todo: list[Task], jobs: int, record: Callable[[dict], None], stop: threading.Event) -> None:
+def _run_local(
+    todo: list[Task], jobs: int, record: Callable[[dict], None], stop: threading.Event, launcher: str
+) -> None:
     """A pool of ``jobs`` threads, each running one task process at a time; rows recorded here."""
     pending = list(reversed(todo))
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="optplace-task") as pool:
         running: set[Future] = set()
         while (pending or running) and not stop.is_set():
             while pending and len(running) < max(1, jobs) and not stop.is_set():
-                running.add(pool.submit(run_isolated, pending.pop(), stop))
+                running.add(pool.submit(run_isolated, pending.pop(), stop, launcher))
             finished, running = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in finished:
                 row = future.result()

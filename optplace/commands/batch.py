@@ -54,6 +54,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="MODULE",
         help="import MODULE (which registers methods) in every task process (repeatable)",
     )
+    parser.add_argument(
+        "--launcher",
+        choices=["fork", "subprocess"],
+        default=None,
+        help="how local tasks start: fork from a preloaded forkserver (default where available) or a fresh "
+        "interpreter per task",
+    )
     parser.add_argument("--retry-errors", action="store_true", help="rerun tasks whose last row is an error")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_batch_command)
@@ -81,6 +88,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             retry_errors=args.retry_errors,
             plugins=args.plugin,
+            launcher=args.launcher,
             progress=not args.no_progress,
         )
     except (ValueError, RuntimeError, OSError, ImportError) as error:

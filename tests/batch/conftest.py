@@ -21,9 +21,9 @@ THREE_METHODS = "first_fit,auto,test_slow_first_fit"
 
 @pytest.fixture
 def instance_set(tmp_path: Path) -> Path:
-    """Four small seed-like instances (12 applications each) with a manifest."""
+    """Three small seed-like instances (12 applications each) with a manifest."""
     out = tmp_path / "set"
-    write_set(out, family="hetero", count=4, seed=10, n_apps=12, command="test fixture")
+    write_set(out, family="hetero", count=3, seed=10, n_apps=12, command="test fixture")
     return out
 
 

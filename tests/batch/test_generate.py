@@ -168,3 +168,20 @@ def test_cli_writes_files_and_manifest(tmp_path):
         assert entry["family"] == "tight" and "--set slo_jitter=0.1" in entry["command"]
         regenerated = generate_instance("tight", n_apps=12, seed=entry["seed"], slo_jitter=0.1)
         assert regenerated == instance
+
+
+def test_committed_generated_set_is_reproducible():
+    """Every file in instances/generated equals what its manifest entry regenerates, hash included."""
+    from pathlib import Path
+
+    from optplace.generate import file_sha256
+
+    folder = Path(__file__).resolve().parents[2] / "instances" / "generated"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert {e["path"] for e in manifest["files"]} == {p.name for p in folder.glob("*.json")} - {"manifest.json"}
+    for entry in manifest["files"]:
+        path = folder / entry["path"]
+        assert file_sha256(path) == entry["sha256"], entry["path"]
+        instance = load_instance(path)
+        assert instance == generate_instance(entry["family"], seed=entry["seed"], **entry["knobs"])
+        assert f"--family {entry['family']}" in entry["command"]

@@ -15,6 +15,8 @@ COMMAND_MODULES = [
     "optplace.commands.report",
     "optplace.commands.convert",
     "optplace.commands.serve",
+    "optplace.commands.validate",
+    "optplace.commands.simulate",
 ]
 
 

@@ -13,10 +13,12 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 log = logging.getLogger("optplace.api")
 
@@ -78,6 +80,25 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts on this path (Starlette's 405 lists only one route's)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for pattern, route_methods in getattr(request.app.state, "route_methods", []):
+        if pattern.match(path):
+            methods |= route_methods
+    return sorted(methods)
+
+
+def index_routes(app: FastAPI, routers: list[tuple[str, APIRouter]]) -> None:
+    """Remember (path regex, methods) of every route, for the Allow header of a 405."""
+    index = app.state.route_methods = []
+    for prefix, router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                index.append((compile_path(prefix + route.path)[0], set(route.methods)))
+
+
 def install(app: FastAPI) -> None:
     """Route every error FastAPI or Starlette can raise through :func:`problem_response`."""
 
@@ -90,10 +111,12 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else _phrase(exc.status_code)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no resource at {request.url.path}; the API lives under /v1 (see /docs)"
-        elif exc.status_code == 405:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return problem_response(
-            request, ApiProblem(exc.status_code, "about:blank", _phrase(exc.status_code), detail, headers=exc.headers)
+            request, ApiProblem(exc.status_code, "about:blank", _phrase(exc.status_code), detail, headers=headers)
         )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:

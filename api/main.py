@@ -66,7 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     protected = [Depends(require_token)] if settings.token is not None else []
     app.include_router(health.router, prefix="/v1")
-    for router in (solve.router, jobs.router, validate.router, evaluate.router, methods.router):
+    guarded = [solve.router, jobs.router, validate.router, evaluate.router, methods.router]
+    for router in guarded:
         app.include_router(router, prefix="/v1", dependencies=protected)
+    errors.index_routes(app, [("/v1", r) for r in [health.router, *guarded]])
     logging.getLogger("optplace.api").setLevel(settings.log_level.upper() if settings.log_level != "trace" else "DEBUG")
     return app

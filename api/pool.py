@@ -198,10 +198,11 @@ class WorkerPool:
     def release(self, task: Task) -> None:
         self._queue.put((0 if task.kind == "solve" else 1, next(self._order), task))
 
-    def withdraw(self, task_id: str) -> None:
-        """Give back a reservation that was never released."""
+    def withdraw(self, task_id: str) -> bool:
+        """Drop a task that has not started (a reservation never released, or a task still waiting);
+        False if it already started or is unknown."""
         with self._lock:
-            self._waiting.pop(task_id, None)
+            return self._waiting.pop(task_id, None) is not None
 
     def submit(self, task: Task, *, bounded: bool = True) -> None:
         self.admit(task, bounded=bounded)

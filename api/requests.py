@@ -23,12 +23,10 @@ from optplace.io import InstanceError, parse_instance, validation_errors
 
 M = TypeVar("M", bound=BaseModel)
 
+MAX_MAGNITUDE = 1e12
+
 
 class _SolveEnvelope(SolveRequest):
-    instance: dict[str, Any]  # type: ignore[assignment]
-
-
-class _ValidateEnvelope(ValidateRequest):
     instance: dict[str, Any]  # type: ignore[assignment]
 
 
@@ -38,7 +36,7 @@ class _EvaluateEnvelope(EvaluateRequest):
 
 _ENVELOPES: dict[type[BaseModel], type[BaseModel]] = {
     SolveRequest: _SolveEnvelope,
-    ValidateRequest: _ValidateEnvelope,
+    ValidateRequest: ValidateRequest,  # its instance is any object already: /v1/validate reports on it
     EvaluateRequest: _EvaluateEnvelope,
 }
 
@@ -82,21 +80,62 @@ def parse_body(data: Any, model: type[M], settings: Settings) -> M:
             if entry["code"] == "extra_forbidden":
                 entry["message"] = "unknown field; remove it or check its spelling against docs/api.md"
             errors.append(entry)
+    if envelope is model:
+        if errors:
+            raise invalid_request(errors)
+        return model.model_construct(**fields)
     raw_instance = data.get("instance") if isinstance(data, dict) else None
     instance: Instance | None = None
     if isinstance(raw_instance, dict):
-        too_many = count_errors(raw_instance, settings)
-        if too_many:
-            errors += too_many
-        else:
-            try:
-                instance = parse_instance(raw_instance)
-            except InstanceError as error:
-                errors += prefixed(error.errors, "instance")
+        instance, instance_errors = check_instance(raw_instance, settings)
+        errors += instance_errors
     if errors:
         raise invalid_request(errors)
     assert instance is not None
     return model.model_construct(**{**fields, "instance": instance})
+
+
+def check_instance(raw: dict[str, Any], settings: Settings) -> tuple[Instance | None, list[dict[str, str]]]:
+    """Validate the ``instance`` member of a request body: the instance, or errors pointing into the body."""
+    too_many = count_errors(raw, settings)
+    if too_many:
+        return None, too_many
+    huge = huge_numbers(raw, "/instance")
+    if huge:
+        return None, huge
+    try:
+        return parse_instance(raw), []
+    except InstanceError as error:
+        return None, prefixed(error.errors, "instance")
+    except ArithmeticError as error:  # a validator's arithmetic overflowed: still the input's fault
+        return None, [
+            {"field": "instance", "pointer": "/instance", "code": "value_error", "message": f"invalid number: {error}"}
+        ]
+
+
+def huge_numbers(value: Any, pointer: str, found: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
+    """Entries for every number above MAX_MAGNITUDE in absolute value. No quantity in an instance
+    (milliseconds, requests per second, megabytes, costs) is anywhere near it, and beyond it
+    squares and products overflow in the latency models and the solvers."""
+    found = [] if found is None else found
+    if isinstance(value, bool):
+        return found
+    if isinstance(value, int | float) and abs(value) > MAX_MAGNITUDE:
+        found.append(
+            {
+                "field": pointer.strip("/").replace("/", "."),
+                "pointer": pointer,
+                "code": "number_too_large",
+                "message": f"numbers in an instance must lie within ±{MAX_MAGNITUDE:g}",
+            }
+        )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            huge_numbers(item, f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}", found)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            huge_numbers(item, f"{pointer}/{index}", found)
+    return found
 
 
 async def parse_request(request: Request, model: type[M]) -> M:

@@ -36,9 +36,10 @@ class SolveRequest(_Input):
 
 
 class ValidateRequest(_Input):
-    """Body of POST /v1/validate."""
+    """Body of POST /v1/validate. ``instance`` may be any JSON object: checking it is the point, and
+    the report lists every way it differs from the Instance schema."""
 
-    instance: Instance
+    instance: dict[str, Any] = Field(description="An instance document (schema: Instance) to check.")
 
 
 class EvaluateRequest(_Input):

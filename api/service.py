@@ -128,7 +128,13 @@ class SolveService:
             start_by=time.monotonic() + self.settings.sync_wait_s,
         )
         self.pool.submit(task)
-        outcome = await asyncio.wrap_future(future)
+        waiting = asyncio.wrap_future(future)
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(waiting), timeout=self.settings.sync_wait_s)
+        except TimeoutError:
+            if self.pool.withdraw(task.id):
+                raise SolveFailed("expired", "busy", "no worker became free in time") from None
+            outcome = await waiting  # it started just now: wait for its answer
         if outcome.kind == "result":
             assert outcome.result_json is not None
             return outcome.result_json

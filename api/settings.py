@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -69,15 +69,6 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value() else None
-
-    @model_validator(mode="after")
-    def _default_within_cap(self) -> Settings:
-        if self.default_time_limit_s > self.max_time_limit_s:
-            raise ValueError(
-                f"default_time_limit_s ({self.default_time_limit_s:g}) exceeds max_time_limit_s "
-                f"({self.max_time_limit_s:g}); lower the default or raise the cap"
-            )
-        return self
 
     def effective_time_limit(self, requested: float | None) -> float:
         """The time limit a solve runs under: the request's, or the default, never above the cap."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from optplace.api.deps import ServiceDep, SettingsDep
-from optplace.api.errors import ApiProblem, invalid_request
+from optplace.api.errors import ApiProblem
 from optplace.api.openapi import json_body, problems
 from optplace.api.requests import parse_request
 from optplace.api.routes.solve import busy, check_method
@@ -79,25 +79,15 @@ async def create_job(request: Request, response: Response, service: ServiceDep, 
 def list_jobs(
     service: ServiceDep,
     settings: SettingsDep,
-    limit: Annotated[int, Query(ge=1, le=1000, description="Page size (capped by OPTPLACE_PAGE_SIZE_MAX).")] = 20,
+    limit: Annotated[
+        int, Query(ge=1, le=1000, description="Page size; larger values are cut to OPTPLACE_PAGE_SIZE_MAX.")
+    ] = 20,
     cursor: Annotated[
         str | None, Query(pattern=r"^[0-9]{1,18}$", description="next_cursor of the previous page.")
     ] = None,
     status: Annotated[JobStatus | None, Query(description="Only jobs with this status.")] = None,
 ) -> JobPage:
-    if limit > settings.page_size_max:
-        raise invalid_request(
-            [
-                {
-                    "field": "limit",
-                    "pointer": "",
-                    "code": "less_than_equal",
-                    "message": f"limit must be at most {settings.page_size_max} (OPTPLACE_PAGE_SIZE_MAX)",
-                    "parameter": "limit",
-                    "in": "query",
-                }
-            ]
-        )
+    limit = min(limit, settings.page_size_max)
     records, next_cursor = service.store.list(limit=limit, cursor=cursor, status=status)
     return JobPage(items=[JobSummary(**summary_fields(r)) for r in records], next_cursor=next_cursor)
 

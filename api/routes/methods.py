@@ -11,7 +11,7 @@ from optplace.registry import list_methods
 router = APIRouter(tags=["methods"])
 
 
-@router.get("/methods", response_model=list[MethodOut], summary="List the solve methods", responses=problems(500))
+@router.get("/methods", response_model=list[MethodOut], summary="List the solve methods", responses=problems(401, 500))
 def methods() -> list[MethodOut]:
     return [
         MethodOut(name=m.name, kind=m.kind, description=m.description, may_violate_slo=m.may_violate_slo)

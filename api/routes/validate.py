@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from optplace.api.errors import ApiProblem
+from optplace.api.deps import SettingsDep
 from optplace.api.openapi import json_body, problems
-from optplace.api.requests import parse_request
+from optplace.api.requests import check_instance, parse_request
 from optplace.api.schemas import ApplicationDiagnosis, FieldError, ValidateRequest, ValidationReport
 from starlette.concurrency import run_in_threadpool
 
@@ -54,12 +54,9 @@ def diagnose(instance: Instance) -> ValidationReport:
     openapi_extra=json_body(ValidateRequest),
     responses=problems(401, 413, 422, 500),
 )
-async def validate(request: Request) -> ValidationReport:
-    try:
-        body = await parse_request(request, ValidateRequest)
-    except ApiProblem as problem:
-        errors = problem.errors or []
-        if problem.status != 422 or not errors or not all(e["pointer"].startswith("/instance/") for e in errors):
-            raise
+async def validate(request: Request, settings: SettingsDep) -> ValidationReport:
+    body = await parse_request(request, ValidateRequest)
+    instance, errors = check_instance(body.instance, settings)
+    if instance is None:
         return ValidationReport(valid=False, errors=[FieldError.model_validate(e) for e in errors])
-    return await run_in_threadpool(diagnose, body.instance)
+    return await run_in_threadpool(diagnose, instance)

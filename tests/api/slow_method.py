@@ -1,0 +1,41 @@
+"""A test-only method, loaded into a server with ``OPTPLACE_METHOD_MODULES=tests.api.slow_method``.
+
+``test_sleep`` places like first_fit, reports that placement as an incumbent, then sleeps for
+``options.sleep_s`` seconds ignoring its time limit: a solver that overruns, to test the
+server's wall-clock kill, cancellation and restart survival. It is registered as a baseline so
+that ``auto`` (which runs the heuristics) never picks it up.
+"""
+
+from __future__ import annotations
+
+import time
+
+from optplace.api.worker import report_incumbent
+
+from optplace.domain import Instance
+from optplace.heuristics.greedy import first_fit
+from optplace.params import SolveParams
+from optplace.registry import MethodOutput, register
+
+
+@register("test_sleep", "Test only: first_fit, reported as an incumbent, then a long sleep", "baseline")
+def test_sleep(instance: Instance, params: SolveParams) -> MethodOutput:
+    output = first_fit(instance, params)
+    report_incumbent(output)
+    time.sleep(float(params.options.get("sleep_s", 60.0)))
+    output.message = "slept to the end"
+    return output
+
+
+@register("test_crash", "Test only: reports an incumbent, then the process dies", "baseline")
+def test_crash(instance: Instance, params: SolveParams) -> MethodOutput:
+    import os
+
+    report_incumbent(first_fit(instance, params))
+    os._exit(int(params.options.get("exit_code", 7)))
+
+
+@register("test_overload", "Test only: a buggy method that piles every application onto one accelerator", "baseline")
+def test_overload(instance: Instance, params: SolveParams) -> MethodOutput:
+    target = instance.nodes[0].accelerators[0].name
+    return MethodOutput(placement={a.name: target for a in instance.applications})

@@ -1,0 +1,905 @@
+"""build(): the compact assignment MILP with per-accelerator "tightest member" chains (see model.md).
+
+The model is built in one of two *modes* from the same code:
+
+* ``conservative`` (default): every solution is feasible under the exact analytic model. The
+  nonlinear terms (switch overhead, front-end delay, percentile and additive-PS factors) are
+  bounded from above, level merging rounds towards the tighter member, and a relative safety
+  margin absorbs solver tolerances. When none of these approximations is needed the model is
+  exact (``AssignmentModel.exact``) and its dual bound is a bound on the true optimum.
+* ``relaxed``: every truly feasible placement is a solution. The same terms are bounded from
+  below, so the optimum (or the solver's dual bound) is a valid bound on the true optimum.
+
+A *reference* placement (the warm start, or the incumbent of an earlier round) is always
+representable in the conservative model: breakpoints are placed at its loads, the switch tangent
+at its class shares, and its tightest members are kept as their own levels. That is the
+refinement step of model.md: re-building around a better incumbent can only improve.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from optplace.backends.linear import INF, LinearModel, ModelBuilder
+from optplace.domain import Discipline, Objective
+
+from .data import InstanceData
+from .queueing import fcfs_single_threshold, frontend_delay_ms, kappa, ps_threshold, psi
+
+Mode = Literal["conservative", "relaxed"]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Knobs of the formulation; the defaults are what the exact methods use."""
+
+    mode: Mode = "conservative"
+    max_levels: int = 16  # tightest-member levels per chain; more distinct slacks are merged (see model.md)
+    frontend_segments: int = 4  # front-end load segments per node with pre-processing
+    utilization_segments: int = 4  # utilisation segments where a factor depends on rho (percentiles, additive PS)
+    switch_share: float = 1.0 / 3.0  # tangent point of the switch bound for a class absent from the reference
+    margin: float = 1e-6  # relative safety margin on every latency budget and capacity
+    symmetry: bool = True  # order identical accelerators
+    reference: dict[str, str] | None = None  # placement the conservative model must contain
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any], **overrides: Any) -> BuildOptions:
+        known = {k: options[k] for k in cls.__dataclass_fields__ if k in options and k != "reference"}
+        return cls(**{**known, **overrides})
+
+
+@dataclass
+class Chain:
+    """Applications of one accelerator mode whose SLO rows share a form, ordered tightest first."""
+
+    form: str  # threshold | fcfs_mean | fcfs_pct | ps_add
+    pairs: np.ndarray  # pair indices in this chain
+    level_of: np.ndarray  # level index per entry of pairs
+    values: np.ndarray  # per level: capacity on U (threshold) or the slack tau / T
+    alpha: float = 0.0  # the rho-dependent factor of fcfs_pct / ps_add rows
+    vars: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+@dataclass
+class AccMode:
+    """One regime of an accelerator: front-end segment, utilisation segment, single or several backends."""
+
+    fe: int  # node front-end segment index, -1 when the node has none
+    util_lo: float
+    util_hi: float
+    single: bool  # at most one backend (no switch is paid)
+    threshold: bool  # every row is "U <= capacity of the tightest member"
+    chains: list[Chain]
+    var: int = -1  # mode indicator m (for threshold modes: the top level of its one chain)
+
+
+@dataclass
+class AccModel:
+    """Per-accelerator variables and modes, kept for encode() and for tests."""
+
+    index: int
+    pairs: np.ndarray
+    classes: np.ndarray  # class id per pair: the model index if shareable, else -(pair + 1)
+    modes: list[AccMode]
+    aux: dict[str, int]  # U, A, L, Asw, Usw -> column
+    h_vars: dict[int, int]  # shareable model -> H column
+    tangent: dict[int, float]  # shareable model -> tangent share t
+
+
+@dataclass
+class AssignmentModel:
+    """A built model with everything needed to read solutions back and to write warm starts."""
+
+    model: LinearModel
+    data: InstanceData
+    options: BuildOptions
+    x: np.ndarray  # column of each pair
+    y: np.ndarray  # column of each accelerator
+    z: dict[tuple[int, int], int]  # (model, accelerator) -> column
+    e: dict[tuple[int, int], int]  # (node, segment) -> column
+    node_segments: dict[int, list[tuple[float, float]]]
+    accelerators: dict[int, AccModel]
+    objectives: dict[str, tuple[np.ndarray, float]]  # name -> (coefficients, constant), natural sense
+    exact: bool
+    approximations: list[str]
+    symmetry_groups: list[list[int]]
+    row_owner: np.ndarray  # accelerator whose regime a row belongs to, -1 for global rows
+    stats: dict[str, Any]
+
+    def objective(self, objective: Objective) -> tuple[np.ndarray, float]:
+        return self.objectives[objective.value]
+
+
+def build(data: InstanceData, options: BuildOptions | None = None) -> AssignmentModel:
+    """Variables, constraints and every objective vector of the assignment formulation."""
+    return _Builder(data, options or BuildOptions()).run()
+
+
+class _Builder:
+    def __init__(self, data: InstanceData, options: BuildOptions):
+        self.data = data
+        self.opt = options
+        self.cons = options.mode == "conservative"
+        self.b = ModelBuilder()
+        self.rows: dict[str, list] = defaultdict(list)  # family -> [(cols, vals, lo, hi, indicator, relax, owner)]
+        self.owner = -1  # accelerator whose rows are being written (for encode), -1 for global rows
+        self.row_owner: list[np.ndarray] = []
+        self.approximations: set[str] = set()
+        self.reference = self._reference(options.reference)
+
+    # --- reference placement ----------------------------------------------------------------
+
+    def _reference(self, placement: dict[str, str] | None) -> dict[int, np.ndarray]:
+        """Accelerator -> pair indices it hosts in the reference placement."""
+        if not placement:
+            return {}
+        lookup = self.data.pair_lookup()
+        out: dict[int, list[int]] = defaultdict(list)
+        for app, acc in placement.items():
+            a, d = self.data.app_index.get(app), self.data.acc_index.get(acc)
+            if a is not None and d is not None and (a, d) in lookup:
+                out[d].append(lookup[(a, d)])
+        return {d: np.asarray(sorted(v), dtype=np.int64) for d, v in out.items()}
+
+    # --- rows ----------------------------------------------------------------------------------
+
+    def row(
+        self,
+        family: str,
+        cols: np.ndarray | list,
+        vals: np.ndarray | list,
+        lo: float,
+        hi: float,
+        indicator: int = -1,
+        relax: list[tuple[int, float]] | None = None,
+    ) -> None:
+        self.rows[family].append(
+            (
+                np.asarray(cols, dtype=np.int64),
+                np.asarray(vals, dtype=np.float64),
+                lo,
+                hi,
+                indicator,
+                relax or [],
+                self.owner,
+            )
+        )
+
+    def flush_rows(self) -> None:
+        for family, items in self.rows.items():
+            count = len(items)
+            lengths = np.array([c.size for c, *_ in items], dtype=np.int64)
+            local = np.repeat(np.arange(count), lengths)
+            cols = np.concatenate([c for c, *_ in items]) if count else np.zeros(0, dtype=np.int64)
+            vals = np.concatenate([v for _, v, *_ in items]) if count else np.zeros(0)
+            lo = np.array([it[2] for it in items], dtype=np.float64)
+            hi = np.array([it[3] for it in items], dtype=np.float64)
+            indicator = np.array([it[4] for it in items], dtype=np.int64)
+            relax_items = [(r, c, m) for r, it in enumerate(items) for c, m in it[5]]
+            relax = None
+            if relax_items:
+                rr, rc, rm = (np.array(v) for v in zip(*relax_items))
+                relax = (rr, rc, rm)
+            self.b.add_rows(
+                family,
+                local,
+                cols,
+                vals,
+                lo,
+                hi,
+                count,
+                indicator=indicator if (indicator >= 0).any() else None,
+                relax=relax,
+            )
+            self.row_owner.append(np.array([it[6] for it in items], dtype=np.int64))
+        self.rows.clear()
+
+    def vectorised_rows(self, family: str, local: np.ndarray, cols: np.ndarray, vals: np.ndarray, lo, hi, count: int):
+        self.b.add_rows(family, local, cols, vals, lo, hi, count)
+        self.row_owner.append(np.full(count, -1, dtype=np.int64))
+
+    def define(self, name: str, var: int, cols: np.ndarray, vals: np.ndarray) -> None:
+        self.b.define(name, var, cols, vals)
+        self.row_owner.append(np.full(1, self.owner, dtype=np.int64))
+
+    # --- the model --------------------------------------------------------------------------------
+
+    def run(self) -> AssignmentModel:
+        data, b = self.data, self.b
+        p = data.pairs
+        n_acc = len(data.accelerators)
+        pinned = np.zeros(p.size)
+        lookup = data.pair_lookup()
+        for a_index, app in enumerate(data.instance.applications):
+            key = (a_index, data.acc_index.get(app.current_accelerator or "", -1))
+            if app.pinned and key in lookup:
+                pinned[lookup[key]] = 1.0
+        labels = [(data.app_names[a], data.accelerators[d].name) for a, d in zip(p.app, p.acc)]
+        x = b.add_vars("x", p.size, lower=pinned, labels=labels)
+        y = b.add_vars("y", n_acc, labels=[(acc.name,) for acc in data.accelerators])
+        self.x, self.y = x, y
+
+        # z[m, d]: a backend of shareable model m is open on d.
+        z_keys = sorted({(int(m), int(d)) for m, d, sh in zip(p.model, p.acc, p.shareable) if sh})
+        z_cols = b.add_vars(
+            "z", len(z_keys), labels=[(data.model_names[m], data.accelerators[d].name) for m, d in z_keys]
+        )
+        self.z = {key: int(col) for key, col in zip(z_keys, z_cols)}
+        pair_z = np.array(
+            [self.z.get((int(m), int(d)), -1) if sh else -1 for m, d, sh in zip(p.model, p.acc, p.shareable)],
+            dtype=np.int64,
+        )
+        self.pair_z = pair_z
+
+        self._assignment_rows()
+        self._linking_rows()
+        self.node_segments = self._node_segments()
+        self.e = {}
+        for n, segments in self.node_segments.items():
+            cols = b.add_vars("e", len(segments), labels=[(data.nodes[n].name, k) for k in range(len(segments))])
+            for k, col in enumerate(cols):
+                self.e[(n, k)] = int(col)
+        self.acc_models: dict[int, AccModel] = {}
+        for acc in data.accelerators:
+            if acc.pairs.size:
+                self.flush_rows()  # keep the row order aligned with row_owner
+                self.owner = acc.index
+                self.acc_models[acc.index] = self._accelerator(acc)
+                self.flush_rows()
+                self.owner = -1
+        self._frontend_rows()
+        self._memory_rows()
+        groups = self._symmetry_rows() if self.opt.symmetry else []
+        self._aggregate_rows()
+        self.flush_rows()
+        objectives = self._objectives()
+        model = b.build()
+        exact = not self.approximations
+        return AssignmentModel(
+            model=model,
+            data=data,
+            options=self.opt,
+            x=x,
+            y=y,
+            z=self.z,
+            e=self.e,
+            node_segments=self.node_segments,
+            accelerators=self.acc_models,
+            objectives=objectives,
+            exact=exact,
+            approximations=sorted(self.approximations),
+            symmetry_groups=groups,
+            row_owner=np.concatenate(self.row_owner) if self.row_owner else np.zeros(0, dtype=np.int64),
+            stats={
+                "variables": model.num_vars,
+                "binaries": int(model.integer.sum()),
+                "rows": model.num_rows,
+                "nonzeros": int(model.A.nnz + (model.relax.nnz if model.relax is not None else 0)),
+                "pairs": int(p.size),
+                "mode": self.opt.mode,
+            },
+        )
+
+    def _assignment_rows(self) -> None:
+        data, p = self.data, self.data.pairs
+        apps_with_pairs, row_of_pair = np.unique(p.app, return_inverse=True)
+        lower = 1.0 if data.instance.host_all else -INF
+        self.vectorised_rows("assign", row_of_pair, self.x, np.ones(p.size), lower, 1.0, apps_with_pairs.size)
+
+    def _linking_rows(self) -> None:
+        p, x, y, pair_z = self.data.pairs, self.x, self.y, self.pair_z
+        # x <= z (shareable) or x <= y (own backend)
+        target = np.where(pair_z >= 0, pair_z, y[p.acc])
+        n = p.size
+        self.vectorised_rows(
+            "x_le_backend",
+            np.repeat(np.arange(n), 2),
+            np.column_stack([x, target]).ravel(),
+            np.tile([1.0, -1.0], n),
+            -INF,
+            0.0,
+            n,
+        )
+        keys = list(self.z)
+        if not keys:
+            return
+        zc = np.array([self.z[k] for k in keys])
+        yd = y[np.array([d for _, d in keys])]
+        k = len(keys)
+        self.vectorised_rows(
+            "z_le_y",
+            np.repeat(np.arange(k), 2),
+            np.column_stack([zc, yd]).ravel(),
+            np.tile([1.0, -1.0], k),
+            -INF,
+            0.0,
+            k,
+        )
+        # z <= sum of its applications' x (a backend is open only if used)
+        z_row = {key: r for r, key in enumerate(keys)}
+        shareable = np.flatnonzero(pair_z >= 0)
+        rows_of = np.array([z_row[(int(p.model[j]), int(p.acc[j]))] for j in shareable], dtype=np.int64)
+        self.vectorised_rows(
+            "z_le_sum_x",
+            np.concatenate([np.arange(k), rows_of]),
+            np.concatenate([zc, x[shareable]]),
+            np.concatenate([np.ones(k), -np.ones(shareable.size)]),
+            -INF,
+            0.0,
+            k,
+        )
+
+    # --- front-end segments -------------------------------------------------------------------
+
+    def _node_segments(self) -> dict[int, list[tuple[float, float]]]:
+        data, p = self.data, self.data.pairs
+        out: dict[int, list[tuple[float, float]]] = {}
+        ref_load = self._reference_node_loads()
+        for node in data.nodes:
+            members = np.concatenate([data.accelerators[d].pairs for d in node.accelerators])
+            busy = members[p.preprocess[members] > 0]
+            if busy.size == 0:
+                continue
+            _apps, first = np.unique(p.app[busy], return_index=True)
+            rows = busy[first]
+            fmax = min(0.999, float(np.sum(p.rate[rows] * p.preprocess[rows]) / 1000.0 / node.cores))
+            k = max(1, self.opt.frontend_segments)
+            points = {fmax * (i + 1) / k for i in range(k)}
+            if node.index in ref_load and 0.0 < ref_load[node.index] < fmax:
+                points.add(ref_load[node.index])
+            ordered = sorted(points)
+            out[node.index] = list(zip([0.0, *ordered[:-1]], ordered))
+            self.approximations.add("front-end delay bounded per node load segment")
+        return out
+
+    def _reference_node_loads(self) -> dict[int, float]:
+        p = self.data.pairs
+        loads: dict[int, float] = defaultdict(float)
+        for d, hosted in self.reference.items():
+            node = self.data.accelerators[d].node
+            loads[node] += float(np.sum(p.rate[hosted] * p.preprocess[hosted]) / 1000.0)
+        return {n: v / self.data.nodes[n].cores for n, v in loads.items()}
+
+    def _frontend_rows(self) -> None:
+        p = self.data.pairs
+        for n, segments in self.node_segments.items():
+            node = self.data.nodes[n]
+            members = np.concatenate([self.data.accelerators[d].pairs for d in node.accelerators])
+            busy = members[p.preprocess[members] > 0]
+            load = p.rate[busy] * p.preprocess[busy] / 1000.0 / node.cores
+            e_cols = [self.e[(n, k)] for k in range(len(segments))]
+            his = [hi for _, hi in segments]
+            self.row("frontend_load", [*self.x[busy], *e_cols], [*load, *(-np.array(his))], -INF, 0.0)
+            self.row("frontend_one_segment", e_cols, np.ones(len(e_cols)), -INF, 1.0)
+            if not self.cons:
+                los = [lo for lo, _ in segments]
+                self.row("frontend_load_lower", [*self.x[busy], *e_cols], [*load, *(-np.array(los))], 0.0, INF)
+            for d in node.accelerators:
+                am = self.acc_models.get(d)
+                if am is None:
+                    continue
+                for k in range(len(segments)):
+                    mode_vars = [m.var for m in am.modes if m.fe == k]
+                    if mode_vars:
+                        self.row(
+                            "frontend_mode_link", [*mode_vars, e_cols[k]], [*np.ones(len(mode_vars)), -1.0], -INF, 0.0
+                        )
+
+    # --- one accelerator ----------------------------------------------------------------------
+
+    def _accelerator(self, acc) -> AccModel:
+        data, p, b, opt = self.data, self.data.pairs, self.b, self.opt
+        k = acc.pairs
+        lam, s, o = p.rate[k], p.service[k], p.switch[k]
+        q = p.quantile[k]
+        classes = np.where(p.shareable[k], p.model[k], -(k + 1))
+        n_classes = np.unique(classes).size
+        cap = acc.cap * (1.0 - opt.margin) if self.cons else acc.cap
+        u_max = 1000.0 * acc.cap
+        aux: dict[str, int] = {}
+
+        def new_aux(name: str, cols: np.ndarray, vals: np.ndarray, upper: float = INF) -> int:
+            (col,) = b.add_vars(name, 1, lower=0.0, upper=upper, integer=False, labels=[(acc.name,)])
+            self.define(f"define_{name}", int(col), cols, vals)
+            aux[name] = int(col)
+            return int(col)
+
+        x = self.x[k]
+        new_aux("U", x, lam * s)
+        discipline = acc.discipline
+        fe_segments = self.node_segments.get(acc.node) if np.any(p.preprocess[k] > 0) else None
+        fe_list = list(range(len(fe_segments))) if fe_segments else [-1]
+        ref = self.reference.get(acc.index, np.zeros(0, dtype=np.int64))
+        ref_local = np.flatnonzero(np.isin(k, ref))
+        multi_possible = n_classes >= 2
+        has_switch = multi_possible and bool(np.any(o > 0))
+        quantiles = sorted(set(q[~np.isnan(q)].tolist()))
+        # Largest total rate the cap allows (fractional knapsack), for big-M values.
+        order = np.argsort(s)
+        cum = np.cumsum(lam[order] * s[order])
+        lam_max = float(np.sum(lam[order][cum <= u_max]))
+        over = np.flatnonzero(cum > u_max)
+        if over.size:
+            j = order[over[0]]
+            used = cum[over[0]] - lam[j] * s[j]
+            lam_max += (u_max - used) / s[j]
+        a_max = u_max * float(np.max(p.second[k] / s))
+
+        # Switch bound (conservative only): H_i >= (1 - t)^2 lambda_i + t^2 Lambda_{-i} >= lambda_i p_i.
+        h_vars: dict[int, int] = {}
+        tangent: dict[int, float] = {}
+        asw_max = usw_max = 0.0
+        charge_switch = self.cons and has_switch and discipline == Discipline.FCFS
+        if has_switch and discipline == Discipline.FCFS and not self.cons:
+            self.approximations.add("fcfs switch overhead left out (relaxation)")
+        if charge_switch:
+            self.approximations.add("fcfs switch probability bounded by a tangent (or by 1 for unshared models)")
+            ref_rates = defaultdict(float)
+            for j in ref_local:
+                ref_rates[int(classes[j])] += float(lam[j])
+            ref_total = sum(ref_rates.values())
+            models_here = sorted({int(c) for c in classes if c >= 0})
+            coef_a, coef_u = [], []
+            sum_t2 = 0.0
+            for m in models_here:
+                rows = np.flatnonzero(classes == m)
+                if ref_rates.get(m, 0.0) > 0 and len(ref_rates) >= 2:
+                    t = ref_rates[m] / ref_total
+                elif ref_rates.get(m, 0.0) > 0:
+                    t = 1.0  # alone in the reference: exact there (no switch)
+                else:
+                    t = opt.switch_share
+                tangent[m] = t
+                sum_t2 += t * t
+                h_ub = max((1 - t) ** 2, t * t) * lam_max
+                (h,) = b.add_vars(
+                    "H", 1, lower=0.0, upper=h_ub, integer=False, labels=[(data.model_names[m], acc.name)]
+                )
+                h_vars[m] = int(h)
+                coef = np.where(classes == m, (1 - t) ** 2, t * t) * lam
+                self.row(
+                    "switch_tangent",
+                    [*x, int(h)],
+                    [*coef, -1.0],
+                    -INF,
+                    0.0,
+                    indicator=self.z[(m, acc.index)],
+                    relax=[(self.z[(m, acc.index)], t * t * lam_max)],
+                )
+                o_m, s_m = float(o[rows[0]]), float(s[rows[0]])
+                coef_a.append((int(h), 2 * o_m * s_m + o_m * o_m))
+                coef_u.append((int(h), o_m))
+            own = np.flatnonzero(classes < 0)
+            a_cols = np.array([c for c, _ in coef_a] + list(x[own]), dtype=np.int64)
+            a_vals = np.array([v for _, v in coef_a] + list((2 * o[own] * s[own] + o[own] ** 2) * lam[own]))
+            u_vals = np.array([v for _, v in coef_u] + list(o[own] * lam[own]))
+            new_aux("Asw", a_cols, a_vals)
+            new_aux("Usw", a_cols, u_vals)
+            h_sum_max = lam_max * (1.0 + sum_t2)
+            asw_max = float(np.max(2 * o * s + o * o)) * h_sum_max
+            usw_max = float(np.max(o)) * h_sum_max
+
+        modes: list[AccMode] = []
+        util_segments = self._util_segments(acc, ref_local, lam, s, o, classes, charge_switch)
+
+        def budgets(fe: int) -> np.ndarray:
+            slo = p.slo[k] - data.network_ms
+            if fe >= 0:
+                lo, hi = fe_segments[fe]
+                pre = frontend_delay_ms(p.preprocess[k], hi if self.cons else lo, q)
+                slo = slo - pre
+            return slo * (1.0 - opt.margin) if self.cons else slo * (1.0 + opt.margin)
+
+        needs_single = (
+            discipline == Discipline.DEDICATED
+            or not multi_possible
+            or (discipline == Discipline.FCFS and charge_switch)
+        )
+        for fe in fe_list:
+            budget = budgets(fe)
+            if discipline == Discipline.PS and data.ps_model == "exact":
+                values = 1000.0 * ps_threshold(s, budget, q, cap)
+                modes.append(self._threshold_mode(fe, 0.0, acc.cap, False, values, lam * s, k, ref_local))
+                continue
+            if discipline in (Discipline.FCFS, Discipline.DEDICATED) and needs_single:
+                values = 1000.0 * fcfs_single_threshold(s, p.second[k], p.excess[k], budget, q, cap)
+                single = multi_possible  # with one possible class the "single" side row is implied
+                modes.append(self._threshold_mode(fe, 0.0, acc.cap, single, values, lam * s, k, ref_local))
+                if discipline == Discipline.DEDICATED or not multi_possible:
+                    continue
+            # Modes with rows that are not a plain capacity: FCFS with several backends, additive PS.
+            segs = util_segments if (quantiles or discipline == Discipline.PS) else [(0.0, acc.cap)]
+            for lo, hi in segs:
+                modes.append(self._general_mode(acc, fe, lo, hi, budget, k, ref_local, charge_switch, aux, quantiles))
+
+        # Mode indicators and the rows that tie them together.
+        for mode in modes:
+            if mode.threshold:
+                continue
+            (mode.var,) = b.add_vars("m", 1, labels=[(acc.name, mode.fe, mode.util_hi)])
+            for chain in mode.chains:
+                self.row("chain_top_le_mode", [chain.vars[-1], mode.var], [1.0, -1.0], -INF, 0.0)
+        mode_vars = [m.var for m in modes]
+        self.row("one_mode", [*mode_vars, int(self.y[acc.index])], [*np.ones(len(mode_vars)), -1.0], 0.0, 0.0)
+        # x[j,d] <= sum over modes of the cumulative level variable of j's level.
+        link_rows: dict[int, list[int]] = defaultdict(list)
+        for mode in modes:
+            for chain in mode.chains:
+                for j, lev in zip(chain.pairs, chain.level_of):
+                    link_rows[int(j)].append(int(chain.vars[lev]))
+        for j in k:
+            cols = link_rows.get(int(j), [])
+            self.row("x_le_level", [int(self.x[j]), *cols], [1.0, *(-np.ones(len(cols)))], -INF, 0.0)
+        # Capacity: U <= capacity of the tightest member (threshold modes) or the segment's top (others).
+        cap_cols, cap_vals = [aux["U"]], [1.0]
+        for mode in modes:
+            if mode.threshold:
+                if not mode.chains:
+                    continue
+                (chain,) = mode.chains
+                c = chain.values
+                diffs = c - np.append(c[1:], 0.0)
+                cap_cols += list(chain.vars)
+                cap_vals += list(-diffs)
+            else:
+                cap_cols.append(mode.var)
+                cap_vals.append(-1000.0 * mode.util_hi * (1.0 - opt.margin if self.cons else 1.0))
+        self.row("capacity", cap_cols, cap_vals, -INF, 0.0)
+        # Mode side rows.
+        backend_cols = [self.z[(m, acc.index)] for m in sorted({int(c) for c in classes if c >= 0})] + list(
+            x[classes < 0]
+        )
+        if discipline == Discipline.DEDICATED and multi_possible:
+            self.row(
+                "dedicated_one_backend",
+                [*backend_cols, int(self.y[acc.index])],
+                [*np.ones(len(backend_cols)), -1.0],
+                -INF,
+                0.0,
+            )
+        for mode in modes:
+            if mode.single and discipline != Discipline.DEDICATED:
+                self.row(
+                    "single_backend",
+                    backend_cols,
+                    np.ones(len(backend_cols)),
+                    -INF,
+                    1.0,
+                    indicator=mode.var,
+                    relax=[(mode.var, float(len(backend_cols) - 1))],
+                )
+            if not mode.threshold:
+                if charge_switch:
+                    m_big = u_max + usw_max - 1000.0 * mode.util_hi
+                    if m_big > 0:
+                        self.row(
+                            "switch_capacity",
+                            [aux["U"], aux["Usw"]],
+                            [1.0, 1.0],
+                            -INF,
+                            1000.0 * mode.util_hi * (1.0 - opt.margin),
+                            indicator=mode.var,
+                            relax=[(mode.var, m_big)],
+                        )
+                if not self.cons and mode.util_lo > 0:
+                    self.row(
+                        "utilization_lower",
+                        [aux["U"]],
+                        [-1.0],
+                        -INF,
+                        -1000.0 * mode.util_lo,
+                        indicator=mode.var,
+                        relax=[(mode.var, 1000.0 * mode.util_lo)],
+                    )
+                self._general_rows(mode, aux, u_max, a_max, asw_max, usw_max, lam_max, charge_switch)
+        # A valid row without big-M: an FCFS device whose applications all have mean SLOs satisfies
+        # the mean row of its loosest possible slack (the tightest member's row implies it).
+        if discipline == Discipline.FCFS and "A" in aux and not quantiles:
+            tau = max(float(np.max(budgets(fe) - s)) for fe in fe_list)
+            if tau > 0:
+                self.row(
+                    "fcfs_loosest_slack",
+                    [aux["A"], aux["U"], int(self.y[acc.index])],
+                    [1.0, 2 * tau, -2000.0 * tau],
+                    -INF,
+                    0.0,
+                )
+        return AccModel(acc.index, k, classes, modes, aux, h_vars, tangent)
+
+    def _util_segments(self, acc, ref_local, lam, s, o, classes, charge_switch) -> list[tuple[float, float]]:
+        n = max(1, self.opt.utilization_segments)
+        points = {acc.cap * (i + 1) / n for i in range(n)}
+        if ref_local.size:
+            rho = float(np.sum(lam[ref_local] * s[ref_local]) / 1000.0)
+            if charge_switch:
+                rho += self._reference_switch_load(ref_local, lam, o, classes) / 1000.0
+            if 0.0 < rho < acc.cap:
+                points.add(rho)
+        ordered = sorted(points)
+        return list(zip([0.0, *ordered[:-1]], ordered))
+
+    @staticmethod
+    def _reference_switch_load(ref_local, lam, o, classes) -> float:
+        rates: dict[int, float] = defaultdict(float)
+        for j in ref_local:
+            rates[int(classes[j])] += float(lam[j])
+        total = sum(rates.values())
+        if len(rates) < 2:
+            return 0.0
+        switch = {int(classes[j]): float(o[j]) for j in ref_local}
+        return sum(r * (1 - r / total) * switch[c] for c, r in rates.items())
+
+    def _levels(self, values: np.ndarray, forced: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Group per-application values into at most max_levels levels, tightest (smallest) first.
+
+        Conservative: each application joins the largest cut not above its value and the level
+        takes the cut (never looser than the application). Relaxed: the smallest cut not below.
+        ``forced`` values (the reference's tightest members) are always cuts.
+        """
+        distinct = np.unique(values)
+        if distinct.size <= self.opt.max_levels:
+            cuts = distinct
+        else:
+            self.approximations.add("distinct slacks merged into levels")
+            must = set(np.intersect1d(forced, distinct).tolist())
+            must.add(float(distinct[0] if self.cons else distinct[-1]))
+            free = max(self.opt.max_levels - len(must), 0)
+            picks = np.quantile(distinct, np.linspace(0, 1, free + 2)[1:-1]) if free else np.zeros(0)
+            snapped = distinct[np.clip(np.searchsorted(distinct, picks), 0, distinct.size - 1)]
+            cuts = np.unique(np.concatenate([np.array(sorted(must)), snapped]))
+        if self.cons:
+            level = np.searchsorted(cuts, values, side="right") - 1
+        else:
+            level = np.searchsorted(cuts, values, side="left")
+        return level.astype(np.int64), cuts
+
+    def _chain(
+        self, form: str, pairs: np.ndarray, values: np.ndarray, ref_mask: np.ndarray, alpha: float = 0.0
+    ) -> Chain | None:
+        if pairs.size == 0:
+            return None
+        forced = np.array([values[ref_mask].min()]) if ref_mask.any() else np.zeros(0)
+        level_of, cuts = self._levels(values, forced)
+        vars_ = self.b.add_vars("v", cuts.size, labels=[(form, float(c)) for c in cuts])
+        for lo_var, hi_var in itertools.pairwise(vars_):
+            self.row("level_cumulative", [lo_var, hi_var], [1.0, -1.0], -INF, 0.0)
+        return Chain(form, pairs, level_of, cuts, alpha, vars_)
+
+    def _threshold_mode(self, fe, lo, hi, single, capacity, own_load, k, ref_local) -> AccMode:
+        keep = capacity >= own_load * (1.0 + 1e-12)  # an application that cannot even host itself is out
+        ref_mask = np.isin(np.arange(k.size), ref_local)[keep]
+        chain = self._chain("threshold", k[keep], capacity[keep], ref_mask)
+        if chain is None:  # nothing fits in this regime: a mode variable fixed at 0 keeps the structure uniform
+            mode = AccMode(fe, lo, hi, single, True, [])
+            (var,) = self.b.add_vars("m", 1, upper=0.0)
+            mode.var = int(var)
+            return mode
+        mode = AccMode(fe, lo, hi, single, True, [chain])
+        mode.var = int(chain.vars[-1])
+        return mode
+
+    def _general_mode(self, acc, fe, lo, hi, budget, k, ref_local, charge_switch, aux, quantiles) -> AccMode:
+        p = self.data.pairs
+        s, o, q = p.service[k], p.switch[k], p.quantile[k]
+        ref_mask = np.isin(np.arange(k.size), ref_local)
+        chains: list[Chain] = []
+        rho = hi if self.cons else lo
+        if acc.discipline == Discipline.PS:  # additive processor sharing: alpha U <= T Lambda
+            if "L" not in aux:
+                (col,) = self.b.add_vars("L", 1, lower=0.0, upper=INF, integer=False, labels=[(acc.name,)])
+                self.define("define_L", int(col), self.x[k], p.rate[k])
+                aux["L"] = int(col)
+            slack = budget - s
+            groups = [(np.isnan(q), float(kappa(rho)))] + [(q == qq, float(psi(rho, qq))) for qq in quantiles]
+            self.approximations.add("additive-PS factor bounded per utilisation segment")
+            for mask, alpha in groups:
+                keep = mask & (slack > 0)
+                chain = self._chain("ps_add", k[keep], slack[keep], ref_mask[keep], alpha)
+                if chain:
+                    chains.append(chain)
+        else:  # FCFS with several backends
+            if "A" not in aux:
+                (col,) = self.b.add_vars("A", 1, lower=0.0, upper=INF, integer=False, labels=[(acc.name,)])
+                self.define("define_A", int(col), self.x[k], p.rate[k] * p.second[k])
+                aux["A"] = int(col)
+            own_switch = o if charge_switch else 0.0
+            mean = np.isnan(q)
+            tau = budget - s - own_switch
+            keep = mean & (tau > 0)
+            chain = self._chain("fcfs_mean", k[keep], tau[keep], ref_mask[keep])
+            if chain:
+                chains.append(chain)
+            for qq in quantiles:
+                self.approximations.add("fcfs percentile tail factor bounded per utilisation segment")
+                mask = q == qq
+                tau_q = budget - s - p.excess[k] - own_switch
+                keep = mask & (tau_q > 0)
+                chain = self._chain("fcfs_pct", k[keep], tau_q[keep], ref_mask[keep], float(psi(rho, qq)))
+                if chain:
+                    chains.append(chain)
+        return AccMode(fe, lo, hi, False, False, chains)
+
+    def _general_rows(self, mode, aux, u_max, a_max, asw_max, usw_max, lam_max, charge_switch) -> None:
+        for chain in mode.chains:
+            top = float(chain.values[-1])
+            for lev, value in enumerate(chain.values):
+                value = float(value)
+                if chain.form == "fcfs_mean":
+                    cols = [aux["A"], aux["U"]]
+                    vals = [1.0, 2 * value]
+                    if charge_switch:
+                        cols += [aux["Asw"], aux["Usw"]]
+                        vals += [1.0, 2 * value]
+                    rhs = 2000.0 * value
+                    m_out = a_max + asw_max + 2 * value * (u_max + usw_max) - rhs
+                    m_in = 2000.0 * (top - value)
+                elif chain.form == "fcfs_pct":
+                    cols = [aux["A"], aux["U"]]
+                    vals = [chain.alpha, -2 * value]
+                    if charge_switch:
+                        cols.append(aux["Asw"])
+                        vals.append(chain.alpha)
+                    rhs = 0.0
+                    m_out = chain.alpha * (a_max + asw_max)
+                    m_in = 2.0 * (top - value) * 1000.0 * mode.util_hi
+                else:  # ps_add
+                    cols = [aux["U"], aux["L"]]
+                    vals = [chain.alpha, -value]
+                    rhs = 0.0
+                    m_out = chain.alpha * u_max
+                    m_in = (top - value) * lam_max
+                if m_out <= 0:
+                    continue  # never binding
+                m_in = min(m_in, m_out)
+                v_l, v_top = int(chain.vars[lev]), int(chain.vars[-1])
+                # rhs + M_in (1 - v_l) + (M_out - M_in)(1 - v_top): M_in once the chain is on, M_out when off
+                relax = [(v_l, m_out)] if v_l == v_top else [(v_l, m_in), (v_top, m_out - m_in)]
+                self.row(f"slo_{chain.form}", cols, vals, -INF, rhs, indicator=v_l, relax=relax)
+
+    # --- memory, symmetry, aggregate cuts -----------------------------------------------------
+
+    def _memory_rows(self) -> None:
+        data, p = self.data, self.data.pairs
+        margin = 1.0 - self.opt.margin if self.cons else 1.0
+
+        def backend_terms(d: int) -> tuple[list[int], list[float]]:
+            am = self.acc_models.get(d)
+            if am is None:
+                return [], []
+            k = am.pairs
+            cols, vals = [], []
+            for m in sorted({int(c) for c in am.classes if c >= 0}):
+                j = k[am.classes == m][0]
+                cols.append(self.z[(m, d)])
+                vals.append(float(p.backend_mb[j]))
+            own = k[am.classes < 0]
+            cols += list(self.x[own])
+            vals += list(p.backend_mb[own])
+            return cols, vals
+
+        for acc in data.accelerators:
+            if acc.device_memory_limit_mb is None or acc.pairs.size == 0:
+                continue
+            cols, vals = backend_terms(acc.index)
+            if sum(vals) > acc.device_memory_limit_mb * margin:
+                self.row("device_memory", cols, vals, -INF, acc.device_memory_limit_mb * margin)
+        for node in data.nodes:
+            cols, vals = [], []
+            for d in node.accelerators:
+                acc = data.accelerators[d]
+                if acc.device_memory_limit_mb is None:
+                    c, v = backend_terms(d)
+                    cols += c
+                    vals += v
+                cols += list(self.x[acc.pairs])
+                vals += list(p.frontend_mb[acc.pairs])
+            worst = float(np.sum(np.abs(vals)))  # everything on the node at once: an upper bound
+            if cols and worst > node.memory_limit_mb * margin:
+                self.row("node_memory", cols, vals, -INF, node.memory_limit_mb * margin)
+
+    def _symmetry_rows(self) -> list[list[int]]:
+        groups = symmetry_groups(self.data)
+        for group in groups:
+            for d1, d2 in itertools.pairwise(group):
+                if d1 not in self.acc_models or d2 not in self.acc_models:
+                    continue
+                self.row("symmetry_used", [int(self.y[d1]), int(self.y[d2])], [-1.0, 1.0], -INF, 0.0)
+                u1, u2 = self.acc_models[d1].aux["U"], self.acc_models[d2].aux["U"]
+                self.row("symmetry_load", [u1, u2], [-1.0, 1.0], -INF, 0.0)
+        return groups
+
+    def _aggregate_rows(self) -> None:
+        """Host-all: the used accelerators' capacity must cover every application's least possible load."""
+        data, p = self.data, self.data.pairs
+        if not data.instance.host_all or p.size == 0:
+            return
+        load = p.rate * p.service
+        least = np.full(len(data.app_names), np.inf)
+        np.minimum.at(least, p.app, load)
+        need = float(np.sum(least[np.isfinite(least)]))
+        cols = [int(self.y[d]) for d in self.acc_models]
+        vals = [1000.0 * data.accelerators[d].cap for d in self.acc_models]
+        self.row("host_all_capacity", cols, vals, need, INF)
+
+    def _objectives(self) -> dict[str, tuple[np.ndarray, float]]:
+        data, p = self.data, self.data.pairs
+        n = self.b.num_vars
+        apps = data.instance.applications
+        out: dict[str, tuple[np.ndarray, float]] = {}
+        priority = np.array([a.priority for a in apps])
+        c = np.zeros(n)
+        c[self.x] = priority[p.app]
+        out[Objective.MAX_HOSTED.value] = (c, 0.0)
+        c = np.zeros(n)
+        c[self.x] = [
+            apps[a].value_by_accelerator.get(data.accelerators[d].name, apps[a].priority) for a, d in zip(p.app, p.acc)
+        ]
+        out[Objective.MAX_VALUE.value] = (c, 0.0)
+        c = np.zeros(n)
+        c[self.y] = 1.0
+        out[Objective.MIN_ACCELERATORS.value] = (c, 0.0)
+        c = np.zeros(n)
+        type_cost = {t.name: t.cost for t in data.instance.accelerator_types}
+        c[self.y] = [type_cost[acc.type] for acc in data.accelerators]
+        c[self.x] = [apps[a].cost_by_accelerator.get(data.accelerators[d].name, 0.0) for a, d in zip(p.app, p.acc)]
+        out[Objective.MIN_COST.value] = (c, 0.0)
+        c = np.zeros(n)
+        constant = 0.0
+        lookup = data.pair_lookup()
+        for a_index, app in enumerate(apps):
+            if app.current_accelerator is None:
+                continue
+            constant += 1.0
+            key = (a_index, data.acc_index[app.current_accelerator])
+            if key in lookup:
+                c[self.x[lookup[key]]] = -1.0
+        out[Objective.MIN_MIGRATIONS.value] = (c, constant)
+        return out
+
+
+def symmetry_groups(data: InstanceData) -> list[list[int]]:
+    """Accelerators that can swap their contents without changing anything (see model.md).
+
+    Same type, not named by any application (current accelerator, costs, values), and either on
+    the same node, or alone on nodes with the same memory, caps, cores and labels. The groups are
+    taken in accelerator order.
+    """
+    instance = data.instance
+    named: set[str] = set()
+    for app in instance.applications:
+        if app.current_accelerator:
+            named.add(app.current_accelerator)
+        named.update(app.cost_by_accelerator)
+        named.update(app.value_by_accelerator)
+    signature: dict[tuple, list[int]] = defaultdict(list)
+    for node_index, node in enumerate(instance.nodes):
+        for acc in node.accelerators:
+            if acc.name in named:
+                continue
+            d = data.acc_index[acc.name]
+            if len(node.accelerators) == 1:
+                key = (
+                    "alone",
+                    acc.type,
+                    node.memory_mb,
+                    instance.memory_cap(node),
+                    node.preprocess_cores,
+                    tuple(sorted(node.labels.items())),
+                )
+            else:
+                key = ("node", node_index, acc.type)
+            signature[key].append(d)
+    groups = [sorted(g) for g in signature.values() if len(g) > 1]
+    # Eligibility must agree too (it does by construction, but a caller may pass its own).
+    out = []
+    for group in groups:
+        eligible_sets: dict[frozenset, list[int]] = defaultdict(list)
+        for d in group:
+            eligible_sets[frozenset(int(a) for a in data.pairs.app[data.accelerators[d].pairs])].append(d)
+        out += [g for g in eligible_sets.values() if len(g) > 1]
+    return sorted(out)

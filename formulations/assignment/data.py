@@ -1,0 +1,190 @@
+"""Instance -> arrays: the eligible (application, accelerator) pairs and every number the model needs.
+
+Pairs come from :func:`optplace.diagnose.check_alone` (an application is only ever considered on an
+accelerator where it would meet its SLO alone), so a pair already satisfies the allowed types,
+required labels, pinning, and the memory and latency of running alone. Everything is a numpy array
+over pairs, so the model builder works per accelerator on slices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from optplace.diagnose import check_alone
+from optplace.domain import Discipline, Instance
+
+from .queueing import gamma_excess_ms
+
+
+@dataclass
+class Accelerator:
+    """One accelerator with its node and the pairs that may use it."""
+
+    index: int
+    name: str
+    type: str
+    discipline: Discipline
+    node: int
+    cap: float  # utilisation cap
+    device_memory_limit_mb: float | None
+    pairs: np.ndarray  # pair indices, in application order
+
+
+@dataclass
+class Node:
+    index: int
+    name: str
+    memory_limit_mb: float
+    cores: float
+    accelerators: list[int]
+
+
+@dataclass
+class PairData:
+    """Everything about the eligible pairs, one entry per pair."""
+
+    app: np.ndarray  # application index
+    acc: np.ndarray  # accelerator index
+    rate: np.ndarray  # lambda, req/s
+    service: np.ndarray  # s, ms
+    second: np.ndarray  # E[S^2] = s^2 (1 + scv), ms^2
+    scv: np.ndarray
+    switch: np.ndarray  # o, ms
+    excess: np.ndarray  # gamma quantile excess of service (0 for mean SLOs and deterministic service)
+    backend_mb: np.ndarray
+    frontend_mb: np.ndarray
+    preprocess: np.ndarray  # ms per request on the node's CPU
+    quantile: np.ndarray  # NaN for a mean SLO
+    slo: np.ndarray  # ms
+    shareable: np.ndarray  # bool
+    model: np.ndarray  # model index
+    device_memory: np.ndarray  # bool: backend memory counts against the device, not the node
+
+    @property
+    def size(self) -> int:
+        return int(self.app.size)
+
+
+@dataclass
+class InstanceData:
+    instance: Instance
+    app_names: list[str]
+    model_names: list[str]
+    accelerators: list[Accelerator]
+    nodes: list[Node]
+    pairs: PairData
+    eligible: dict[str, list[str]]
+    network_ms: float
+    ps_model: str
+    acc_index: dict[str, int] = field(default_factory=dict)
+    app_index: dict[str, int] = field(default_factory=dict)
+
+    def pair_lookup(self) -> dict[tuple[int, int], int]:
+        return {(int(a), int(d)): k for k, (a, d) in enumerate(zip(self.pairs.app, self.pairs.acc))}
+
+
+def eligibility(instance: Instance) -> dict[str, list[str]]:
+    """Application -> accelerators where it meets every rule alone (the only pairs the model uses)."""
+    return {name: list(check.feasible_accelerators) for name, check in check_alone(instance).items()}
+
+
+def prepare(instance: Instance, eligible: dict[str, list[str]] | None = None) -> InstanceData:
+    """Collect the eligible pairs and their numbers."""
+    eligible = eligibility(instance) if eligible is None else eligible
+    types = instance.accelerator_type_map()
+    models = instance.model_map()
+    model_names = [m.name for m in instance.models]
+    model_index = {name: k for k, name in enumerate(model_names)}
+    app_names = [a.name for a in instance.applications]
+    nodes: list[Node] = []
+    accelerators: list[Accelerator] = []
+    acc_index: dict[str, int] = {}
+    for n_index, node in enumerate(instance.nodes):
+        members = []
+        for acc in node.accelerators:
+            acc_type = types[acc.type]
+            limit = acc_type.memory_mb * instance.memory_cap(node) if acc_type.memory_mb else None
+            acc_index[acc.name] = len(accelerators)
+            members.append(len(accelerators))
+            accelerators.append(
+                Accelerator(
+                    len(accelerators),
+                    acc.name,
+                    acc.type,
+                    acc_type.discipline,
+                    n_index,
+                    instance.utilization_cap(acc.type),
+                    limit,
+                    np.zeros(0, dtype=np.int64),
+                )
+            )
+        nodes.append(
+            Node(n_index, node.name, node.memory_mb * instance.memory_cap(node), node.preprocess_cores, members)
+        )
+
+    rows: list[tuple] = []
+    for a_index, app in enumerate(instance.applications):
+        model = models[app.model]
+        q = app.slo.quantile
+        for acc_name in eligible.get(app.name, []):
+            d = acc_index[acc_name]
+            acc = accelerators[d]
+            profile = model.profiles[acc.type]
+            rows.append(
+                (
+                    a_index,
+                    d,
+                    app.rate_rps,
+                    profile.service_time_ms,
+                    profile.scv,
+                    profile.switch_overhead_ms,
+                    profile.memory_mb,
+                    app.frontend_memory_mb,
+                    app.preprocess_ms,
+                    np.nan if q is None else q,
+                    app.slo.latency_ms,
+                    model.shareable,
+                    model_index[app.model],
+                    types[acc.type].memory_mb is not None,
+                )
+            )
+    columns = list(zip(*rows)) if rows else [[] for _ in range(14)]
+    as_float = [np.asarray(c, dtype=np.float64) for c in columns[2:11]]
+    rate, service, scv, switch, backend_mb, frontend_mb, preprocess, quantile, slo = as_float
+    pairs = PairData(
+        app=np.asarray(columns[0], dtype=np.int64),
+        acc=np.asarray(columns[1], dtype=np.int64),
+        rate=rate,
+        service=service,
+        second=service * service * (1.0 + scv),
+        scv=scv,
+        switch=switch,
+        excess=gamma_excess_ms(quantile, service, scv),
+        backend_mb=backend_mb,
+        frontend_mb=frontend_mb,
+        preprocess=preprocess,
+        quantile=quantile,
+        slo=slo,
+        shareable=np.asarray(columns[11], dtype=bool),
+        model=np.asarray(columns[12], dtype=np.int64),
+        device_memory=np.asarray(columns[13], dtype=bool),
+    )
+    order = np.argsort(pairs.acc, kind="stable")
+    bounds = np.searchsorted(pairs.acc[order], np.arange(len(accelerators) + 1))
+    for d, acc in enumerate(accelerators):
+        acc.pairs = order[bounds[d] : bounds[d + 1]]
+    return InstanceData(
+        instance=instance,
+        app_names=app_names,
+        model_names=model_names,
+        accelerators=accelerators,
+        nodes=nodes,
+        pairs=pairs,
+        eligible=eligible,
+        network_ms=instance.settings.network_delay_ms,
+        ps_model=instance.settings.ps_model,
+        acc_index=acc_index,
+        app_index={name: k for k, name in enumerate(app_names)},
+    )

@@ -1,0 +1,448 @@
+"""The exact search, as run inside the solver child process (see :mod:`optplace.isolation`).
+
+Rounds (model.md, "Solving"):
+
+1. **Conservative** model built around the reference placement (the warm start), solved
+   lexicographically. Every solution is feasible; when the model is exact its bound is valid.
+2. **Relaxed** model (only when the conservative one approximates something): its dual bound is a
+   valid bound on the true optimum, and its solution is verified and, if needed, repaired.
+3. **Refine**: while time is left and the best placement changed, re-build the conservative model
+   around it (breakpoints and tangents at its loads) and solve again. The previous best stays
+   feasible in the new model, so a round never loses ground.
+
+After each solve a greedy *polish* inserts left-over applications with the exact latency check.
+Everything found is streamed to the parent as it is found: ``incumbent`` (placement),
+``bound`` (a valid bound on the primary objective, natural sense), ``infeasible`` (proven),
+``phase`` (statistics) and finally ``done``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from optplace.backends import get_backend
+from optplace.backends.common import BackendResult, SolverSettings
+from optplace.domain import Instance, Objective
+from optplace.evaluate import evaluate
+from optplace.isolation import Emit
+from optplace.objectives import lexicographic_key
+from optplace.result import Status, StopReason
+
+from .build import AssignmentModel, BuildOptions, build
+from .data import InstanceData, prepare
+from .solution import canonicalize, encode, extract
+
+MIN_PHASE_S = 0.2  # a solve given less than this is not started
+SAFETY_S = 0.15  # leave this much of the deadline for messages
+
+
+@dataclass
+class LexOutcome:
+    """The result of a (lexicographic) solve of one model."""
+
+    placement: dict[str, str] | None = None
+    primary_status: Status = Status.NO_SOLUTION_FOUND
+    primary_bound: float | None = None  # on the primary objective, natural sense, for this model
+    primary_value: float | None = None
+    stop_reason: StopReason = StopReason.COMPLETED
+    solves: list[dict[str, Any]] = field(default_factory=list)
+    solver_version: str = ""
+
+
+class Search:
+    """State of the exact search inside the child: best placement so far and the deadline."""
+
+    def __init__(self, payload: dict[str, Any], emit: Emit):
+        self.started = time.monotonic()
+        self.deadline = self.started + float(payload["time_limit_s"]) - SAFETY_S
+        self.emit = emit
+        self.instance = Instance.model_validate(payload["instance"])
+        self.objectives = [Objective(o) for o in payload["objectives"]]
+        self.options: dict[str, Any] = dict(payload.get("options") or {})
+        self.backend_name = payload["backend"]
+        self.backend = get_backend(self.backend_name)
+        self.threads = payload.get("threads")
+        self.seed = int(payload.get("seed") or 0)
+        self.relative_gap = payload.get("relative_gap")
+        t = time.perf_counter()
+        self.data: InstanceData = prepare(self.instance, payload["eligible"])
+        self.prepare_s = time.perf_counter() - t
+        self.best: dict[str, str] | None = None
+        self.best_key: tuple[float, ...] | None = None
+        self.best_bound: float | None = None
+        self.stop_reason = StopReason.COMPLETED
+        reference = payload.get("reference")
+        if reference is not None:
+            self.consider(reference, "warm_start", emit_it=False)
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def consider(self, placement: dict[str, str], source: str, *, emit_it: bool = True) -> bool:
+        """Keep ``placement`` if it is feasible and better; stream it. Returns True if it became best."""
+        evaluation = evaluate(self.instance, placement)
+        if not evaluation.feasible:
+            return False
+        key = lexicographic_key(self.objectives, evaluation.objectives)
+        if self.best_key is not None and key <= self.best_key:
+            return False
+        self.best, self.best_key = dict(placement), key
+        if emit_it:
+            self.emit("incumbent", {"placement": dict(placement), "source": source})
+        return True
+
+    def report_bound(self, value: float | None, source: str) -> None:
+        if value is None:
+            return
+        primary = self.objectives[0]
+        value = _round_bound(value, primary, self.integral_primary())
+        better = self.best_bound is None or (value < self.best_bound if primary.maximize else value > self.best_bound)
+        if better:
+            self.best_bound = value
+            self.emit("bound", {"value": value, "source": source})
+
+    def integral_primary(self) -> bool:
+        cached = getattr(self, "_integral", None)
+        if cached is None:
+            am_obj = _objective_coefficients(self.instance, self.objectives[0])
+            cached = bool(np.all(np.abs(am_obj - np.round(am_obj)) < 1e-12))
+            self._integral = cached
+        return cached
+
+    def settings(self, time_limit: float, warm: np.ndarray | None, am: AssignmentModel, source: str, emit_incumbents):
+        def on_incumbent(values: np.ndarray, objective: float, bound: float | None) -> None:
+            if emit_incumbents:
+                self.emit("incumbent", {"placement": extract(am, values), "source": source})
+
+        return SolverSettings(
+            time_limit_s=time_limit,
+            threads=self.threads,
+            seed=self.seed,
+            relative_gap=self.relative_gap if self.relative_gap is not None else 1e-6,
+            warm_start=warm,
+            solver_name=self.options.get("solver_name"),
+            on_incumbent=on_incumbent,
+            options=dict(self.options.get("solver_options") or {}),
+        )
+
+    # --- rounds --------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        rounds = int(self.options.get("refine_rounds", 3))
+        relaxed_phase = bool(self.options.get("relaxed_bound", True))
+        am = self.build("conservative")
+        share = 1.0 if am.exact else float(self.options.get("conservative_share", 0.5))
+        outcome = self.solve_conservative(am, share)
+        if am.exact:
+            if outcome.primary_status == Status.INFEASIBLE:
+                self.emit("infeasible", {"source": "exact model"})
+            self.done()
+            return
+        if self.proven():
+            self.done()
+            return
+        if relaxed_phase and self.left() > MIN_PHASE_S:
+            self.solve_relaxed(0.6)
+        built_for = am.options.reference
+        for _ in range(rounds):
+            if self.left() <= MIN_PHASE_S or self.proven() or self.best is None or self.best == built_for:
+                break
+            am = self.build("conservative")
+            built_for = am.options.reference
+            self.solve_conservative(am, 1.0)
+        self.done()
+
+    def proven(self) -> bool:
+        if self.best_key is None or self.best_bound is None:
+            return False
+        value = self.best_key[0] if self.objectives[0].maximize else -self.best_key[0]
+        return abs(value - self.best_bound) <= 1e-9 * max(1.0, abs(value))
+
+    def build(self, mode: str) -> AssignmentModel:
+        t = time.perf_counter()
+        reference = canonicalize(self.data, self.best, _groups(self.data)) if self.best else None
+        options = BuildOptions.from_options(self.options, mode=mode, reference=reference)
+        am = build(self.data, options)
+        self.emit(
+            "phase",
+            {
+                "phase": f"build_{mode}",
+                "build_s": time.perf_counter() - t,
+                "prepare_s": self.prepare_s,
+                "exact": am.exact,
+                "approximations": am.approximations,
+                **am.stats,
+            },
+        )
+        return am
+
+    def solve_conservative(self, am: AssignmentModel, share: float) -> LexOutcome:
+        warm, why = encode(am, am.options.reference) if am.options.reference else (None, "no warm start")
+        budget = self.left() * share
+        outcome = self.lexicographic(am, warm, budget, "conservative", primary_only=False)
+        self.emit(
+            "phase",
+            {
+                "phase": "solve_conservative",
+                "warm_start": warm is not None,
+                "warm_start_note": why,
+                "solves": outcome.solves,
+            },
+        )
+        if outcome.placement is not None:
+            self.consider(outcome.placement, "conservative")
+        if am.exact:
+            self.report_bound(outcome.primary_bound, "exact model")
+        self.polish("conservative+polish")
+        return outcome
+
+    def solve_relaxed(self, share: float) -> None:
+        am = self.build("relaxed")
+        warm, why = encode(am, am.options.reference) if am.options.reference else (None, "no warm start")
+        budget = self.left() * share
+        outcome = self.lexicographic(am, warm, budget, "relaxed", primary_only=True, emit_incumbents=False)
+        self.emit(
+            "phase",
+            {
+                "phase": "solve_relaxed",
+                "warm_start": warm is not None,
+                "warm_start_note": why,
+                "solves": outcome.solves,
+            },
+        )
+        if outcome.primary_status == Status.INFEASIBLE:
+            self.emit("infeasible", {"source": "relaxed model"})
+            return
+        self.report_bound(outcome.primary_bound, "relaxed model")
+        if outcome.placement is not None:
+            if not self.consider(outcome.placement, "relaxed"):
+                self.consider(self.repair(outcome.placement), "relaxed+repair")
+            self.polish("relaxed+polish")
+
+    def done(self) -> None:
+        self.emit(
+            "done",
+            {"elapsed_s": time.monotonic() - self.started, "stop_reason": self.stop_reason.value},
+        )
+
+    # --- one model, lexicographically --------------------------------------------------------------
+
+    def lexicographic(
+        self,
+        am: AssignmentModel,
+        warm: np.ndarray | None,
+        budget: float,
+        source: str,
+        *,
+        primary_only: bool,
+        emit_incumbents: bool = True,
+    ) -> LexOutcome:
+        out = LexOutcome()
+        levels = self.objectives[:1] if primary_only else list(self.objectives)
+        natural = [am.objective(o) for o in levels]
+        signs = [-1.0 if o.maximize else 1.0 for o in levels]
+        how = self.options.get("lexicographic", "auto")
+        weights = _lex_weights(natural, signs) if len(levels) > 1 and how in ("auto", "weighted") else None
+        started = time.monotonic()
+
+        def remaining() -> float:
+            return min(budget - (time.monotonic() - started), self.left())
+
+        if len(levels) == 1 or weights is not None:
+            if weights is None:
+                c, const = natural[0]
+                lm = am.model.with_objective(c, const, levels[0].maximize)
+            else:
+                c = sum(w * s * v[0] for w, s, v in zip(weights, signs, natural))
+                const = float(sum(w * s * v[1] for w, s, v in zip(weights, signs, natural)))
+                lm = am.model.with_objective(c, const, False)
+            if remaining() < MIN_PHASE_S:
+                return out
+            result = self.backend.solve(lm, self.settings(remaining(), warm, am, source, emit_incumbents))
+            self.note(result)
+            out.solver_version = result.solver_version
+            out.solves.append(_solve_stats(result, "weighted" if weights else levels[0].value))
+            out.stop_reason = result.stop_reason
+            out.primary_status = result.status
+            if result.values is not None:
+                out.placement = extract(am, result.values)
+                c0, k0 = natural[0]
+                out.primary_value = float(c0 @ result.values + k0)
+            if result.bound is not None:
+                out.primary_bound = (
+                    result.bound
+                    if weights is None
+                    else _primary_from_weighted(result.bound, weights, signs, natural, am)
+                )
+            return out
+        # Sequential: fix each level at (at least) the value found, then optimise the next.
+        lm_fixed = am.model
+        values = warm
+        for index, (objective, (c, const)) in enumerate(zip(levels, natural)):
+            share = 0.6 if index == 0 else 1.0 / (len(levels) - index)
+            limit = remaining() * share
+            if limit < MIN_PHASE_S:
+                break
+            lm = lm_fixed.with_objective(c, const, objective.maximize)
+            result = self.backend.solve(lm, self.settings(limit, values, am, source, emit_incumbents))
+            self.note(result)
+            out.solver_version = result.solver_version
+            out.solves.append(_solve_stats(result, objective.value))
+            if index == 0:
+                out.primary_status = result.status
+                out.primary_bound = result.bound
+                out.stop_reason = result.stop_reason
+            if result.values is None:
+                break
+            values = result.values
+            out.placement = extract(am, values)
+            if index == 0:
+                out.primary_value = float(c @ values + const)
+            level_value = float(c @ values)
+            tol = 1e-7 * max(1.0, abs(level_value))
+            if objective.maximize:
+                lm_fixed = lm_fixed.with_extra_row(c, level_value - tol, np.inf)
+            else:
+                lm_fixed = lm_fixed.with_extra_row(c, -np.inf, level_value + tol)
+        return out
+
+    def note(self, result: BackendResult) -> None:
+        if result.stop_reason == StopReason.TIME_LIMIT:
+            self.stop_reason = StopReason.TIME_LIMIT
+        self.emit("solver", {"solver": result.solver, "version": result.solver_version})
+
+    # --- repair and polish -------------------------------------------------------------------------
+
+    def repair(self, placement: dict[str, str]) -> dict[str, str]:
+        """Keep what fits of an infeasible placement (exact check), highest priority first."""
+        apps = {a.name: a for a in self.instance.applications}
+        ordered = dict(sorted(placement.items(), key=lambda item: (-apps[item[0]].priority, apps[item[0]].rate_rps)))
+        try:
+            state = self._state()
+            state.load(ordered, check=True)
+            return state.placement()
+        except Exception as error:  # the heuristics' state is an optional helper here
+            self.emit("phase", {"phase": "repair", "skipped": f"{type(error).__name__}: {error}"})
+            return {}
+
+    def polish(self, source: str) -> None:
+        """Insert left-over applications where the exact check allows (maximisation objectives only)."""
+        primary = self.objectives[0]
+        if self.best is None or not primary.maximize or self.left() <= 0:
+            return
+        try:
+            state = self._state()
+            if state.load(self.best, check=True):
+                return  # the probe and the evaluator disagree on the incumbent: leave it alone
+            apps = self.instance.applications
+            order = sorted(range(len(apps)), key=lambda a: (-apps[a].priority, apps[a].rate_rps, a))
+            added = False
+            for a in order:
+                if state.assignment[a] >= 0 or self.left() <= 0:
+                    continue
+                for d in state.candidates(a):
+                    name = state.acc_names[d]
+                    if primary == Objective.MAX_VALUE and apps[a].value_by_accelerator.get(name, apps[a].priority) <= 0:
+                        continue
+                    if state.can_place(a, int(d)):
+                        state.place(a, int(d))
+                        added = True
+                        break
+        except Exception as error:  # the heuristics' state is an optional helper here
+            self.emit("phase", {"phase": "polish", "skipped": f"{type(error).__name__}: {error}"})
+            return
+        if added:
+            self.consider(state.placement(), source)
+
+    def _state(self):
+        from optplace.heuristics.state import ClusterState
+
+        return ClusterState(self.instance, self.objectives)
+
+
+def run(payload: dict[str, Any], emit: Emit) -> None:
+    """Child-process entry point (a module-level function, so it pickles by reference)."""
+    Search(payload, emit).run()
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _groups(data: InstanceData) -> list[list[int]]:
+    from .build import symmetry_groups
+
+    return symmetry_groups(data)
+
+
+def _solve_stats(result: BackendResult, objective: str) -> dict[str, Any]:
+    return {
+        "objective": objective,
+        "status": result.status.value,
+        "raw_status": result.raw_status,
+        "stop_reason": result.stop_reason.value,
+        "value": result.objective,
+        "bound": result.bound,
+        "runtime_s": round(result.runtime_s, 4),
+        **result.stats,
+    }
+
+
+def _objective_coefficients(instance: Instance, objective: Objective) -> np.ndarray:
+    """Every coefficient the primary objective can take (to tell whether its values are integers)."""
+    apps = instance.applications
+    if objective == Objective.MAX_HOSTED:
+        return np.array([a.priority for a in apps] or [0.0])
+    if objective == Objective.MAX_VALUE:
+        values = [a.priority for a in apps] + [v for a in apps for v in a.value_by_accelerator.values()]
+        return np.array(values or [0.0])
+    if objective == Objective.MIN_COST:
+        costs = [t.cost for t in instance.accelerator_types] + [v for a in apps for v in a.cost_by_accelerator.values()]
+        return np.array(costs or [0.0])
+    return np.array([1.0])
+
+
+def _round_bound(value: float, objective: Objective, integral: bool) -> float:
+    """An objective with integer values admits the bound rounded towards the feasible side."""
+    if not integral:
+        return float(value)
+    if objective.maximize:
+        return float(math.floor(value + 1e-6))
+    return float(math.ceil(value - 1e-6))
+
+
+def _lex_weights(natural, signs) -> list[float] | None:
+    """Weights that make one weighted solve exactly lexicographic, or None when that is not safe.
+
+    Safe when every level but the last takes integer values (integer coefficients and constant):
+    then W_k = 1 + sum_{j > k} W_j R_j with R_j the range of level j means one unit of level k
+    outweighs any change of the later ones. Refused when the weights would exceed 1e7, where
+    solver tolerances would start to blur the levels.
+    """
+    ranges = [float(np.sum(np.abs(c))) for c, _ in natural]
+    for c, const in natural[:-1]:
+        if np.any(np.abs(c - np.round(c)) > 1e-12) or abs(const - round(const)) > 1e-12:
+            return None
+    weights = [1.0] * len(natural)
+    for k in range(len(natural) - 2, -1, -1):
+        weights[k] = 1.0 + sum(weights[j] * ranges[j] for j in range(k + 1, len(natural)))
+    if weights[0] * max(ranges[0], 1.0) > 1e7:
+        return None
+    return weights
+
+
+def _primary_from_weighted(bound: float, weights, signs, natural, am: AssignmentModel) -> float:
+    """A bound on the primary objective from a lower bound on sum_k W_k g_k (g_k = sign_k * f_k)."""
+    rest_max = 0.0
+    for w, s, (c, const) in zip(weights[1:], signs[1:], natural[1:]):
+        g = s * c
+        rest_max += w * (float(np.sum(np.maximum(g, 0.0))) + s * const)
+    g1 = (bound - rest_max) / weights[0]
+    g1 = math.ceil(g1 - 1e-6)  # the primary level takes integer values (checked by _lex_weights)
+    return float(signs[0] * g1)

@@ -1,0 +1,81 @@
+"""What every back-end takes and gives back: settings, callbacks and a solver-neutral result.
+
+A back-end solves a :class:`~optplace.backends.linear.LinearModel`. Its result speaks optplace's
+vocabulary (:class:`~optplace.result.Status`, :class:`~optplace.result.StopReason`) about *the
+model*: OPTIMAL means optimal for the model handed in, which the caller relates to the placement
+problem. Each adapter owns a complete table from its solver's statuses to that vocabulary with an
+explicit unknown -> error entry (``status_table`` / ``map_status`` in each module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from optplace.result import Status, StopReason
+
+IncumbentCallback = Callable[[np.ndarray, float, "float | None"], None]  # values, objective, bound
+BoundCallback = Callable[[float], None]
+
+
+@dataclass
+class SolverSettings:
+    """Solver-neutral knobs; ``None`` means the solver's default."""
+
+    time_limit_s: float | None = None
+    threads: int | None = None
+    seed: int = 0
+    relative_gap: float | None = None
+    warm_start: np.ndarray | None = None
+    verbose: bool = False
+    solver_name: str | None = None  # which solver a generic back-end (Pyomo) should call
+    on_incumbent: IncumbentCallback | None = None
+    on_bound: BoundCallback | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # solver-specific, passed through
+
+
+@dataclass
+class BackendResult:
+    """The outcome of one solve of one model."""
+
+    status: Status
+    stop_reason: StopReason
+    values: np.ndarray | None  # a solution of the model, when status is OPTIMAL or FEASIBLE
+    objective: float | None  # model objective of ``values`` (constant included)
+    bound: float | None  # proven dual bound on the model objective
+    solver: str
+    solver_version: str
+    raw_status: str  # the solver's own word, for the record
+    runtime_s: float
+    message: str = ""
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StatusEntry:
+    """How one raw solver status maps: status with a solution, status without one, and why it stopped."""
+
+    with_solution: Status
+    without_solution: Status
+    stop_reason: StopReason
+
+
+UNKNOWN = StatusEntry(Status.ERROR, Status.ERROR, StopReason.ERROR)
+
+
+def map_status(table: dict[str, StatusEntry], raw: str, has_solution: bool) -> tuple[Status, StopReason]:
+    """Look a raw status up; anything the table does not name is an error."""
+    entry = table.get(raw, UNKNOWN)
+    return (entry.with_solution if has_solution else entry.without_solution), entry.stop_reason
+
+
+def gap_stop(status: Status, stop: StopReason, objective: float | None, bound: float | None, maximize: bool):
+    """A solver that reports "optimal" within a relative-gap tolerance has stopped at the gap limit."""
+    if status != Status.OPTIMAL or objective is None or bound is None:
+        return status, stop
+    if abs(bound - objective) > 1e-9 * max(1.0, abs(objective)):
+        return Status.FEASIBLE, StopReason.GAP_LIMIT
+    return status, stop

@@ -1,0 +1,219 @@
+"""OR-Tools CP-SAT: the same model with integer coefficients, rounded so that no violation gets through.
+
+CP-SAT needs integer variables and integer linear rows. The adapter turns a
+:class:`~optplace.backends.linear.LinearModel` into that form in three exact-or-conservative steps
+(documented with the maths in ``docs/formulations.md``):
+
+1. **Definitions are substituted.** An auxiliary defined by ``v = sum c_j x_j`` (a load, a second
+   moment) is replaced by its definition in every row that uses it: exact.
+2. **Continuous variables live on a grid.** A continuous variable ``w`` in ``[0, ub]`` becomes
+   an integer ``W`` with ``w = W / S``, ``S = 10^k`` chosen so that ``ub * S <= 10^9``. Only the
+   switch bounds ``H`` are continuous after step 1; restricting them to a grid only removes
+   solutions (conservative).
+3. **Rows are scaled and rounded outwards.** Each row ``sum a_j v_j <= b`` (all variables have
+   lower bound 0) is multiplied by ``K = 10^p`` (the largest power of ten keeping every scaled
+   coefficient within 10^9, or 1 when the row is already integral) and becomes
+   ``sum ceil(a_j K) v_j <= floor(b K)``. Since ``v >= 0``, ``sum a_j v_j <= sum ceil(a_j K) v_j / K
+   <= floor(b K) / K <= b``: every integer solution satisfies the original row. A ``>=`` row is
+   negated first; an equality row must already be integral (it is: only assignment-style
+   equalities remain after step 1).
+
+Indicator rows use ``OnlyEnforceIf`` instead of big-M terms. The objective keeps its floating
+point coefficients (CP-SAT supports a floating-point objective). Incumbents are streamed by a
+solution callback.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from optplace.backends.common import BackendResult, SolverSettings, StatusEntry, gap_stop, map_status
+from optplace.backends.linear import LinearModel
+from optplace.result import Status, StopReason
+
+SOLVER = "cpsat"
+COEFFICIENT_LIMIT = 1e9  # largest scaled coefficient
+GRID_LIMIT = 1e9  # largest grid value of a continuous variable
+INTEGRAL_TOLERANCE = 1e-9
+
+STATUS_TABLE: dict[str, StatusEntry] = {
+    "OPTIMAL": StatusEntry(Status.OPTIMAL, Status.ERROR, StopReason.COMPLETED),
+    "FEASIBLE": StatusEntry(Status.FEASIBLE, Status.NO_SOLUTION_FOUND, StopReason.TIME_LIMIT),
+    "INFEASIBLE": StatusEntry(Status.INFEASIBLE, Status.INFEASIBLE, StopReason.COMPLETED),
+    "UNKNOWN": StatusEntry(Status.FEASIBLE, Status.NO_SOLUTION_FOUND, StopReason.TIME_LIMIT),
+    "MODEL_INVALID": StatusEntry(Status.ERROR, Status.ERROR, StopReason.ERROR),
+}
+
+
+def version() -> str:
+    import ortools
+
+    return str(ortools.__version__)
+
+
+def grid_scale(upper: float) -> float:
+    """The power of ten S with ``upper * S <= GRID_LIMIT`` (at least 1)."""
+    if not np.isfinite(upper):
+        raise ValueError("CP-SAT needs a finite upper bound on every continuous variable")
+    return 10.0 ** max(0, math.floor(math.log10(GRID_LIMIT / max(upper, 1.0))))
+
+
+def scale_row(coefficients: np.ndarray, rhs: float) -> tuple[np.ndarray, int]:
+    """Integer coefficients and right-hand side of ``coefficients . v <= rhs`` (v >= 0), rounded outwards."""
+    c = np.asarray(coefficients, dtype=np.float64)
+    integral = np.all(np.abs(c - np.round(c)) <= INTEGRAL_TOLERANCE) and abs(rhs - round(rhs)) <= INTEGRAL_TOLERANCE
+    if integral:
+        return np.round(c).astype(np.int64), round(rhs)
+    largest = max(float(np.max(np.abs(c), initial=0.0)), abs(rhs), 1e-12)
+    k = 10.0 ** math.floor(math.log10(COEFFICIENT_LIMIT / largest))
+    return np.ceil(c * k).astype(np.int64), math.floor(rhs * k)
+
+
+def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
+    """Solve ``model`` with CP-SAT (see the module docstring for the integer form)."""
+    from ortools.sat.python import cp_model
+
+    started = time.perf_counter()
+    a, row_lower, row_upper, indicator, _ = model.substitute_definitions()
+    defined = np.zeros(model.num_vars, dtype=bool)
+    defined[model.defined_var] = True
+    if np.any(model.lower[~defined] < 0):
+        raise ValueError("CP-SAT rounding needs every variable to have a lower bound of 0 or more")
+    cp = cp_model.CpModel()
+    scale = np.ones(model.num_vars)
+    variables: list = [None] * model.num_vars
+    for j in np.flatnonzero(~defined):
+        lo, hi = float(model.lower[j]), float(model.upper[j])
+        if model.integer[j]:
+            if lo == 0.0 and hi == 1.0:
+                variables[j] = cp.new_bool_var(f"v{j}")
+            else:
+                variables[j] = cp.new_int_var(math.ceil(lo), math.floor(hi), f"v{j}")
+        else:
+            scale[j] = grid_scale(hi)
+            variables[j] = cp.new_int_var(math.ceil(lo * scale[j]), math.floor(hi * scale[j]), f"v{j}")
+    csr = a.tocsr()
+    rows_rounded = 0
+    for i in range(csr.shape[0]):
+        start, stop = csr.indptr[i], csr.indptr[i + 1]
+        cols = csr.indices[start:stop]
+        if cols.size == 0:
+            continue
+        coef = csr.data[start:stop] / scale[cols]
+        parts = []
+        lo, hi = row_lower[i], row_upper[i]
+        if lo == hi:
+            c_int, b_int = scale_row(coef, hi)
+            if not np.allclose(c_int, coef) or abs(b_int - hi) > INTEGRAL_TOLERANCE:
+                raise ValueError(f"row {i} is a non-integral equality; CP-SAT cannot hold it exactly")
+            parts.append((c_int, b_int, "=="))
+        else:
+            if np.isfinite(hi):
+                parts.append((*scale_row(coef, hi), "<="))
+            if np.isfinite(lo):
+                c_int, b_int = scale_row(-coef, -lo)
+                parts.append((c_int, b_int, "<="))
+        for c_int, b_int, sense in parts:
+            if not np.array_equal(c_int, coef) and sense != "==":
+                rows_rounded += 1
+            expr = cp_model.LinearExpr.weighted_sum([variables[j] for j in cols], c_int.tolist())
+            constraint = cp.add(expr == b_int) if sense == "==" else cp.add(expr <= b_int)
+            if indicator[i] >= 0:
+                constraint.only_enforce_if(variables[int(indicator[i])])
+    # Objective: defined variables substituted like the rows.
+    objective = _substituted_objective(model)
+    obj_cols = np.flatnonzero(objective)
+    expr = cp_model.LinearExpr.weighted_sum(
+        [variables[j] for j in obj_cols], [float(objective[j] / scale[j]) for j in obj_cols]
+    ) + float(model.objective_constant)
+    if model.maximize:
+        cp.maximize(expr)
+    else:
+        cp.minimize(expr)
+    if settings.warm_start is not None:
+        for j in np.flatnonzero(~defined):
+            value = float(settings.warm_start[j]) * scale[j]
+            cp.add_hint(variables[j], round(value) if model.integer[j] else math.ceil(value - 1e-9))
+    solver = cp_model.CpSolver()
+    params = solver.parameters
+    if settings.time_limit_s is not None:
+        params.max_time_in_seconds = max(float(settings.time_limit_s), 0.01)
+    params.num_workers = int(settings.threads) if settings.threads else 2
+    params.random_seed = int(settings.seed)
+    if settings.relative_gap is not None:
+        params.relative_gap_limit = float(settings.relative_gap)
+    params.log_search_progress = bool(settings.verbose)
+    for key, value in settings.options.items():
+        setattr(params, key, value)
+    build_s = time.perf_counter() - started
+
+    full = _FullVector(model, variables, scale, defined)
+
+    class Callback(cp_model.CpSolverSolutionCallback):
+        def on_solution_callback(self) -> None:
+            if settings.on_incumbent is not None:
+                values = full.read(self.value)
+                settings.on_incumbent(values, float(self.objective_value), float(self.best_objective_bound))
+
+    status_code = solver.solve(cp, Callback())
+    raw = solver.status_name(status_code)
+    has_solution = raw in ("OPTIMAL", "FEASIBLE")
+    values = full.read(solver.value) if has_solution else None
+    objective_value = float(solver.objective_value) if has_solution else None
+    bound = float(solver.best_objective_bound) if raw in ("OPTIMAL", "FEASIBLE", "UNKNOWN") else None
+    if bound is not None and not np.isfinite(bound):
+        bound = None
+    mapped, stop = map_status(STATUS_TABLE, raw, has_solution)
+    if raw == "UNKNOWN" and settings.time_limit_s is None:
+        stop = StopReason.INTERRUPTED
+    mapped, stop = gap_stop(mapped, stop, objective_value, bound, model.maximize)
+    return BackendResult(
+        status=mapped,
+        stop_reason=stop,
+        values=values,
+        objective=objective_value,
+        bound=bound,
+        solver=SOLVER,
+        solver_version=version(),
+        raw_status=raw,
+        runtime_s=time.perf_counter() - started,
+        stats={"build_s": build_s, "rows_rounded": rows_rounded, "branches": int(solver.num_branches)},
+    )
+
+
+def _substituted_objective(model: LinearModel) -> np.ndarray:
+    """Objective coefficients with defined variables replaced by their definitions."""
+    c = np.asarray(model.objective, dtype=np.float64).copy()
+    for var, row in zip(model.defined_var, model.defined_row):
+        if c[var] == 0.0:
+            continue
+        start, stop = model.A.indptr[row], model.A.indptr[row + 1]
+        cols, vals = model.A.indices[start:stop], model.A.data[start:stop]
+        keep = cols != var
+        c[cols[keep]] += c[var] * vals[keep]
+        c[var] = 0.0
+    return c
+
+
+class _FullVector:
+    """Rebuild a full model vector (defined variables included) from CP-SAT values."""
+
+    def __init__(self, model: LinearModel, variables: list, scale: np.ndarray, defined: np.ndarray):
+        self.model = model
+        self.variables = variables
+        self.scale = scale
+        self.free = np.flatnonzero(~defined)
+
+    def read(self, value) -> np.ndarray:
+        out = np.zeros(self.model.num_vars)
+        for j in self.free:
+            out[j] = value(self.variables[j]) / self.scale[j]
+        for var, row in zip(self.model.defined_var, self.model.defined_row):
+            start, stop = self.model.A.indptr[row], self.model.A.indptr[row + 1]
+            cols, vals = self.model.A.indices[start:stop], self.model.A.data[start:stop]
+            keep = cols != var
+            out[var] = float(np.dot(vals[keep], out[cols[keep]]))
+        return out

@@ -1,0 +1,166 @@
+"""HiGHS through highspy, the fast path: the model is passed as column-wise arrays in one call.
+
+No element-by-element modelling: :func:`solve` hands HiGHS the CSC matrix of the big-M form
+(:meth:`LinearModel.milp_rows`), bounds, integrality and costs as numpy arrays. Incumbents are
+streamed through the MIP improving-solution callback and the dual bound through the MIP
+interrupt callback, so a caller that kills the process still holds the best of both.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from optplace.backends.common import BackendResult, SolverSettings, StatusEntry, gap_stop, map_status
+from optplace.backends.linear import LinearModel
+from optplace.result import Status, StopReason
+
+SOLVER = "highs"
+
+_F, _N, _E = Status.FEASIBLE, Status.NO_SOLUTION_FOUND, Status.ERROR
+
+# Every HighsModelStatus, by name. Anything else (a future status) is an error.
+STATUS_TABLE: dict[str, StatusEntry] = {
+    "kOptimal": StatusEntry(Status.OPTIMAL, _E, StopReason.COMPLETED),
+    "kInfeasible": StatusEntry(Status.INFEASIBLE, Status.INFEASIBLE, StopReason.COMPLETED),
+    "kModelEmpty": StatusEntry(Status.OPTIMAL, Status.OPTIMAL, StopReason.COMPLETED),
+    "kTimeLimit": StatusEntry(_F, _N, StopReason.TIME_LIMIT),
+    "kIterationLimit": StatusEntry(_F, _N, StopReason.ITERATION_LIMIT),
+    "kSolutionLimit": StatusEntry(_F, _N, StopReason.ITERATION_LIMIT),
+    "kInterrupt": StatusEntry(_F, _N, StopReason.INTERRUPTED),
+    "kHighsInterrupt": StatusEntry(_F, _N, StopReason.INTERRUPTED),
+    "kObjectiveBound": StatusEntry(_F, _N, StopReason.COMPLETED),
+    "kObjectiveTarget": StatusEntry(_F, _N, StopReason.COMPLETED),
+    "kMemoryLimit": StatusEntry(_F, _E, StopReason.ERROR),
+    # A bounded assignment model is never unbounded: either answer means a modelling error.
+    "kUnboundedOrInfeasible": StatusEntry(_E, _E, StopReason.ERROR),
+    "kUnbounded": StatusEntry(_E, _E, StopReason.ERROR),
+    "kNotset": StatusEntry(_E, _E, StopReason.ERROR),
+    "kLoadError": StatusEntry(_E, _E, StopReason.ERROR),
+    "kModelError": StatusEntry(_E, _E, StopReason.ERROR),
+    "kPresolveError": StatusEntry(_E, _E, StopReason.ERROR),
+    "kSolveError": StatusEntry(_E, _E, StopReason.ERROR),
+    "kPostsolveError": StatusEntry(_E, _E, StopReason.ERROR),
+    "kUnknown": StatusEntry(_F, _E, StopReason.ERROR),
+}
+
+BOUND_REPORT_INTERVAL_S = 0.25
+
+
+def version() -> str:
+    import highspy
+
+    h = highspy.Highs()
+    return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+
+
+def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
+    """Solve ``model`` with HiGHS; see the module docstring for streaming."""
+    import highspy
+
+    started = time.perf_counter()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(settings.verbose))
+    h.setOptionValue("random_seed", int(settings.seed))
+    if settings.threads is not None:
+        h.setOptionValue("threads", int(settings.threads))
+    if settings.time_limit_s is not None:
+        h.setOptionValue("time_limit", max(float(settings.time_limit_s), 0.01))
+    if settings.relative_gap is not None:
+        h.setOptionValue("mip_rel_gap", float(settings.relative_gap))
+    for key, value in settings.options.items():
+        h.setOptionValue(key, value)
+
+    a, row_lower, row_upper = model.milp_rows()
+    csc = a.tocsc()
+    csc.sort_indices()
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.num_vars
+    lp.num_row_ = model.num_rows
+    lp.col_cost_ = np.asarray(model.objective, dtype=np.float64)
+    lp.offset_ = float(model.objective_constant)
+    lp.sense_ = highspy.ObjSense.kMaximize if model.maximize else highspy.ObjSense.kMinimize
+    lp.col_lower_ = model.lower
+    lp.col_upper_ = np.where(np.isinf(model.upper), highspy.kHighsInf, model.upper)
+    lp.row_lower_ = np.where(np.isinf(row_lower), -highspy.kHighsInf, row_lower)
+    lp.row_upper_ = np.where(np.isinf(row_upper), highspy.kHighsInf, row_upper)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = model.num_vars
+    lp.a_matrix_.num_row_ = model.num_rows
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data.astype(np.float64)
+    lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in model.integer]
+    build_s = time.perf_counter() - started
+    status = h.passModel(lp)
+    if status == highspy.HighsStatus.kError:
+        return BackendResult(
+            Status.ERROR,
+            StopReason.ERROR,
+            None,
+            None,
+            None,
+            SOLVER,
+            version(),
+            "passModel error",
+            0.0,
+            "passModel failed",
+        )
+    if settings.warm_start is not None:
+        solution = highspy.HighsSolution()
+        solution.col_value = np.asarray(settings.warm_start, dtype=np.float64)
+        solution.value_valid = True
+        h.setSolution(solution)
+
+    last_bound = [time.perf_counter(), None]
+    if settings.on_incumbent is not None:
+
+        def improving(event) -> None:
+            values = np.array(event.data_out.mip_solution, dtype=np.float64)
+            bound = float(event.data_out.mip_dual_bound)
+            settings.on_incumbent(values, float(event.data_out.objective_function_value), _finite(bound))
+
+        h.cbMipImprovingSolution.subscribe(improving)
+    if settings.on_bound is not None:
+
+        def interrupt(event) -> None:
+            now = time.perf_counter()
+            bound = _finite(float(event.data_out.mip_dual_bound))
+            if bound is not None and now - last_bound[0] >= BOUND_REPORT_INTERVAL_S and bound != last_bound[1]:
+                last_bound[0], last_bound[1] = now, bound
+                settings.on_bound(bound)
+
+        h.cbMipInterrupt.subscribe(interrupt)
+
+    h.run()
+    raw = h.modelStatusToString(h.getModelStatus())
+    raw_name = h.getModelStatus().name
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    values = np.array(h.getSolution().col_value, dtype=np.float64) if has_solution else None
+    objective = float(info.objective_function_value) if has_solution else None
+    is_mip = bool(model.integer.any())
+    bound = _finite(float(info.mip_dual_bound)) if is_mip else (objective if raw_name == "kOptimal" else None)
+    mapped, stop = map_status(STATUS_TABLE, raw_name, has_solution)
+    mapped, stop = gap_stop(mapped, stop, objective, bound, model.maximize)
+    return BackendResult(
+        status=mapped,
+        stop_reason=stop,
+        values=values,
+        objective=objective,
+        bound=bound,
+        solver=SOLVER,
+        solver_version=version(),
+        raw_status=raw,
+        runtime_s=time.perf_counter() - started,
+        stats={
+            "build_s": build_s,
+            "nodes": int(info.mip_node_count) if is_mip else 0,
+            "mip_gap": _finite(float(info.mip_gap)) if is_mip else None,
+        },
+    )
+
+
+def _finite(value: float) -> float | None:
+    return value if np.isfinite(value) and abs(value) < 1e29 else None

@@ -59,6 +59,7 @@ class Task:
     params: dict[str, Any]
     deadline_s: float  # wall-clock kill time of the task process, from its start
     plugins: tuple[str, ...] = ()  # modules imported before solving (they register extra methods)
+    memory_limit_mb: float | None = None  # address-space limit of the task process (RLIMIT_AS)
 
 
 @dataclass
@@ -144,6 +145,7 @@ def plan_tasks(
     params: dict[str, Any],
     grace_s: float,
     plugins: Sequence[str] = (),
+    memory_limit_mb: float | None = None,
 ) -> list[Task]:
     """Every (path, method) pair, instances in the given order, methods in the given order."""
     time_limit = params.get("time_limit_s") or DEFAULT_TIME_LIMIT_S
@@ -160,7 +162,16 @@ def plan_tasks(
             }
             task_id = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
             tasks.append(
-                Task(task_id, str(path), sha, method, dict(params), float(time_limit) + grace_s, tuple(plugins))
+                Task(
+                    task_id,
+                    str(path),
+                    sha,
+                    method,
+                    dict(params),
+                    float(time_limit) + grace_s,
+                    tuple(plugins),
+                    memory_limit_mb,
+                )
             )
     return tasks
 
@@ -396,6 +407,19 @@ def _set_parent_death_signal() -> None:
         pass
 
 
+def _limit_memory(limit_mb: float | None) -> None:
+    """Cap the task's address space, so a runaway model build fails with MemoryError (an error row)."""
+    if limit_mb is None:
+        return
+    try:
+        import resource
+
+        limit = int(limit_mb * 1024 * 1024)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def _worker_main(result_path: str) -> int:
     """Entry of the task process: read the task from stdin, write the row to ``result_path``."""
     parent = os.getppid()
@@ -412,6 +436,7 @@ def _worker_main(result_path: str) -> int:
     threading.Thread(target=watch_parent, daemon=True).start()
     data = json.load(sys.stdin)
     task = Task(**{**data, "plugins": tuple(data.get("plugins", ()))})
+    _limit_memory(task.memory_limit_mb)
     _write_row(run_task(task), result_path)
     return 0
 
@@ -492,6 +517,17 @@ def _fork_context(plugins: Sequence[str]) -> Any:
         return context
 
 
+def _noop() -> None:
+    pass
+
+
+def warm_forkserver(plugins: Sequence[str] = ()) -> None:
+    """Start the forkserver (and its imports) now, so that no task's deadline pays for it."""
+    process = _fork_context(plugins).Process(target=_noop)
+    process.start()
+    process.join()
+
+
 def _forked_main(task_data: dict[str, Any], result_path: str, log_path: str) -> None:
     """Entry of a forked task process: own session, output to the log, row to ``result_path``."""
     os.setsid()  # own process group: killable as a group, and out of reach of the terminal's Ctrl-C
@@ -500,6 +536,7 @@ def _forked_main(task_data: dict[str, Any], result_path: str, log_path: str) -> 
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     task = Task(**{**task_data, "plugins": tuple(task_data.get("plugins", ()))})
+    _limit_memory(task.memory_limit_mb)
     _write_row(run_task(task), result_path)
 
 
@@ -613,6 +650,7 @@ def run_batch(
     retry_errors: bool = False,
     plugins: Sequence[str] = (),
     launcher: str | None = None,
+    memory_limit_mb: float | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> BatchSummary:
@@ -638,7 +676,7 @@ def run_batch(
         params["options"] = dict(options)
     if grace_s is None:
         grace_s = max(10.0, 0.25 * params["time_limit_s"])
-    tasks = plan_tasks(instance_paths, method_names, params, grace_s, plugins)
+    tasks = plan_tasks(instance_paths, method_names, params, grace_s, plugins, memory_limit_mb)
 
     summary = BatchSummary(out=str(out), planned=len(tasks))
     with ResultWriter(out) as writer:
@@ -720,6 +758,8 @@ def _run_local(
 ) -> None:
     """A pool of ``jobs`` threads, each running one task process at a time; rows recorded here."""
     pending = list(reversed(todo))
+    if launcher == "fork" and todo:
+        warm_forkserver(todo[0].plugins)
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="optplace-task") as pool:
         running: set[Future] = set()
         while (pending or running) and not stop.is_set():

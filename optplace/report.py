@@ -413,8 +413,8 @@ def _simulation_section(doc: Document, simulation: dict[str, Any]) -> None:
         doc.paragraph(f"{len(simulation['skipped'])} runs not simulated: their instance file changed or is missing.")
 
 
-def make_plots(summary: dict[str, Any], out_dir: Path) -> dict[str, str]:
-    """Write the PNG plots; returns name -> file name (relative to ``out_dir``)."""
+def make_plots(summary: dict[str, Any], out_dir: Path, prefix: str = "") -> dict[str, str]:
+    """Write the PNG plots (file names start with ``prefix``); returns name -> file name in ``out_dir``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -462,9 +462,9 @@ def make_plots(summary: dict[str, Any], out_dir: Path) -> dict[str, str]:
     ax_t.set_title("runtime (solved runs)")
     ax_q.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_dir / PLOTS["performance_profile"], dpi=110)
+    written["performance_profile"] = prefix + PLOTS["performance_profile"]
+    fig.savefig(out_dir / written["performance_profile"], dpi=110)
     plt.close(fig)
-    written["performance_profile"] = PLOTS["performance_profile"]
 
     # Hosted (violation-free fraction) versus offered load.
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -482,9 +482,9 @@ def make_plots(summary: dict[str, Any], out_dir: Path) -> dict[str, str]:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_dir / PLOTS["hosted_vs_load"], dpi=110)
+    written["hosted_vs_load"] = prefix + PLOTS["hosted_vs_load"]
+    fig.savefig(out_dir / written["hosted_vs_load"], dpi=110)
     plt.close(fig)
-    written["hosted_vs_load"] = PLOTS["hosted_vs_load"]
 
     # Runtime versus size.
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -503,9 +503,9 @@ def make_plots(summary: dict[str, Any], out_dir: Path) -> dict[str, str]:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_dir / PLOTS["runtime_vs_size"], dpi=110)
+    written["runtime_vs_size"] = prefix + PLOTS["runtime_vs_size"]
+    fig.savefig(out_dir / written["runtime_vs_size"], dpi=110)
     plt.close(fig)
-    written["runtime_vs_size"] = PLOTS["runtime_vs_size"]
     return written
 
 

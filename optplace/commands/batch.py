@@ -61,6 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="how local tasks start: fork from a preloaded forkserver (default where available) or a fresh "
         "interpreter per task",
     )
+    parser.add_argument(
+        "--memory-limit",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="address-space limit per task process; a task over it fails with MemoryError (an error row)",
+    )
     parser.add_argument("--retry-errors", action="store_true", help="rerun tasks whose last row is an error")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_batch_command)
@@ -89,6 +96,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
             retry_errors=args.retry_errors,
             plugins=args.plugin,
             launcher=args.launcher,
+            memory_limit_mb=args.memory_limit,
             progress=not args.no_progress,
         )
     except (ValueError, RuntimeError, OSError, ImportError) as error:

@@ -142,7 +142,7 @@ def test_invalid_instances_become_error_rows_naming_file_and_field(instance_set,
     assert all(r["error_code"] == "invalid_instance" for n, r in rows.items() if n != good.name)
 
 
-@pytest.mark.parametrize(("launcher", "grace"), [("fork", 1.0), ("subprocess", 3.0)])
+@pytest.mark.parametrize(("launcher", "grace"), [("fork", 2.0), ("subprocess", 3.0)])
 def test_a_task_past_its_deadline_is_killed_and_recorded(
     instance_set, tmp_path, task_env, monkeypatch, launcher, grace
 ):
@@ -269,3 +269,17 @@ def test_progress_bar_reports_counts(instance_set, tmp_path, capsys):
     assert main(["batch", *paths, "--methods", "first_fit", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "1/1" in err and "ok=1" in err
+
+
+def test_memory_limit_turns_a_runaway_task_into_an_error_row(instance_set, tmp_path):
+    """With --memory-limit a task that allocates too much fails with MemoryError; the batch goes on."""
+    paths = sorted(instance_set.glob("hetero-*.json"))[:1]
+    out = tmp_path / "r.jsonl"
+    summary = run_batch(
+        paths, "test_memory_hog,first_fit", out, memory_limit_mb=2000, plugins=["tests.batch.hang_plugin"],
+        progress=False, log=lambda _: None,
+    )  # fmt: skip
+    rows = {r["method"]: r for r in complete_lines(out)}
+    assert summary.completed == 2
+    assert rows["test_memory_hog"]["status"] == "error" and "MemoryError" in rows["test_memory_hog"]["message"]
+    assert rows["first_fit"]["status"] in SOLVED

@@ -64,7 +64,9 @@ def check_alone(instance: Instance) -> dict[str, AloneCheck]:
         check = AloneCheck(app.name)
         model = models[app.model]
         compatible = memory_ok = False
-        best = float("inf")
+        best = float("inf")  # best latency among options within the utilisation cap
+        lowest_load = float("inf")  # lowest utilisation alone, with its cap, when none is within
+        lowest_cap = 0.0
         for (node_name, type_name), names in groups.items():
             node = nodes[node_name]
             if type_name not in model.profiles:
@@ -76,14 +78,20 @@ def check_alone(instance: Instance) -> dict[str, AloneCheck]:
             compatible = True
             profile = model.profiles[type_name]
             acc_type = types[type_name]
-            cap = instance.memory_cap(node)
+            memory_cap = instance.memory_cap(node)
             node_mb = app.frontend_memory_mb + (0.0 if acc_type.memory_mb else profile.memory_mb)
-            if node_mb > node.memory_mb * cap or (acc_type.memory_mb and profile.memory_mb > acc_type.memory_mb * cap):
+            if node_mb > node.memory_mb * memory_cap or (
+                acc_type.memory_mb and profile.memory_mb > acc_type.memory_mb * memory_cap
+            ):
                 continue
             memory_ok = True
             total, utilization = alone_latency_ms(instance, app, node, type_name)
-            best = min(best, total)
-            if utilization <= instance.utilization_cap(type_name) and total <= app.slo.latency_ms:
+            cap = instance.utilization_cap(type_name)
+            if utilization <= cap:
+                best = min(best, total)
+            elif utilization < lowest_load:
+                lowest_load, lowest_cap = utilization, cap
+            if utilization <= cap and total <= app.slo.latency_ms:
                 check.feasible_accelerators.extend(names)
         if app.pinned:
             allowed = set(check.feasible_accelerators)

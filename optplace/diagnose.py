@@ -111,10 +111,16 @@ def check_alone(instance: Instance) -> dict[str, AloneCheck]:
                 check.detail = "needs more memory than any compatible node or device allows under its cap"
             else:
                 check.reason = UnplacedReason.CANNOT_MEET_SLO_ALONE
-                check.detail = (
-                    f"best predicted {app.slo.statistic} latency alone is {best:.3f} ms "
-                    f"against an SLO of {app.slo.latency_ms:g} ms, or it exceeds the utilisation cap"
-                )
+                if best < float("inf"):
+                    check.detail = (
+                        f"best predicted {app.slo.statistic} latency alone is {best:.3f} ms "
+                        f"against an SLO of {app.slo.latency_ms:g} ms"
+                    )
+                else:
+                    check.detail = (
+                        "its load alone exceeds the utilisation cap on every compatible accelerator "
+                        f"(lowest utilisation {lowest_load:.3f} against a cap of {lowest_cap:g})"
+                    )
         check.best_alone_latency_ms = best if best != float("inf") else None
         checks[app.name] = check
     return checks

@@ -17,7 +17,9 @@ Task processes are forked from a forkserver that has optplace and the registered
 imported (about 10 ms per task instead of about 0.5 s for a fresh interpreter); ``launcher=
 "subprocess"`` starts a fresh interpreter per task instead.
 With ``scheduler="tcp://host:port"`` the same isolated tasks are submitted to a Dask distributed
-cluster, and each Dask worker starts and polices the task process itself.
+cluster, and each Dask worker starts and polices the task process itself. The instance's content
+travels with the task, so workers need no shared file system; rows come back to this process,
+which alone writes the results file.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Task:
     deadline_s: float  # wall-clock kill time of the task process, from its start
     plugins: tuple[str, ...] = ()  # modules imported before solving (they register extra methods)
     memory_limit_mb: float | None = None  # address-space limit of the task process (RLIMIT_AS)
+    instance_text: str | None = None  # the file's content, shipped to remote workers (not part of the id)
 
 
 @dataclass
@@ -309,7 +312,7 @@ def run_task(task: Task) -> dict[str, Any]:
     with ``error_code = "verification_failed"``.
     """
     from optplace.generate import offered_load
-    from optplace.io import InstanceError, load_instance
+    from optplace.io import InstanceError
     from optplace.params import SolveParams
     from optplace.registry import get_method
     from optplace.solve import PlacementVerificationError, solve
@@ -331,7 +334,7 @@ def run_task(task: Task) -> dict[str, Any]:
         return row
 
     try:
-        instance = load_instance(task.instance_path)
+        instance = _load_instance(task)
     except InstanceError as error:
         return finish(
             _error_row(
@@ -392,6 +395,25 @@ def run_task(task: Task) -> dict[str, Any]:
         "placement": result.placement(),
     }
     return finish(row)
+
+
+def _load_instance(task: Task) -> Any:
+    """The task's instance: from the shipped text when there is one (Dask), else from the file."""
+    from optplace.io import InstanceError, load_instance, parse_instance
+
+    if task.instance_text is None:
+        return load_instance(task.instance_path)
+    try:
+        data = json.loads(task.instance_text)
+    except json.JSONDecodeError as error:
+        entry = {
+            "field": "",
+            "pointer": "",
+            "code": "invalid_json",
+            "message": f"not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}",
+        }
+        raise InstanceError(task.instance_path, [entry]) from None
+    return parse_instance(data, task.instance_path)
 
 
 def _set_parent_death_signal() -> None:
@@ -797,7 +819,12 @@ def _run_dask(
 
         def submit() -> None:
             task = pending.pop()
-            future = client.submit(run_isolated, asdict(task), key=f"optplace-task-{task.task_id}", pure=False)
+            payload = asdict(task)
+            # Ship the content: workers need not see this machine's files. An unreadable file is not
+            # shipped, and the worker's error row names it.
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                payload["instance_text"] = Path(task.instance_path).read_text(encoding="utf-8")
+            future = client.submit(run_isolated, payload, key=f"optplace-task-{task.task_id}", pure=False)
             in_flight[future] = task
 
         while in_flight or pending:

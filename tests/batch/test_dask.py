@@ -66,3 +66,19 @@ def test_dask_runs_give_the_same_placements_as_local_runs(instance_set, tmp_path
     for row in complete_lines(remote):
         assert row["placement"] == by_task[row["task_id"]]["placement"]
         assert row["objective"] == by_task[row["task_id"]]["objective"]
+
+
+def test_shipped_instance_needs_no_shared_file_system(instance_set):
+    """A task carrying the instance text solves even where its path does not exist (a remote worker)."""
+    from dataclasses import asdict
+
+    from optplace.batch import plan_tasks, run_isolated
+
+    path = sorted(instance_set.glob("hetero-*.json"))[0]
+    (task,) = plan_tasks([path], ["first_fit"], {"seed": 0, "time_limit_s": 10.0}, 10.0)
+    payload = {**asdict(task), "instance_path": "/nowhere/" + path.name, "instance_text": path.read_text()}
+    row = run_isolated(payload)
+    assert row["status"] in ("optimal", "feasible") and row["instance_path"] == "/nowhere/" + path.name
+    broken = run_isolated({**payload, "instance_text": "{oops"})
+    assert broken["error_code"] == "invalid_instance"
+    assert broken["errors"][0]["file"] == "/nowhere/" + path.name and broken["errors"][0]["code"] == "invalid_json"

@@ -413,8 +413,27 @@ def _simulation_section(doc: Document, simulation: dict[str, Any]) -> None:
         doc.paragraph(f"{len(simulation['skipped'])} runs not simulated: their instance file changed or is missing.")
 
 
+_LINESTYLE = {"baseline": "--", "exact": "-.", "portfolio": ":"}
+
+
+def _binned(points: list[tuple[float, float]], bins: int = 8) -> list[tuple[float, float]]:
+    """Mean x and y over equal-count bins of the points sorted by x (all points when few)."""
+    points = sorted(points)
+    if len(points) <= bins:
+        return points
+    out = []
+    for b in range(bins):
+        chunk = points[b * len(points) // bins : (b + 1) * len(points) // bins]
+        if chunk:
+            out.append((statistics.fmean(p[0] for p in chunk), statistics.fmean(p[1] for p in chunk)))
+    return out
+
+
 def make_plots(summary: dict[str, Any], out_dir: Path, prefix: str = "") -> dict[str, str]:
-    """Write the PNG plots (file names start with ``prefix``); returns name -> file name in ``out_dir``."""
+    """Write the PNG plots (file names start with ``prefix``); returns name -> file name in ``out_dir``.
+
+    Line style by method kind: baselines dashed, heuristics solid, exact dash-dot, portfolio dotted.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -423,7 +442,25 @@ def make_plots(summary: dict[str, Any], out_dir: Path, prefix: str = "") -> dict
     methods = summary["methods"]
     instances = summary["per_instance"]
     written = {}
-    markers = "os^Dv<>px*h"
+    markers = "os^Dv<>px*hP"
+    palette = plt.get_cmap("tab20" if len(methods) > 10 else "tab10")
+
+    def style(k: int, method: str) -> dict[str, Any]:
+        kind = summary["per_method"][method]["kind"]
+        return {
+            "color": palette(k % palette.N),
+            "linestyle": _LINESTYLE.get(kind, "-"),
+            "marker": markers[k % len(markers)],
+            "label": method,
+        }
+
+    def save(fig: Any, name: str, legend_ax: Any) -> None:
+        handles, labels = legend_ax.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+        fig.tight_layout()
+        written[name] = prefix + PLOTS[name]
+        fig.savefig(out_dir / written[name], dpi=110, bbox_inches="tight")
+        plt.close(fig)
 
     # Performance profiles (Dolan & More 2002): quality ratio best/score, runtime ratio t/t_min.
     fig, (ax_q, ax_t) = plt.subplots(1, 2, figsize=(11, 4))
@@ -451,7 +488,7 @@ def make_plots(summary: dict[str, Any], out_dir: Path, prefix: str = "") -> dict
                 continue
             taus = sorted({1.0, *[r for r in rs if math.isfinite(r)], top})
             ys = [sum(1 for r in rs if r <= tau) / len(rs) for tau in taus]
-            ax.step(taus, ys, where="post", label=m, marker=markers[k % len(markers)], markersize=3)
+            ax.step(taus, ys, where="post", markersize=3, **style(k, m))
         ax.set_xscale("log", base=2)
         ax.set_xlim(1.0, top)
         ax.set_ylim(0, 1.02)
@@ -460,52 +497,46 @@ def make_plots(summary: dict[str, Any], out_dir: Path, prefix: str = "") -> dict
         ax.grid(alpha=0.3)
     ax_q.set_title("quality (violation-free hosted)")
     ax_t.set_title("runtime (solved runs)")
-    ax_q.legend(fontsize=8)
-    fig.tight_layout()
-    written["performance_profile"] = prefix + PLOTS["performance_profile"]
-    fig.savefig(out_dir / written["performance_profile"], dpi=110)
-    plt.close(fig)
+    save(fig, "performance_profile", ax_q)
 
-    # Hosted (violation-free fraction) versus offered load.
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    # Violation-free fraction versus offered load: every instance (faint), and means over load bins.
+    fig, ax = plt.subplots(figsize=(7, 4))
     for k, m in enumerate(methods):
-        pts = sorted(
+        pts = [
             (i["offered_load"], i["scores"][m] / i["n_applications"])
             for i in instances
             if m in i["scores"] and i["offered_load"] is not None and i["n_applications"]
-        )
+        ]
         if pts:
-            ax.plot(*zip(*pts), marker=markers[k % len(markers)], linestyle="-", alpha=0.8, label=m)
+            st = style(k, m)
+            ax.scatter(*zip(*pts), s=8, alpha=0.25, color=st["color"], marker=st["marker"])
+            ax.plot(*zip(*_binned(pts)), alpha=0.9, markersize=4, **st)
     ax.set_xlabel("offered load (demand / capacity at the utilisation cap)")
     ax.set_ylabel("fraction hosted without violation")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    written["hosted_vs_load"] = prefix + PLOTS["hosted_vs_load"]
-    fig.savefig(out_dir / written["hosted_vs_load"], dpi=110)
-    plt.close(fig)
+    save(fig, "hosted_vs_load", ax)
 
-    # Runtime versus size.
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    # Runtime versus size: every solved run (faint) and the mean per size.
+    fig, ax = plt.subplots(figsize=(7, 4))
     for k, m in enumerate(methods):
-        pts = sorted(
+        pts = [
             (i["n_applications"], max(i["runtime_s"][m], 1e-5))
             for i in instances
             if i["runtime_s"].get(m) is not None and i["n_applications"]
-        )
+        ]
         if pts:
-            ax.plot(*zip(*pts), marker=markers[k % len(markers)], linestyle="-", alpha=0.8, label=m)
+            st = style(k, m)
+            ax.scatter(*zip(*pts), s=8, alpha=0.25, color=st["color"], marker=st["marker"])
+            sizes = sorted({p[0] for p in pts})
+            means = [statistics.fmean(t for n, t in pts if n == size) for size in sizes]
+            ax.plot(sizes, means, alpha=0.9, markersize=4, **st)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("applications")
     ax.set_ylabel("solve time (s)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    written["runtime_vs_size"] = prefix + PLOTS["runtime_vs_size"]
-    fig.savefig(out_dir / written["runtime_vs_size"], dpi=110)
-    plt.close(fig)
+    save(fig, "runtime_vs_size", ax)
     return written
 
 

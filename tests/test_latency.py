@@ -1,0 +1,328 @@
+"""Latency models: textbook values, the cases they reduce to, and properties over random queues."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from optplace import latency
+
+# --- textbook values -------------------------------------------------------------------------
+
+
+def test_md1_textbook_value():
+    """M/D/1 at rho 0.5 with s = 10 ms responds in 10 (2 - 0.5) / (2 * 0.5) = 15 ms."""
+    assert latency.md1_response_ms(10.0, 0.5)[0] == pytest.approx(15.0)
+
+
+def test_mm1_textbook_value():
+    """M/M/1 at rho 0.5 with s = 10 ms responds in 10 / 0.5 = 20 ms."""
+    assert latency.mm1_response_ms(10.0, 0.5)[0] == pytest.approx(20.0)
+
+
+def test_single_class_queues_are_infinite_at_or_above_saturation():
+    """M/D/1 and M/M/1 report infinite latency at rho >= 1 instead of a negative number."""
+    assert np.all(np.isinf(latency.md1_response_ms([10.0, 10.0], [1.0, 1.5])))
+    assert np.all(np.isinf(latency.mm1_response_ms([10.0, 10.0], [1.0, 1.5])))
+
+
+def test_pollaczek_khinchine_with_exponential_service_is_mm1():
+    """P-K with service SCV 1 (50 req/s, s = 10 ms) equals M/M/1: 20 ms."""
+    result = latency.fcfs_latency([50.0], [10.0], [1.0])
+    assert result.latency_ms[0] == pytest.approx(20.0)
+    assert result.utilization == pytest.approx(0.5)
+
+
+def test_pollaczek_khinchine_general_service():
+    """P-K with SCV 0.5: W = lambda E[S^2] / (2 (1 - rho)) = 0.05 * 150 / 1 = 7.5 ms, R = 17.5 ms."""
+    assert latency.fcfs_latency([50.0], [10.0], [0.5]).latency_ms[0] == pytest.approx(17.5)
+
+
+def test_multiclass_fcfs_without_switches_by_hand():
+    """Rates 20 and 10 req/s, s = 10 and 30 ms: rho 0.5, W = (0.02*100 + 0.01*900) / 1 = 11 ms."""
+    result = latency.fcfs_latency([20.0, 10.0], [10.0, 30.0])
+    assert result.utilization == pytest.approx(0.5)
+    np.testing.assert_allclose(result.latency_ms, [21.0, 41.0])
+
+
+def test_fcfs_switch_overhead_seed_and_bernoulli_by_hand():
+    """Two equal classes (10 req/s, s = o = 10 ms): s' = 15, rho 0.3; seed E[S'^2] = 225, Bernoulli 250."""
+    seed = latency.fcfs_latency([10.0, 10.0], [10.0, 10.0], 0.0, [10.0, 10.0], switch_variance="seed")
+    bernoulli = latency.fcfs_latency([10.0, 10.0], [10.0, 10.0], 0.0, [10.0, 10.0], switch_variance="bernoulli")
+    assert seed.utilization == pytest.approx(0.3)
+    np.testing.assert_allclose(seed.latency_ms, 15.0 + 0.02 * 225.0 / 1.4)
+    np.testing.assert_allclose(bernoulli.latency_ms, 15.0 + 0.02 * 250.0 / 1.4)
+
+
+def test_fcfs_moments_switch_probability():
+    """A class-i request pays the switch with probability 1 - lambda_i / Lambda."""
+    moments = latency.fcfs_moments([30.0, 10.0], [10.0, 20.0], 0.0, [5.0, 7.0])
+    np.testing.assert_allclose(moments.switch_probability, [0.25, 0.75])
+    np.testing.assert_allclose(moments.mean_service_ms, [10.0 + 0.25 * 5.0, 20.0 + 0.75 * 7.0])
+
+
+def test_unknown_switch_variance_is_rejected():
+    """A misspelt switch model is an error that names the accepted ones."""
+    with pytest.raises(ValueError, match="dependent"):
+        latency.fcfs_moments([1.0], [1.0], switch_variance="exactish")
+
+
+def test_ps_exact_and_additive_by_hand():
+    """Rates 20 and 10 req/s, s = 10 and 30 ms, rho 0.5: exact s/(1-rho); additive s + S*rho/(1-rho)."""
+    exact = latency.ps_latency([20.0, 10.0], [10.0, 30.0])
+    additive = latency.ps_latency([20.0, 10.0], [10.0, 30.0], variant="additive")
+    np.testing.assert_allclose(exact.latency_ms, [20.0, 60.0])
+    mean_service = 500.0 / 30.0
+    np.testing.assert_allclose(additive.latency_ms, [10.0 + mean_service, 30.0 + mean_service])
+
+
+def test_ps_unknown_variant_is_rejected():
+    """Only 'exact' and 'additive' processor-sharing models exist."""
+    with pytest.raises(ValueError, match="variant"):
+        latency.ps_latency([1.0], [1.0], variant="magic")
+
+
+def test_frontend_stage_by_hand():
+    """Pre-processing 20 and 10 ms at 10 and 20 req/s: rho 0.4 on one core, 0.2 on two."""
+    one = latency.frontend_latency([10.0, 20.0], [20.0, 10.0], 1.0)
+    two = latency.frontend_latency([10.0, 20.0], [20.0, 10.0], 2.0)
+    assert one.utilization == pytest.approx(0.4)
+    np.testing.assert_allclose(one.latency_ms, [20.0 / 0.6, 10.0 / 0.6])
+    np.testing.assert_allclose(two.latency_ms, [20.0 / 0.8, 10.0 / 0.8])
+
+
+def test_frontend_rejects_non_positive_cores():
+    """Zero cores is misuse, not an unstable stage."""
+    with pytest.raises(ValueError, match="cores"):
+        latency.frontend_latency([1.0], [1.0], 0.0)
+
+
+def test_frontend_unstable_keeps_zero_for_apps_without_preprocessing():
+    """An overloaded front end is infinite for the apps that use it and zero for those that do not."""
+    result = latency.frontend_latency([100.0, 5.0], [20.0, 0.0], 1.0)
+    assert not result.stable
+    assert math.isinf(result.latency_ms[0]) and result.latency_ms[1] == 0.0
+
+
+def test_end_to_end_adds_the_stages():
+    """R_e2e = R_pre + network + R_accelerator."""
+    np.testing.assert_allclose(latency.end_to_end_ms([5.0, 0.0], 10.0, [20.0, 30.0]), [35.0, 40.0])
+
+
+def test_merge_classes_sums_rates_in_first_seen_order():
+    """Applications of one backend merge into one class whose rate is their sum."""
+    keys, rates, index = latency.merge_classes(["a", "b", "a"], [1.0, 2.0, 3.0])
+    assert keys == ["a", "b"]
+    np.testing.assert_allclose(rates, [4.0, 2.0])
+    assert index.tolist() == [0, 1, 0]
+
+
+def test_merged_class_latency_equals_that_of_its_rate():
+    """Sharing a backend is latency-neutral: two apps at 5 req/s behave as one class at 10 req/s."""
+    _, rates, _ = latency.merge_classes(["m", "m", "x"], [5.0, 5.0, 3.0])
+    merged = latency.fcfs_latency(rates, [10.0, 20.0], 0.0, [4.0, 6.0])
+    direct = latency.fcfs_latency([10.0, 3.0], [10.0, 20.0], 0.0, [4.0, 6.0])
+    np.testing.assert_allclose(merged.latency_ms, direct.latency_ms)
+
+
+def test_mm1_response_quantile_closed_form():
+    """M/M/1 response time is exponential with rate mu - lambda: p95 = ln(20) / 0.05 ms at rho 0.5."""
+    dist = latency.fcfs_response_distribution([50.0], [10.0], [1.0])
+    assert dist.quantile(0.95)[0] == pytest.approx(math.log(20.0) / 0.05, rel=0.01)
+    assert dist.mean_ms()[0] == pytest.approx(20.0, rel=0.01)
+
+
+def test_md1_response_distribution_mean_and_atom():
+    """The numerical M/D/1 distribution has the M/D/1 mean and its median is the service time at rho 0.2."""
+    dist = latency.fcfs_response_distribution([20.0], [10.0])
+    assert dist.mean_ms()[0] == pytest.approx(float(latency.md1_response_ms(10.0, 0.2)[0]), rel=0.01)
+    assert dist.quantile(0.5)[0] == pytest.approx(10.0, abs=0.05)
+
+
+def test_response_quantile_applies_the_tail_margin():
+    """The conservative quantile reads the distribution at 1 - (1 - q) / margin."""
+    args = ([8.0, 2.0], [20.0, 60.0], [0.0, 0.0], [20.0, 20.0])
+    dist = latency.fcfs_response_distribution(*args)
+    q = latency.fcfs_response_quantile(0.95, *args, tail_margin=2.0)
+    np.testing.assert_allclose(q.latency_ms, dist.quantile(0.975))
+    with pytest.raises(ValueError, match="tail_margin"):
+        latency.fcfs_response_quantile(0.95, *args, tail_margin=0.5)
+
+
+def test_dependent_mean_agrees_with_simulation_where_pollaczek_khinchine_does_not():
+    """Skewed two-model edgeTPU mix at rho 0.8: P-K is 8-11% low, the dependent model within 1% of simulation.
+
+    The simulated means (130.9 and 187.4 ms, standard error 0.3 ms) come from 4 x 5 million
+    requests of ``optplace.simulation.fcfs_departures`` (seeds 100-103); the short simulation in
+    tests/test_simulate.py checks the same queue.
+    """
+    rates = np.array([0.85, 0.15])
+    s, o = np.array([19.23, 62.95]), np.array([24.63, 19.39])
+    rates = rates * 0.8 / latency.fcfs_moments(rates, s, 0.0, o).utilization
+    simulated = np.array([130.9, 187.4])
+    pk = latency.fcfs_latency(rates, s, 0.0, o).latency_ms
+    dependent = latency.fcfs_latency(rates, s, 0.0, o, switch_variance="dependent").latency_ms
+    assert pk[0] < 0.9 * simulated[0] and pk[1] < 0.95 * simulated[1]
+    np.testing.assert_allclose(dependent, simulated, rtol=0.01)
+
+
+# --- properties --------------------------------------------------------------------------------
+
+services = st.lists(st.floats(1.0, 150.0), min_size=1, max_size=5)
+
+
+@st.composite
+def queues(draw, max_utilization: float = 0.95):
+    """A random multi-class queue: rates (req/s), service and switch times (ms), SCVs, at a target load."""
+    s = np.array(draw(services))
+    n = s.size
+    shares = np.array(draw(st.lists(st.floats(0.05, 1.0), min_size=n, max_size=n)))
+    o = np.array(draw(st.lists(st.floats(0.0, 30.0), min_size=n, max_size=n)))
+    scv = np.array(draw(st.lists(st.sampled_from([0.0, 0.0, 0.1, 0.5, 1.0]), min_size=n, max_size=n)))
+    target = draw(st.floats(0.02, max_utilization))
+    base = latency.fcfs_moments(shares, s, scv, o).utilization
+    return shares * target / base, s, scv, o
+
+
+@settings(max_examples=80, deadline=None)
+@given(queues(), st.floats(1.05, 3.0))
+def test_fcfs_latency_is_monotone_in_load(queue, factor):
+    """Scaling every rate up (same mix) never lowers any class's latency, in every switch model."""
+    rates, s, scv, o = queue
+    for variant in ("seed", "bernoulli", "dependent"):
+        low = latency.fcfs_latency(rates, s, scv, o, switch_variance=variant)
+        high = latency.fcfs_latency(rates * factor, s, scv, o, switch_variance=variant)
+        assert np.all(high.latency_ms >= low.latency_ms - 1e-9)
+        assert high.utilization > low.utilization
+
+
+@settings(max_examples=80, deadline=None)
+@given(queues(), st.floats(1.05, 3.0))
+def test_ps_and_frontend_are_monotone_in_load(queue, factor):
+    """Processor sharing (both variants) and the front end slow down as load grows."""
+    rates, s, _, _ = queue
+    for variant in ("exact", "additive"):
+        low = latency.ps_latency(rates, s, variant=variant).latency_ms
+        high = latency.ps_latency(rates * factor, s, variant=variant).latency_ms
+        assert np.all(high >= low - 1e-9)
+    low = latency.frontend_latency(rates, s, 2.0).latency_ms
+    high = latency.frontend_latency(rates * factor, s, 2.0).latency_ms
+    assert np.all(high >= low - 1e-9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.floats(0.5, 200.0), st.floats(0.01, 0.99), st.floats(0.0, 50.0))
+def test_one_class_fcfs_reduces_to_md1(service, rho, switch):
+    """With one class no switch ever happens: every FCFS variant is M/D/1, and the PS models agree."""
+    rate = rho * 1000.0 / service
+    md1 = latency.md1_response_ms(service, rho)[0]
+    for variant in ("seed", "bernoulli", "dependent"):
+        result = latency.fcfs_latency([rate], [service], 0.0, [switch], switch_variance=variant)
+        assert result.latency_ms[0] == pytest.approx(md1, rel=1e-9)
+    exact = latency.ps_latency([rate], [service]).latency_ms[0]
+    additive = latency.ps_latency([rate], [service], variant="additive").latency_ms[0]
+    assert exact == pytest.approx(additive, rel=1e-9)
+    assert exact == pytest.approx(latency.mm1_response_ms(service, rho)[0], rel=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(queues(), st.floats(1.001, 2.0))
+def test_unstable_queues_report_infinite_latency(queue, overload):
+    """At utilisation >= 1 every model reports stable=False and infinite latency."""
+    rates, s, scv, o = queue
+    util = latency.fcfs_moments(rates, s, scv, o).utilization
+    rates = rates * overload / util
+    for variant in ("seed", "bernoulli", "dependent"):
+        result = latency.fcfs_latency(rates, s, scv, o, switch_variance=variant)
+        assert not result.stable and np.all(np.isinf(result.latency_ms))
+    quantile = latency.fcfs_quantile(0.95, rates, s, scv, o)
+    assert not quantile.stable and np.all(np.isinf(quantile.latency_ms))
+    response = latency.fcfs_response_quantile(0.95, rates, s, scv, o)
+    assert not response.stable and np.all(np.isinf(response.latency_ms))
+    ps_rates = rates * overload * 1000.0 / float(np.dot(rates, s))
+    for variant in ("exact", "additive"):
+        result = latency.ps_latency(ps_rates, s, variant=variant)
+        assert not result.stable and np.all(np.isinf(result.latency_ms))
+        assert np.all(np.isinf(latency.ps_quantile(0.99, ps_rates, s, variant=variant).latency_ms))
+    assert not latency.frontend_latency(ps_rates, s, 1.0).stable
+
+
+@settings(max_examples=80, deadline=None)
+@given(queues())
+def test_ps_exact_satisfies_littles_law_for_the_whole_queue(queue):
+    """Little's law: sum_i lambda_i R_i = E[N] = rho / (1 - rho), the insensitive M/G/1-PS occupancy."""
+    rates, s, _, _ = queue
+    result = latency.ps_latency(rates, s)
+    assume(result.utilization < 0.99)
+    occupancy = float(np.dot(rates / 1000.0, result.latency_ms))
+    rho = result.utilization
+    assert occupancy == pytest.approx(rho / (1.0 - rho), rel=1e-9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(queues())
+def test_fcfs_without_switches_matches_the_aggregate_mg1(queue):
+    """Little's law across classes: the rate-weighted mean response equals one M/G/1 with the mixed service."""
+    rates, s, scv, _ = queue
+    result = latency.fcfs_latency(rates, s, scv)
+    share = rates / rates.sum()
+    mean = float(np.dot(share, s))
+    second = float(np.dot(share, s * s * (1.0 + scv)))
+    aggregate = latency.fcfs_latency([rates.sum()], [mean], [second / mean**2 - 1.0])
+    assert float(np.dot(share, result.latency_ms)) == pytest.approx(aggregate.latency_ms[0], rel=1e-9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(queues())
+def test_dependence_identity_is_consistent(queue):
+    """Idle probabilities sum to 1 - rho and the conditional waits average to the mean wait."""
+    rates, s, scv, o = queue
+    dep = latency.fcfs_dependence(rates, s, scv, o)
+    share = rates / rates.sum()
+    assert float(dep.idle_probability.sum()) == pytest.approx(1.0 - dep.utilization, abs=1e-12)
+    assert float(np.dot(share, dep.conditional_wait_ms)) == pytest.approx(dep.mean_wait_ms, rel=1e-6, abs=1e-9)
+    assert dep.mean_wait_ms >= 0.0
+    no_switch = latency.fcfs_moments(rates, s, scv, 0.0, switch_variance="dependent")
+    assert no_switch.mean_wait_ms == pytest.approx(latency.fcfs_moments(rates, s, scv).mean_wait_ms, rel=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(queues(max_utilization=0.9), st.sampled_from([0.9, 0.95, 0.99]))
+def test_high_percentiles_are_at_least_the_service_and_ordered(queue, q):
+    """Quantiles never fall below the service time, grow with q, and p99 beats the mean once queues form."""
+    rates, s, scv, o = queue
+    util = latency.fcfs_moments(rates, s, scv, o).utilization
+    mean = latency.fcfs_latency(rates, s, scv, o).latency_ms
+    low = latency.fcfs_quantile(q, rates, s, scv, o).latency_ms
+    high = latency.fcfs_quantile(min(q + 0.005, 0.999), rates, s, scv, o).latency_ms
+    assert np.all(high >= low - 1e-9)
+    if np.all(scv == 0):
+        assert np.all(low >= s - 1e-9)
+    ps = latency.ps_quantile(q, rates, s)
+    ps_mean = latency.ps_latency(rates, s)
+    if ps.stable:
+        assert np.all(ps.latency_ms >= s - 1e-9)
+        if ps_mean.utilization >= 0.1 and q >= 0.95:
+            assert np.all(ps.latency_ms >= ps_mean.latency_ms - 1e-9)
+    if util >= 0.1:
+        p99 = latency.fcfs_quantile(0.99, rates, s, scv, o).latency_ms
+        assert np.all(p99 >= mean - 1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(queues(max_utilization=0.85), st.sampled_from([0.95, 0.99]))
+def test_response_distribution_is_a_distribution_consistent_with_the_dependent_mean(queue, q):
+    """The numerical CDFs are non-decreasing to 1, their means match the dependent model, quantiles grow with q."""
+    rates, s, scv, o = queue
+    dist = latency.fcfs_response_distribution(rates, s, scv, o)
+    assert np.all(np.diff(dist.cdf, axis=1) >= -1e-12)
+    assert np.all(dist.cdf[:, -1] >= 1.0 - 1e-6)
+    dependent = latency.fcfs_latency(rates, s, scv, o, switch_variance="dependent").latency_ms
+    step = float(dist.grid_ms[1])
+    np.testing.assert_allclose(dist.mean_ms(), dependent, rtol=0.03, atol=3 * step)
+    assert np.all(dist.quantile(q) >= dist.quantile(0.5))
+    assert np.all(latency.fcfs_response_quantile(q, rates, s, scv, o).latency_ms >= dist.quantile(q) - 1e-9)

@@ -147,20 +147,34 @@ def read_queueing_log(path: str | Path) -> list[_Request]:
     """Rows of a released queueing log (only the columns the validation uses)."""
     rows: list[_Request] = []
     with Path(path).open(newline="", encoding="utf-8") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
+        reader = csv.reader(handle)
+        header = [c.strip() for c in next(reader, [])]
+        try:
+            model, rate, level, start, end = (
+                header.index(c) for c in ("model", "input_rate", "vary_rho", "start_time", "end_time")
+            )
+        except ValueError:
+            raise ValueError(
+                f"{path}: not a queueing log (needs model, input_rate, vary_rho, start_time, end_time)"
+            ) from None
+        submit = header.index("tpu_submit_time") if "tpu_submit_time" in header else start
+        device_end = header.index("tpu_end_time") if "tpu_end_time" in header else end
+        for line, row in enumerate(reader, start=2):
+            if not row:
+                continue
             try:
                 rows.append(
                     _Request(
-                        model=row["model"],
-                        rate=float(row["input_rate"]),
-                        vary_rho=float(row["vary_rho"]),
-                        start=float(row["start_time"]),
-                        end=float(row["end_time"]),
-                        submit=float(row.get("tpu_submit_time") or row["start_time"]),
-                        device_end=float(row.get("tpu_end_time") or row["end_time"]),
+                        model=row[model],
+                        rate=float(row[rate]),
+                        vary_rho=float(row[level]),
+                        start=float(row[start]),
+                        end=float(row[end]),
+                        submit=float(row[submit] or row[start]),
+                        device_end=float(row[device_end] or row[end]),
                     )
                 )
-            except (KeyError, ValueError) as error:
+            except (IndexError, ValueError) as error:
                 raise ValueError(f"{path}:{line}: unreadable row ({error})") from None
     if not rows:
         raise ValueError(f"{path}: no requests")

@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import importlib
 import json
+import math
 import os
 import platform
 import signal
@@ -220,6 +221,17 @@ def latest_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (which strict JSON cannot hold) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 class ResultWriter:
     """Appends complete rows to a JSONL file: one ``os.write`` per line, then ``fsync``.
 
@@ -241,7 +253,7 @@ class ResultWriter:
             raise RuntimeError(f"{self.path} is being written by another batch; wait for it or choose --out") from None
 
     def append(self, row: dict[str, Any]) -> None:
-        line = (json.dumps(row, separators=(",", ":"), allow_nan=False, default=str) + "\n").encode()
+        line = (json.dumps(json_safe(row), separators=(",", ":"), allow_nan=False, default=str) + "\n").encode()
         view = memoryview(line)
         while view:  # a regular file takes it in one write; loop only for the pathological case
             written = os.write(self.fd, view)
@@ -565,7 +577,7 @@ def _forked_main(task_data: dict[str, Any], result_path: str, log_path: str) -> 
 def _write_row(row: dict[str, Any], result_path: str) -> None:
     tmp = result_path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(row, handle, allow_nan=False, default=str)
+        json.dump(json_safe(row), handle, allow_nan=False, default=str)
     os.replace(tmp, result_path)
 
 

@@ -283,3 +283,12 @@ def test_memory_limit_turns_a_runaway_task_into_an_error_row(instance_set, tmp_p
     assert summary.completed == 2
     assert rows["test_memory_hog"]["status"] == "error" and "MemoryError" in rows["test_memory_hog"]["message"]
     assert rows["first_fit"]["status"] in SOLVED
+
+
+def test_non_finite_numbers_are_written_as_null(tmp_path):
+    """A method's stats may hold inf or nan; the row stays strict JSON with null in their place."""
+    path = tmp_path / "r.jsonl"
+    with ResultWriter(path) as writer:
+        writer.append({"task_id": "a", "stats": {"bound": float("inf"), "trace": [1.0, float("nan")]}})
+    (row,) = complete_lines(path)
+    assert row["stats"] == {"bound": None, "trace": [1.0, None]}

@@ -1,277 +1,865 @@
-"""Incremental cluster state for heuristics: can application a join accelerator d?
+"""Incremental cluster state for heuristics: can application ``a`` join accelerator ``d``?
 
-The probe touches only accelerator d (O(backends on d)), plus the other accelerators of d's node
-when a's front-end pre-processing changes the node's CPU load. It uses the analytic models in
-:mod:`optplace.latency`; the evaluator re-checks every final placement independently.
+:class:`ClusterState` holds a partial placement and answers the probe in O(backends on d) with
+scalar Python math on cached per-accelerator aggregates (plus the other accelerators of d's node
+when ``a``'s front-end pre-processing raises the node's CPU load). Cheap checks run first:
+compatibility, the dedicated one-backend rule, memory, then the utilisation cap from O(1)
+aggregates, and only then the per-class latency check. :meth:`ClusterState.candidates` applies
+the same necessary conditions to every accelerator at once with numpy, so a greedy pass probes
+only the few accelerators that can possibly take the application.
+
+The probe mirrors the evaluator's analytic model exactly (same formulas: processor sharing,
+FCFS with Bernoulli switch overhead and Pollaczek-Khinchine waiting, the exponential-tail
+percentiles, the front-end PS stage), in closed form where the evaluator bisects. It accepts a
+value only when it is within ``TOLERANCE`` (1e-10, relative) of its limit, ten times tighter than
+the evaluator's 1e-9, so floating-point differences between the two computations can never let an
+infeasible placement through. The evaluator still re-checks every final placement.
+
+Indices, not names: applications and accelerators are numbered in instance order
+(``app_index``/``acc_index`` map names to numbers). Objective totals (weighted hosted, value,
+accelerators used, cost, migrations) are kept up to date on every :meth:`place`/:meth:`remove`,
+so heuristics compare placements by :meth:`objective_key` in O(1).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from collections.abc import Sequence
 
 import numpy as np
 
-from optplace import latency
-from optplace.diagnose import check_alone
-from optplace.domain import Application, Discipline, Instance, Node
+from optplace.domain import Discipline, Instance, Objective
 
-_SLACK = 1e-9  # relative safety margin so the evaluator never sees a borderline value
+TOLERANCE = 1e-10  # relative: accept value <= limit * (1 + TOLERANCE); the evaluator allows 1e-9
+PREFILTER_TOLERANCE = 1e-8  # looser, for necessary-condition filters that must never reject a fit
 
+PS, FCFS, DEDICATED = 0, 1, 2
+_DISCIPLINE_CODE = {Discipline.PS: PS, Discipline.FCFS: FCFS, Discipline.DEDICATED: DEDICATED}
 
-@dataclass
-class BackendState:
-    key: str
-    model: str
-    rate_rps: float
-    service_ms: float
-    scv: float
-    switch_ms: float
-    memory_mb: float
-    apps: list[str] = field(default_factory=list)
+_OBJECTIVE_SIGN = {
+    Objective.MAX_HOSTED: 1.0,
+    Objective.MAX_VALUE: 1.0,
+    Objective.MIN_ACCELERATORS: -1.0,
+    Objective.MIN_COST: -1.0,
+    Objective.MIN_MIGRATIONS: -1.0,
+}
 
 
-@dataclass
-class AcceleratorState:
-    name: str
-    type: str
-    node: str
-    discipline: Discipline
-    utilization_cap: float
-    device_memory_limit_mb: float | None
-    backends: dict[str, BackendState] = field(default_factory=dict)
-    device_memory_mb: float = 0.0
-    utilization: float = 0.0
+class Backend:
+    """One class on an accelerator: a model backend with the summed rate of its applications."""
 
-    @property
-    def used(self) -> bool:
-        return bool(self.backends)
+    __slots__ = ("apps", "budgets", "key", "memory", "model", "o", "pre_budgets", "rate", "s", "s2", "scv")
+
+    def __init__(self, key: int, model: int, s: float, o: float, scv: float, memory: float):
+        self.key = key
+        self.model = model
+        self.s = s
+        self.o = o
+        self.scv = scv
+        self.s2 = s * s * (1.0 + scv)
+        self.memory = memory
+        self.rate = 0.0
+        self.apps: list[int] = []
+        # Tightest accelerator-latency budget per SLO statistic (None = mean) over member apps
+        # without pre-processing, and per (statistic, pre-processing time) over those with it:
+        # their front-end delay depends on the node's load, so it is added at probe time.
+        self.budgets: dict[float | None, float] = {}
+        self.pre_budgets: dict[tuple[float | None, float], float] = {}
 
 
-@dataclass
-class NodeState:
-    node: Node
-    memory_limit_mb: float
-    memory_mb: float = 0.0
-    frontend_load: float = 0.0  # sum of rate * preprocess_ms / 1000 over hosted apps
-    apps: list[str] = field(default_factory=list)
+def _budget(slo_ms: float, network_ms: float) -> float:
+    """Largest accelerator(+front-end) latency that still meets ``slo_ms`` within the tolerance."""
+    return slo_ms * (1.0 + TOLERANCE) - network_ms
+
+
+# --- scalar latency formulas (the same model as optplace.latency, one class at a time) --------
+
+
+def fcfs_quantile_offset(q: float, rho: float, wait: float, p: float, o: float) -> float:
+    """The switch-plus-waiting part of :func:`optplace.latency.fcfs_quantile`, in closed form.
+
+    ``fcfs_quantile`` bisects for the t with P(B o + W > t) = 1 - q, where B ~ Bernoulli(p) and
+    P(W > t) = rho exp(-t / theta), theta = E[W] / rho. The tail is piecewise exponential, so
+    the root is explicit: on [0, o) the switched requests are all still above t, and beyond o
+    both terms decay together.
+    """
+    tail = 1.0 - q
+    theta = wait / rho if rho > 0 and wait > 0 else 0.0
+    if theta <= 0:
+        return o if p > tail else 0.0
+    if p <= 0 or o <= 0:
+        return theta * math.log(rho / tail) if rho > tail else 0.0
+    rest = tail - p
+    if rest > 0:
+        top = (1.0 - p) * rho
+        first = theta * math.log(top / rest) if top > rest else 0.0
+        if first < o:
+            return first
+    second = theta * math.log(rho / tail) + o + theta * math.log(p + (1.0 - p) * math.exp(-o / theta))
+    return max(second, o)
+
+
+def exp_tail_delay(mean_delay: float, busy: float, q: float) -> float:
+    """q-quantile of a delay that is 0 w.p. 1 - busy, else exponential (latency._exp_tail_quantile)."""
+    if busy <= 0 or q <= 1.0 - busy:
+        return 0.0
+    return mean_delay / busy * math.log(busy / (1.0 - q))
+
+
+def frontend_ms(pre_ms: float, rho: float, q: float | None) -> float:
+    """Front-end PS stage latency of one request (mean, or the q-quantile approximation)."""
+    if pre_ms <= 0:
+        return 0.0
+    if rho >= 1.0:
+        return math.inf
+    mean = pre_ms / (1.0 - rho)
+    if q is None:
+        return mean
+    return pre_ms + exp_tail_delay(mean - pre_ms, rho, q)
 
 
 class ClusterState:
-    """A mutable partial placement with an incremental feasibility probe."""
+    """A mutable partial placement with an incremental, exact feasibility probe."""
 
-    def __init__(self, instance: Instance, alone: dict | None = None):
+    def __init__(self, instance: Instance, objectives: Sequence[Objective] | None = None):
         self.instance = instance
-        self.apps: dict[str, Application] = {a.name: a for a in instance.applications}
-        self.models = instance.model_map()
-        self.types = instance.accelerator_type_map()
-        self.network_ms = instance.settings.network_delay_ms
-        self.ps_model = instance.settings.ps_model
-        self.nodes: dict[str, NodeState] = {
-            n.name: NodeState(n, n.memory_mb * instance.memory_cap(n)) for n in instance.nodes
-        }
-        self.accelerators: dict[str, AcceleratorState] = {}
-        self.accelerators_of_node: dict[str, list[str]] = {n.name: [] for n in instance.nodes}
-        for node, acc in instance.accelerators():
-            acc_type = self.types[acc.type]
-            device_limit = acc_type.memory_mb * instance.memory_cap(node) if acc_type.memory_mb else None
-            self.accelerators[acc.name] = AcceleratorState(
-                acc.name, acc.type, node.name, acc_type.discipline, instance.utilization_cap(acc.type), device_limit
-            )
-            self.accelerators_of_node[node.name].append(acc.name)
-        alone = alone if alone is not None else check_alone(instance)
-        self.eligible: dict[str, list[str]] = {name: check.feasible_accelerators for name, check in alone.items()}
-        self.assignment: dict[str, str] = {}
+        self.objectives = list(objectives if objectives is not None else instance.objectives)
+        settings = instance.settings
+        self.network_ms = settings.network_delay_ms
+        self.additive_ps = settings.ps_model == "additive"
 
-    # --- queries ---------------------------------------------------------------------------
+        types = instance.accelerator_types
+        type_index = {t.name: i for i, t in enumerate(types)}
+        self.type_names = [t.name for t in types]
+        self.type_discipline = [_DISCIPLINE_CODE[t.discipline] for t in types]
+        self.type_cost = [t.cost for t in types]
+        models = instance.models
+        model_index = {m.name: i for i, m in enumerate(models)}
+        self.model_names = [m.name for m in models]
+        self.model_shareable = [m.shareable for m in models]
+        # profile[model][type] = (s, o, scv, memory) or None
+        self.profile: list[list[tuple[float, float, float, float] | None]] = []
+        for m in models:
+            row: list[tuple[float, float, float, float] | None] = [None] * len(types)
+            for type_name, p in m.profiles.items():
+                row[type_index[type_name]] = (p.service_time_ms, p.switch_overhead_ms, p.scv, p.memory_mb)
+            self.profile.append(row)
 
-    def placement(self) -> dict[str, str]:
-        return dict(self.assignment)
+        # --- nodes and accelerators (file order) ---
+        self.node_names = [n.name for n in instance.nodes]
+        self.node_limit = [n.memory_mb * instance.memory_cap(n) for n in instance.nodes]
+        self.node_cores = [n.preprocess_cores for n in instance.nodes]
+        self.node_labels = [n.labels for n in instance.nodes]
+        self.node_accs: list[list[int]] = [[] for _ in instance.nodes]
+        self.acc_names: list[str] = []
+        self.acc_type: list[int] = []
+        self.acc_node: list[int] = []
+        self.acc_cap: list[float] = []
+        self.acc_dev_limit: list[float | None] = []
+        for v, node in enumerate(instance.nodes):
+            for acc in node.accelerators:
+                t = type_index[acc.type]
+                d = len(self.acc_names)
+                self.acc_names.append(acc.name)
+                self.acc_type.append(t)
+                self.acc_node.append(v)
+                self.acc_cap.append(instance.utilization_cap(acc.type))
+                dev = types[t].memory_mb
+                self.acc_dev_limit.append(dev * instance.memory_cap(node) if dev else None)
+                self.node_accs[v].append(d)
+        self.acc_index = {name: d for d, name in enumerate(self.acc_names)}
+        self.acc_disc = [self.type_discipline[t] for t in self.acc_type]
+        self.n_accs = len(self.acc_names)
 
-    def backend_key(self, app: Application) -> str:
-        return app.model if self.models[app.model].shareable else f"{app.model}@{app.name}"
+        # --- applications (instance order) ---
+        apps = instance.applications
+        self.app_names = [a.name for a in apps]
+        self.app_index = {name: i for i, name in enumerate(self.app_names)}
+        self.n_apps = len(apps)
+        self.app_model = [model_index[a.model] for a in apps]
+        self.app_key = [
+            model_index[a.model] if self.model_shareable[model_index[a.model]] else len(models) + i
+            for i, a in enumerate(apps)
+        ]
+        self.app_rate = [a.rate_rps for a in apps]
+        self.app_slo = [a.slo.latency_ms for a in apps]
+        self.app_q = [a.slo.quantile for a in apps]
+        self.app_pre = [a.preprocess_ms for a in apps]
+        self.app_fe_mem = [a.frontend_memory_mb for a in apps]
+        self.app_priority = [a.priority for a in apps]
+        self.app_pinned = [a.pinned for a in apps]
+        self.app_current = [self.acc_index[a.current_accelerator] if a.current_accelerator else -1 for a in apps]
+        self.app_value = [{self.acc_index[k]: v for k, v in a.value_by_accelerator.items()} for a in apps]
+        self.app_cost = [{self.acc_index[k]: v for k, v in a.cost_by_accelerator.items()} for a in apps]
+        self._apps = apps
 
-    def load_increase(self, app_name: str, acc_name: str) -> float:
-        """Utilisation added to ``acc_name`` by ``app_name`` (ignoring switch-probability shifts)."""
-        app = self.apps[app_name]
-        acc = self.accelerators[acc_name]
-        profile = self.models[app.model].profiles[acc.type]
-        return (
-            app.rate_rps
-            * (
-                profile.service_time_ms
-                + (
-                    profile.switch_overhead_ms
-                    if acc.discipline == Discipline.FCFS and acc.backends and self.backend_key(app) not in acc.backends
-                    else 0.0
+        # --- mutable per-accelerator state ---
+        m = self.n_accs
+        self.backends: list[dict[int, Backend]] = [{} for _ in range(m)]
+        self.acc_apps: list[list[int]] = [[] for _ in range(m)]
+        self.acc_pre_count = [0] * m
+        self.dev_mem = [0.0] * m
+        # aggregates: total rate and sum(lam s), sum(lam o), sum(lam^2 o), sum(lam s2), sum(lam s o),
+        # sum(lam^2 s o), sum(lam o^2), sum(lam^2 o^2); utilisation and mean FCFS wait
+        self.agg = [(0.0,) * 9 for _ in range(m)]
+        self.util = [0.0] * m
+        self.wait = [0.0] * m
+        self.version = [0] * m  # bumped on every change: lets heuristics cache probe answers
+        # --- mutable per-node state ---
+        self.node_mem = [0.0] * len(self.node_names)
+        self.node_fe_load = [0.0] * len(self.node_names)  # sum(lam * pre) / 1000 over hosted apps
+        self.node_pre_apps: list[list[int]] = [[] for _ in self.node_names]
+        self.node_version = [0] * len(self.node_names)
+
+        self.assignment: list[int] = [-1] * self.n_apps
+        self.n_placed = 0
+
+        # --- objective totals ---
+        self.total_priority = 0.0
+        self.total_value = 0.0
+        self.n_used = 0
+        self.total_cost = 0.0
+        self.n_migrations = sum(1 for c in self.app_current if c >= 0)
+
+        self._build_vectors()
+        self._signature_masks: dict[tuple, np.ndarray] = {}
+        self._compat_masks: list[np.ndarray | None] = [None] * self.n_apps
+        self._app_masks: list[np.ndarray | None] = [None] * self.n_apps
+        self._eligible_by_signature: dict[tuple, np.ndarray] = {}
+        self._gamma_cache: dict[tuple[float, float, float], float] = {}
+
+    # --- vectors for the prefilters ------------------------------------------------------------
+
+    def _build_vectors(self) -> None:
+        m = self.n_accs
+        n_models = len(self.model_names)
+        self.v_type = np.array(self.acc_type, dtype=np.intp)
+        self.v_node = np.array(self.acc_node, dtype=np.intp)
+        self.v_cap = np.array(self.acc_cap)
+        self.v_cap_loose = self.v_cap * (1.0 + PREFILTER_TOLERANCE)
+        self.v_dedicated = np.array([d == DEDICATED for d in self.acc_disc])
+        self.v_has_dev = np.array([lim is not None for lim in self.acc_dev_limit])
+        self.v_type_cost = np.array([self.type_cost[t] for t in self.acc_type])
+        self.v_util = np.zeros(m)
+        self.v_lam = np.zeros(m)
+        self.v_a = np.zeros(m)  # sum(lam s)
+        self.v_ab = np.zeros(m)  # sum(lam s) + sum(lam o) (fcfs and dedicated only)
+        self.v_c = np.zeros(m)  # sum(lam^2 o) (fcfs and dedicated only)
+        self.v_used = np.zeros(m, dtype=bool)
+        loose = 1.0 + PREFILTER_TOLERANCE
+        self.v_node_limit = np.array([self.node_limit[v] for v in self.acc_node]) * loose
+        self.v_dev_limit = np.array([lim if lim is not None else np.inf for lim in self.acc_dev_limit]) * loose
+        self.v_node_free = self.v_node_limit.copy()
+        self.v_dev_free = self.v_dev_limit.copy()
+        # per model: service time, switch overhead (fcfs and dedicated only) and memory per accelerator
+        self.v_s = np.full((n_models, m), np.inf)
+        self.v_o = np.zeros((n_models, m))
+        self.v_mem = np.zeros((n_models, m))
+        for mi in range(n_models):
+            for d in range(m):
+                p = self.profile[mi][self.acc_type[d]]
+                if p is not None:
+                    self.v_s[mi, d] = p[0]
+                    self.v_o[mi, d] = p[1] if self.acc_disc[d] != PS else 0.0
+                    self.v_mem[mi, d] = p[3]
+        self.v_so = self.v_s + self.v_o
+        self.v_model_rate = np.zeros((n_models, m))  # rate of each shareable model's backend
+        # memory a new backend of each model needs from the node and from the device
+        self.v_node_need = np.where(self.v_has_dev, 0.0, self.v_mem)
+        self.v_dev_need = np.where(self.v_has_dev, self.v_mem, 0.0)
+        self.any_device_memory = bool(self.v_has_dev.any())
+        self.any_dedicated = bool(self.v_dedicated.any())
+        # accelerators that look alike to an application: same type (and node cores, if it pre-processes)
+        self.type_rep = [-1] * len(self.type_names)
+        group_of: dict[tuple[int, float], int] = {}
+        self.group_rep: list[int] = []
+        groups = []
+        for d in range(m):
+            t = self.acc_type[d]
+            if self.type_rep[t] < 0:
+                self.type_rep[t] = d
+            key = (t, self.node_cores[self.acc_node[d]])
+            if key not in group_of:
+                group_of[key] = len(self.group_rep)
+                self.group_rep.append(d)
+            groups.append(group_of[key])
+        self.v_group = np.array(groups, dtype=np.intp)
+        self.type_rep = [d if d >= 0 else 0 for d in self.type_rep]
+
+    # --- compatibility and alone feasibility -------------------------------------------------------
+
+    def compatible_mask(self, a: int) -> np.ndarray:
+        """Accelerators ``a`` may use at all: a profile, an allowed type, the labels, the pin."""
+        mask = self._compat_masks[a]
+        if mask is None:
+            mask = self._compat_masks[a] = self._signature_mask(a)
+        return mask
+
+    def _signature_mask(self, a: int) -> np.ndarray:
+        app = self._apps[a]
+        allowed = tuple(app.allowed_accelerator_types) if app.allowed_accelerator_types is not None else None
+        pin = self.app_current[a] if self.app_pinned[a] else -1
+        signature = (self.app_model[a], allowed, tuple(sorted(app.required_labels.items())), pin)
+        mask = self._signature_masks.get(signature)
+        if mask is None:
+            mask = np.isfinite(self.v_s[self.app_model[a]])
+            if allowed is not None:
+                ok_types = np.array([name in allowed for name in self.type_names])
+                mask &= ok_types[self.v_type]
+            if app.required_labels:
+                ok_nodes = np.array(
+                    [all(labels.get(k) == v for k, v in app.required_labels.items()) for labels in self.node_labels]
                 )
-            )
-            / 1000.0
+                mask &= ok_nodes[self.v_node]
+            if pin >= 0:
+                only = np.zeros(self.n_accs, dtype=bool)
+                only[pin] = mask[pin]
+                mask = only
+            mask.setflags(write=False)
+            self._signature_masks[signature] = mask
+        return mask
+
+    def compatible(self, a: int, d: int) -> bool:
+        return bool(self.compatible_mask(a)[d])
+
+    def eligible_mask(self, a: int) -> np.ndarray:
+        """Compatible accelerators where ``a`` fits alone (memory, cap, SLO on an empty device).
+
+        Alone is the best case for memory, utilisation, FCFS mean latency and the exact PS model
+        (adding load never lowers them), so those checks exclude only accelerators no placement
+        could use. The additive PS model and FCFS percentiles are not monotone in that way (a fast
+        co-located class can lower the mean service time or the waiting-time decay scale), so for
+        them only memory and the cap are checked here.
+        """
+        mask = self._app_masks[a]
+        if mask is not None:
+            return mask
+        signature = (
+            id(self.compatible_mask(a)),
+            self.app_model[a],
+            self.app_rate[a],
+            self.app_slo[a],
+            self.app_q[a],
+            self.app_pre[a],
+            self.app_fe_mem[a],
         )
+        mask = self._eligible_by_signature.get(signature)
+        if mask is None:
+            mask = self._eligible_by_signature[signature] = self._eligible(a)
+        self._app_masks[a] = mask
+        return mask
 
-    def can_place(self, app_name: str, acc_name: str) -> bool:
-        """Would the placement stay feasible (every class on the affected devices meets its SLO)?"""
-        app = self.apps[app_name]
-        if acc_name not in self._eligible_set(app_name):
-            return False
-        acc = self.accelerators[acc_name]
-        node_state = self.nodes[acc.node]
-        key = self.backend_key(app)
-        profile = self.models[app.model].profiles[acc.type]
-        new_backend = key not in acc.backends
-        if acc.discipline == Discipline.DEDICATED and acc.backends and new_backend:
-            return False
-        backend_mb = profile.memory_mb if new_backend else 0.0
-        if acc.device_memory_limit_mb is not None:
-            if acc.device_memory_mb + backend_mb > acc.device_memory_limit_mb * (1 - _SLACK):
-                return False
-            node_extra = app.frontend_memory_mb
+    def _eligible(self, a: int) -> np.ndarray:
+        mi = self.app_model[a]
+        alone_util = self.app_rate[a] * self.v_s[mi] / 1000.0
+        mask = self.compatible_mask(a) & (alone_util <= self.v_cap_loose)
+        mask &= self.app_fe_mem[a] + self.v_node_need[mi] <= self.v_node_limit
+        if self.any_device_memory:
+            mask &= self.v_dev_need[mi] <= self.v_dev_limit
+        # latency alone, once per group of accelerators that look alike to this application
+        if self.app_pre[a] > 0:
+            groups, reps = self.v_group, self.group_rep
         else:
-            node_extra = app.frontend_memory_mb + backend_mb
-        if node_state.memory_mb + node_extra > node_state.memory_limit_mb * (1 - _SLACK):
+            groups, reps = self.v_type, self.type_rep
+        present = np.flatnonzero(np.bincount(groups[mask], minlength=len(reps)))
+        if present.size:
+            ok = np.ones(len(reps), dtype=bool)
+            for g in present:
+                d = reps[g]
+                t = self.acc_type[d]
+                ok[g] = not self._alone_filter_applies(a, t) or self._alone_latency_ok(a, t, d)
+            mask &= ok[groups]
+        mask.setflags(write=False)
+        return mask
+
+    def _alone_filter_applies(self, a: int, t: int) -> bool:
+        disc = self.type_discipline[t]
+        if disc == PS:
+            return not self.additive_ps
+        return self.app_q[a] is None
+
+    def _alone_latency_ok(self, a: int, t: int, d: int) -> bool:
+        s, o, scv, _mem = self.profile[self.app_model[a]][t]  # type: ignore[misc]
+        rate = self.app_rate[a]
+        rho = rate * s / 1000.0
+        if rho >= 1.0 or rho > self.acc_cap[d] * (1.0 + TOLERANCE):
             return False
-        if app.preprocess_ms > 0:
-            # The node's CPU load changes, so every device on the node must be re-checked.
-            load = node_state.frontend_load + app.rate_rps * app.preprocess_ms / 1000.0
-            if load / node_state.node.preprocess_cores >= 1.0:
+        disc = self.type_discipline[t]
+        wait = rate * s * s * (1.0 + scv) / 1000.0 / (2.0 * (1.0 - rho)) if disc != PS else 0.0
+        q = self.app_q[a]
+        acc_ms = self._class_latency(disc, q, s, o, scv, 0.0, rho, wait, s)
+        cores = self.node_cores[self.acc_node[d]]
+        fe_rho = rate * self.app_pre[a] / 1000.0 / cores
+        if self.app_pre[a] > 0 and fe_rho >= 1.0:
+            return False
+        return acc_ms + frontend_ms(self.app_pre[a], fe_rho, q) <= _budget(self.app_slo[a], self.network_ms)
+
+    # --- the latency of one class --------------------------------------------------------------
+
+    def _class_latency(
+        self, disc: int, q: float | None, s: float, o: float, scv: float, p: float, rho: float, wait: float, sbar: float
+    ) -> float:
+        """Accelerator latency of a class (mean or q-quantile), given the queue's aggregates."""
+        if disc == PS:
+            mean = s + sbar / (1.0 - rho) - sbar if self.additive_ps else s / (1.0 - rho)
+            if q is None:
+                return mean
+            return s + exp_tail_delay(mean - s, rho, q)
+        if q is None:
+            return s + p * o + wait
+        return s + fcfs_quantile_offset(q, rho, wait, p, o) + self._gamma_excess(q, s, scv)
+
+    def _gamma_excess(self, q: float, s: float, scv: float) -> float:
+        if scv <= 0:
+            return 0.0
+        key = (q, s, scv)
+        value = self._gamma_cache.get(key)
+        if value is None:
+            from scipy.stats import gamma
+
+            shape = 1.0 / max(scv, 1e-12)
+            scale = s * max(scv, 1e-12)
+            value = max(float(gamma.ppf(q, shape, scale=scale)) - s, 0.0)
+            self._gamma_cache[key] = value
+        return value
+
+    # --- the probe -----------------------------------------------------------------------------
+
+    def can_place(self, a: int, d: int) -> bool:
+        """Would every class on d (and on d's node, if a pre-processes) still meet its SLO?"""
+        if self.assignment[a] >= 0 or not self.compatible_mask(a)[d]:
+            return False
+        return self._fits(a, d, check_latency=True)
+
+    def fits_memory(self, a: int, d: int) -> bool:
+        """Compatibility, the dedicated rule and memory only (the knapsack baselines' test)."""
+        if self.assignment[a] >= 0 or not self.compatible_mask(a)[d]:
+            return False
+        return self._fits(a, d, check_latency=False)
+
+    def fits_utilization_only(self, a: int, d: int) -> bool:
+        """Memory plus sum(lambda s) under the cap, blind to queueing and switch overhead."""
+        if not self.fits_memory(a, d):
+            return False
+        lam_s = self.agg[d][1] + self.app_rate[a] * self.profile[self.app_model[a]][self.acc_type[d]][0]  # type: ignore[index]
+        return lam_s / 1000.0 <= self.acc_cap[d] * (1.0 + TOLERANCE)
+
+    def _fits(self, a: int, d: int, *, check_latency: bool) -> bool:
+        t = self.acc_type[d]
+        prof = self.profile[self.app_model[a]][t]
+        if prof is None:
+            return False
+        s, o, scv, mem = prof
+        key = self.app_key[a]
+        backends = self.backends[d]
+        joined = backends.get(key)
+        disc = self.acc_disc[d]
+        if disc == DEDICATED and joined is None and backends:
+            return False
+        # memory
+        backend_mb = mem if joined is None else 0.0
+        v = self.acc_node[d]
+        dev_limit = self.acc_dev_limit[d]
+        if dev_limit is not None:
+            if self.dev_mem[d] + backend_mb > dev_limit * (1.0 + TOLERANCE):
                 return False
-            for other in self.accelerators_of_node[acc.node]:
-                if (
-                    other != acc_name
-                    and self.accelerators[other].backends
-                    and not self._accelerator_ok(self.accelerators[other], None, load)
-                ):
-                    return False
-            return self._accelerator_ok(acc, app, load)
-        return self._accelerator_ok(acc, app, node_state.frontend_load)
-
-    def _eligible_set(self, app_name: str) -> set[str]:
-        cache = self.__dict__.setdefault("_eligible_sets", {})
-        if app_name not in cache:
-            cache[app_name] = set(self.eligible[app_name])
-        return cache[app_name]
-
-    def _accelerator_ok(self, acc: AcceleratorState, extra: Application | None, frontend_load: float) -> bool:
-        """Check every class on ``acc`` (with ``extra`` added) against its tightest SLO."""
-        backends = list(acc.backends.values())
-        members: list[list[Application]] = [[self.apps[n] for n in b.apps] for b in backends]
-        rates = [b.rate_rps for b in backends]
-        service = [b.service_ms for b in backends]
-        scv = [b.scv for b in backends]
-        switch = [b.switch_ms for b in backends]
-        if extra is not None:
-            key = self.backend_key(extra)
-            keys = [b.key for b in backends]
-            if key in keys:
-                index = keys.index(key)
-                rates[index] += extra.rate_rps
-                members[index] = members[index] + [extra]
+            node_extra = self.app_fe_mem[a]
+        else:
+            node_extra = self.app_fe_mem[a] + backend_mb
+        if self.node_mem[v] + node_extra > self.node_limit[v] * (1.0 + TOLERANCE):
+            return False
+        if not check_latency:
+            return True
+        # utilisation, from O(1) aggregates
+        lam = self.app_rate[a]
+        total, sa, sb, sc, sd, se, sf, sg, sh = self.agg[d]
+        r = joined.rate if joined is not None else 0.0
+        grow = lam * (2.0 * r + lam)
+        total += lam
+        sa += lam * s
+        k = len(backends) + (1 if joined is None else 0)
+        if disc == PS:
+            rho = sa / 1000.0
+            wait = 0.0
+        else:
+            sb += lam * o
+            sc += grow * o
+            sd += lam * s * s * (1.0 + scv)
+            se += lam * s * o
+            sf += grow * s * o
+            sg += lam * o * o
+            sh += grow * o * o
+            if k > 1:
+                rho = (sa + sb - sc / total) / 1000.0
+                second = sd + 2.0 * (se - sf / total) + (sg - sh / total)
             else:
-                profile = self.models[extra.model].profiles[acc.type]
-                rates.append(extra.rate_rps)
-                service.append(profile.service_time_ms)
-                scv.append(profile.scv)
-                switch.append(profile.switch_overhead_ms)
-                members.append([extra])
-        node = self.nodes[acc.node].node
-        cores = node.preprocess_cores
-        frontend_rho = frontend_load / cores
-        quantiles = {a.slo.quantile for group in members for a in group}
-        utilization = None
-        for q in quantiles:
-            result = _queue(
-                acc.discipline, q, np.array(rates), np.array(service), np.array(scv), np.array(switch), self.ps_model
-            )
-            utilization = result.utilization
-            if not result.stable or utilization > acc.utilization_cap * (1 - _SLACK):
+                rho = sa / 1000.0
+                second = sd
+        cap = self.acc_cap[d]
+        if rho >= 1.0 or rho > cap * (1.0 + TOLERANCE):
+            return False
+        if disc != PS:
+            wait = second / 1000.0 / (2.0 * (1.0 - rho))
+        sbar = sa / total
+        # front end
+        pre = self.app_pre[a]
+        fe_load = self.node_fe_load[v] + lam * pre / 1000.0 if pre > 0 else self.node_fe_load[v]
+        fe_rho = fe_load / self.node_cores[v]
+        if pre > 0 and fe_rho >= 1.0:
+            return False
+        # every class on d, with a added
+        q_a = self.app_q[a]
+        network = self.network_ms
+        for bkey, b in backends.items():
+            rate = b.rate + lam if bkey == key else b.rate
+            p = 1.0 - rate / total if k > 1 else 0.0
+            if not self._class_ok(b, disc, p, rho, wait, sbar, fe_rho):
                 return False
-            for index, group in enumerate(members):
-                for app in group:
-                    if app.slo.quantile != q:
-                        continue
-                    total = self.network_ms + float(result.latency_ms[index]) + _frontend_ms(app, frontend_rho, q)
-                    if total > app.slo.latency_ms * (1 - _SLACK):
-                        return False
+        if joined is None:
+            p = 1.0 - lam / total if k > 1 else 0.0
+        else:
+            p = 1.0 - (joined.rate + lam) / total if k > 1 else 0.0
+        latency = self._class_latency(disc, q_a, s, o, scv, p, rho, wait, sbar)
+        if latency + frontend_ms(pre, fe_rho, q_a) > _budget(self.app_slo[a], network):
+            return False
+        # a's pre-processing slows the front end of every pre-processing app on the node
+        if pre > 0:
+            for other_d in self.node_accs[v]:
+                if other_d != d and self.acc_pre_count[other_d] and not self._pre_apps_ok(other_d, fe_rho):
+                    return False
         return True
 
-    # --- updates ---------------------------------------------------------------------------
+    def _class_ok(self, b: Backend, disc: int, p: float, rho: float, wait: float, sbar: float, fe_rho: float) -> bool:
+        """Does every member of class ``b`` meet its SLO given the queue's (new) aggregates?"""
+        if disc in (FCFS, DEDICATED):
+            mean = b.s + p * b.o + wait
+        elif self.additive_ps:
+            mean = b.s + sbar / (1.0 - rho) - sbar
+        else:
+            mean = b.s / (1.0 - rho)
+        for q, budget in b.budgets.items():
+            latency = mean if q is None else self._class_latency(disc, q, b.s, b.o, b.scv, p, rho, wait, sbar)
+            if latency > budget:
+                return False
+        for (q, pre), budget in b.pre_budgets.items():
+            latency = mean if q is None else self._class_latency(disc, q, b.s, b.o, b.scv, p, rho, wait, sbar)
+            if latency + frontend_ms(pre, fe_rho, q) > budget:
+                return False
+        return True
 
-    def place(self, app_name: str, acc_name: str) -> None:
-        app = self.apps[app_name]
-        acc = self.accelerators[acc_name]
-        node_state = self.nodes[acc.node]
-        key = self.backend_key(app)
-        profile = self.models[app.model].profiles[acc.type]
-        backend = acc.backends.get(key)
+    def _pre_apps_ok(self, d: int, fe_rho: float) -> bool:
+        """Do d's pre-processing apps meet their SLOs at front-end load ``fe_rho`` (d unchanged)?"""
+        backends = self.backends[d]
+        disc = self.acc_disc[d]
+        total = self.agg[d][0]
+        k = len(backends)
+        rho = self.util[d]
+        wait = self.wait[d]
+        sbar = self.agg[d][1] / total
+        for b in backends.values():
+            if b.pre_budgets:
+                p = 1.0 - b.rate / total if k > 1 else 0.0
+                if not self._class_ok(b, disc, p, rho, wait, sbar, fe_rho):
+                    return False
+        return True
+
+    # --- vectorised necessary conditions ---------------------------------------------------------
+
+    def utilization_after(self, a: int) -> np.ndarray:
+        """Utilisation of every accelerator if ``a`` joined it (inf where it has no profile).
+
+        Exact for every discipline: FCFS utilisation includes the switch probabilities, which
+        change with the total rate; sharing an existing backend is accounted for.
+        """
+        mi = self.app_model[a]
+        lam = self.app_rate[a]
+        o = self.v_o[mi]
+        # sum(lam_i o_i (1 - lam_i / total)) after the join; the joined class's lam^2 grows by lam (2 r + lam)
+        grow = (2.0 * self.v_model_rate[mi] + lam) * lam * o if self.model_shareable[mi] else lam * lam * o
+        grow += self.v_c
+        grow /= self.v_lam + lam
+        out = lam * self.v_so[mi]
+        out += self.v_ab
+        out -= grow
+        out *= 0.001
+        return out  # inf where there is no profile: s = inf and o = 0 there
+
+    def candidates(self, a: int, *, utilization: np.ndarray | None = None) -> np.ndarray:
+        """Accelerators (in file order) that pass every O(1) necessary check for ``a``.
+
+        Compatibility, alone feasibility, the dedicated rule, node and device memory and the
+        utilisation cap (exact, :meth:`utilization_after`), for all accelerators at once.
+        :meth:`can_place` remains the authority.
+        """
+        mi = self.app_model[a]
+        if utilization is None:
+            utilization = self.utilization_after(a)
+        mask = self.eligible_mask(a) & (utilization <= self.v_cap_loose)
+        fe = self.app_fe_mem[a]
+        if self.model_shareable[mi]:
+            shares = self.v_model_rate[mi] > 0
+            mask &= np.where(shares, fe, fe + self.v_node_need[mi]) <= self.v_node_free
+            if self.any_device_memory:
+                mask &= np.where(shares, 0.0, self.v_dev_need[mi]) <= self.v_dev_free
+            if self.any_dedicated:
+                mask &= ~(self.v_dedicated & self.v_used & ~shares)
+        else:
+            mask &= fe + self.v_node_need[mi] <= self.v_node_free
+            if self.any_device_memory:
+                mask &= self.v_dev_need[mi] <= self.v_dev_free
+            if self.any_dedicated:
+                mask &= ~(self.v_dedicated & self.v_used)
+        return np.flatnonzero(mask)
+
+    def memory_candidates(self, a: int, *, utilization_only: bool = False) -> np.ndarray:
+        """Compatible accelerators whose memory (and dedicated rule) would take ``a``: the baselines' filter.
+
+        With ``utilization_only`` also sum(lambda s) <= cap, blind to queueing and switch overhead.
+        :meth:`fits_memory` / :meth:`fits_utilization_only` remain the authority.
+        """
+        mi = self.app_model[a]
+        shares = self.shares_backend(a)
+        mask = self.compatible_mask(a) & ~(self.v_dedicated & self.v_used & ~shares)
+        backend_mb = np.where(shares, 0.0, self.v_mem[mi])
+        fe = self.app_fe_mem[a]
+        mask &= np.where(self.v_has_dev, fe, fe + backend_mb) <= self.v_node_free
+        mask &= np.where(self.v_has_dev, backend_mb, 0.0) <= self.v_dev_free
+        if utilization_only:
+            mask &= (self.v_a + self.app_rate[a] * self.v_s[mi]) / 1000.0 <= self.v_cap_loose
+        return np.flatnonzero(mask)
+
+    def shares_backend(self, a: int) -> np.ndarray:
+        """Accelerators that already run the backend ``a`` would share."""
+        mi = self.app_model[a]
+        if not self.model_shareable[mi]:
+            return np.zeros(self.n_accs, dtype=bool)
+        return self.v_model_rate[mi] > 0
+
+    # --- updates -------------------------------------------------------------------------------
+
+    def place(self, a: int, d: int) -> None:
+        """Put ``a`` on ``d`` (no check: call :meth:`can_place` first unless violations are wanted)."""
+        if self.assignment[a] >= 0:
+            raise ValueError(f"application {self.app_names[a]!r} is already placed")
+        mi = self.app_model[a]
+        key = self.app_key[a]
+        t = self.acc_type[d]
+        v = self.acc_node[d]
+        backend = self.backends[d].get(key)
         if backend is None:
-            backend = BackendState(
-                key, app.model, 0.0, profile.service_time_ms, profile.scv, profile.switch_overhead_ms, profile.memory_mb
-            )
-            acc.backends[key] = backend
-            if acc.device_memory_limit_mb is not None:
-                acc.device_memory_mb += profile.memory_mb
-            else:
-                node_state.memory_mb += profile.memory_mb
-        backend.rate_rps += app.rate_rps
-        backend.apps.append(app_name)
-        node_state.memory_mb += app.frontend_memory_mb
-        node_state.frontend_load += app.rate_rps * app.preprocess_ms / 1000.0
-        node_state.apps.append(app_name)
-        self.assignment[app_name] = acc_name
-        acc.utilization = self._utilization(acc)
+            s, o, scv, mem = self.profile[mi][t]  # type: ignore[misc]
+            backend = Backend(key, mi, s, o, scv, mem)
+            self.backends[d][key] = backend
+        backend.rate += self.app_rate[a]
+        backend.apps.append(a)
+        self._refresh_budgets(backend)
+        self.acc_apps[d].append(a)
+        if self.app_pre[a] > 0:
+            self.acc_pre_count[d] += 1
+            self.node_pre_apps[v].append(a)
+            self._refresh_frontend(v)
+        self.assignment[a] = d
+        self.n_placed += 1
+        if len(self.acc_apps[d]) == 1:
+            self.n_used += 1
+            self.total_cost += self.type_cost[t]
+            self.v_used[d] = True
+        self.total_priority += self.app_priority[a]
+        self.total_value += self.app_value[a].get(d, self.app_priority[a])
+        self.total_cost += self.app_cost[a].get(d, 0.0)
+        if self.app_current[a] >= 0 and self.app_current[a] == d:
+            self.n_migrations -= 1
+        if self.model_shareable[mi]:
+            self.v_model_rate[mi, d] = backend.rate
+        self._refresh_accelerator(d)
+        self._refresh_memory(d, v)
 
-    def remove(self, app_name: str) -> None:
-        acc_name = self.assignment.pop(app_name)
-        app = self.apps[app_name]
-        acc = self.accelerators[acc_name]
-        node_state = self.nodes[acc.node]
-        key = self.backend_key(app)
-        backend = acc.backends[key]
-        backend.apps.remove(app_name)
-        backend.rate_rps -= app.rate_rps
-        if not backend.apps:
-            del acc.backends[key]
-            if acc.device_memory_limit_mb is not None:
-                acc.device_memory_mb -= backend.memory_mb
-            else:
-                node_state.memory_mb -= backend.memory_mb
-        node_state.memory_mb -= app.frontend_memory_mb
-        node_state.frontend_load -= app.rate_rps * app.preprocess_ms / 1000.0
-        node_state.apps.remove(app_name)
-        acc.utilization = self._utilization(acc)
+    def remove(self, a: int) -> int:
+        """Take ``a`` off its accelerator; returns the accelerator it was on."""
+        d = self.assignment[a]
+        if d < 0:
+            raise ValueError(f"application {self.app_names[a]!r} is not placed")
+        mi = self.app_model[a]
+        key = self.app_key[a]
+        t = self.acc_type[d]
+        v = self.acc_node[d]
+        backend = self.backends[d][key]
+        backend.apps.remove(a)
+        if backend.apps:
+            backend.rate = sum(self.app_rate[x] for x in backend.apps)
+            self._refresh_budgets(backend)
+        else:
+            del self.backends[d][key]
+            backend.rate = 0.0
+        self.acc_apps[d].remove(a)
+        if self.app_pre[a] > 0:
+            self.acc_pre_count[d] -= 1
+            self.node_pre_apps[v].remove(a)
+            self._refresh_frontend(v)
+        self.assignment[a] = -1
+        self.n_placed -= 1
+        if not self.acc_apps[d]:
+            self.n_used -= 1
+            self.total_cost -= self.type_cost[t]
+            self.v_used[d] = False
+        self.total_priority -= self.app_priority[a]
+        self.total_value -= self.app_value[a].get(d, self.app_priority[a])
+        self.total_cost -= self.app_cost[a].get(d, 0.0)
+        if self.app_current[a] >= 0 and self.app_current[a] == d:
+            self.n_migrations += 1
+        if self.model_shareable[mi]:
+            self.v_model_rate[mi, d] = backend.rate
+        self._refresh_accelerator(d)
+        self._refresh_memory(d, v)
+        return d
 
-    def _utilization(self, acc: AcceleratorState) -> float:
-        if not acc.backends:
-            return 0.0
-        b = list(acc.backends.values())
-        if acc.discipline == Discipline.PS:
-            return sum(x.rate_rps * x.service_ms for x in b) / 1000.0
-        return latency.fcfs_moments(
-            [x.rate_rps for x in b], [x.service_ms for x in b], [x.scv for x in b], [x.switch_ms for x in b]
-        ).utilization
+    def _refresh_memory(self, d: int, v: int) -> None:
+        """Device and node memory recomputed from scratch (no drift from add/subtract cycles)."""
+        loose = 1.0 + PREFILTER_TOLERANCE
+        dev_limit = self.acc_dev_limit[d]
+        if dev_limit is not None:
+            self.dev_mem[d] = sum(b.memory for b in self.backends[d].values())
+            self.v_dev_free[d] = (dev_limit - self.dev_mem[d]) * loose
+        used = 0.0
+        for other in self.node_accs[v]:
+            if self.acc_dev_limit[other] is None:
+                used += sum(b.memory for b in self.backends[other].values())
+            used += sum(self.app_fe_mem[x] for x in self.acc_apps[other])
+        self.node_mem[v] = used
+        free = (self.node_limit[v] - used) * loose
+        for other in self.node_accs[v]:
+            self.v_node_free[other] = free
+        self.node_version[v] += 1
+
+    def _refresh_frontend(self, v: int) -> None:
+        self.node_fe_load[v] = sum(self.app_rate[x] * self.app_pre[x] / 1000.0 for x in self.node_pre_apps[v])
+
+    def _refresh_budgets(self, backend: Backend) -> None:
+        budgets: dict[float | None, float] = {}
+        pre_budgets: dict[tuple[float | None, float], float] = {}
+        network = self.network_ms
+        for x in backend.apps:
+            q = self.app_q[x]
+            budget = _budget(self.app_slo[x], network)
+            pre = self.app_pre[x]
+            if pre > 0:
+                if budget < pre_budgets.get((q, pre), math.inf):
+                    pre_budgets[(q, pre)] = budget
+            elif budget < budgets.get(q, math.inf):
+                budgets[q] = budget
+        backend.budgets = budgets
+        backend.pre_budgets = pre_budgets
+
+    def _refresh_accelerator(self, d: int) -> None:
+        """Recompute d's aggregates from its backends (from scratch: no floating-point drift)."""
+        total = sa = sb = sc = sd = se = sf = sg = sh = 0.0
+        for b in self.backends[d].values():
+            r = b.rate
+            total += r
+            sa += r * b.s
+            sb += r * b.o
+            sc += r * r * b.o
+            sd += r * b.s2
+            se += r * b.s * b.o
+            sf += r * r * b.s * b.o
+            sg += r * b.o * b.o
+            sh += r * r * b.o * b.o
+        self.agg[d] = (total, sa, sb, sc, sd, se, sf, sg, sh)
+        k = len(self.backends[d])
+        if self.acc_disc[d] == PS or k == 0:
+            rho = sa / 1000.0
+            wait = 0.0
+        elif k == 1:
+            rho = sa / 1000.0
+            wait = sd / 1000.0 / (2.0 * (1.0 - rho)) if rho < 1.0 else math.inf
+        else:
+            rho = (sa + sb - sc / total) / 1000.0
+            second = sd + 2.0 * (se - sf / total) + (sg - sh / total)
+            wait = second / 1000.0 / (2.0 * (1.0 - rho)) if rho < 1.0 else math.inf
+        self.util[d] = rho
+        self.wait[d] = wait
+        self.v_util[d] = rho
+        self.v_lam[d] = total
+        self.v_a[d] = sa
+        is_ps = self.acc_disc[d] == PS
+        self.v_ab[d] = sa if is_ps else sa + sb
+        self.v_c[d] = 0.0 if is_ps else sc
+        self.version[d] += 1
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def placement(self) -> dict[str, str]:
+        """The current placement as application name -> accelerator name."""
+        return {self.app_names[a]: self.acc_names[d] for a, d in enumerate(self.assignment) if d >= 0}
+
+    def load(self, placement: dict[str, str], *, check: bool = True) -> list[str]:
+        """Place a named placement; with ``check``, skip (and return) applications that do not fit."""
+        skipped = []
+        for name, acc_name in placement.items():
+            a, d = self.app_index[name], self.acc_index[acc_name]
+            if check and not self.can_place(a, d):
+                skipped.append(name)
+                continue
+            self.place(a, d)
+        return skipped
+
+    def unplaced(self) -> list[int]:
+        return [a for a, d in enumerate(self.assignment) if d < 0]
+
+    def objective_values(self) -> dict[Objective, float]:
+        return {
+            Objective.MAX_HOSTED: self.total_priority,
+            Objective.MAX_VALUE: self.total_value,
+            Objective.MIN_ACCELERATORS: float(self.n_used),
+            Objective.MIN_COST: self.total_cost,
+            Objective.MIN_MIGRATIONS: float(self.n_migrations),
+        }
+
+    def objective_key(self) -> tuple[float, ...]:
+        """Sorts better placements higher under the lexicographic objectives.
+
+        Under ``host_all`` the number of hosted applications comes first: a placement that
+        misses one is no solution at all, whatever its other objectives.
+        """
+        values = self.objective_values()
+        key = tuple(_OBJECTIVE_SIGN[o] * values[o] for o in self.objectives)
+        if self.instance.host_all:
+            return (float(self.n_placed), *key)
+        return key
+
+    def marginal_vectors(self, a: int) -> list[np.ndarray]:
+        """Per-accelerator change of each objective (in key order, smaller is better) if ``a`` joins.
+
+        Objectives that every accelerator changes alike (hosted weight) are left out.
+        """
+        out = []
+        for objective in self.objectives:
+            if objective == Objective.MAX_VALUE and self.app_value[a]:
+                vec = np.full(self.n_accs, -self.app_priority[a])
+                for d, value in self.app_value[a].items():
+                    vec[d] = -value
+                out.append(vec)
+            elif objective == Objective.MIN_ACCELERATORS:
+                out.append((~self.v_used).astype(float))
+            elif objective == Objective.MIN_COST:
+                vec = np.where(self.v_used, 0.0, self.v_type_cost)
+                if self.app_cost[a]:
+                    vec = vec.copy()
+                    for d, cost in self.app_cost[a].items():
+                        vec[d] += cost
+                out.append(vec)
+            elif objective == Objective.MIN_MIGRATIONS and self.app_current[a] >= 0:
+                vec = np.ones(self.n_accs)
+                vec[self.app_current[a]] = 0.0
+                out.append(vec)
+        return out
 
 
-def _frontend_ms(app: Application, rho: float, q: float | None) -> float:
-    if app.preprocess_ms <= 0:
-        return 0.0
-    if rho >= 1.0:
-        return float("inf")
-    mean = app.preprocess_ms / (1.0 - rho)
-    if q is None:
-        return mean
-    if rho <= 0 or q <= 1.0 - rho:
-        return app.preprocess_ms
-    return app.preprocess_ms + (mean - app.preprocess_ms) / rho * float(np.log(rho / (1.0 - q)))
-
-
-def _queue(discipline: Discipline, q: float | None, rates, service, scv, switch, ps_model: str) -> latency.QueueLatency:
-    if discipline == Discipline.PS:
-        return (
-            latency.ps_latency(rates, service, variant=ps_model)
-            if q is None
-            else latency.ps_quantile(q, rates, service, variant=ps_model)
-        )
-    return (
-        latency.fcfs_latency(rates, service, scv, switch)
-        if q is None
-        else latency.fcfs_quantile(q, rates, service, scv, switch)
-    )
+def better(new: tuple[float, ...], old: tuple[float, ...], eps: float = 1e-9) -> bool:
+    """Is ``new`` lexicographically better than ``old`` by more than a rounding error?"""
+    for x, y in zip(new, old):
+        if x > y + eps * max(1.0, abs(y)):
+            return True
+        if x < y - eps * max(1.0, abs(y)):
+            return False
+    return False

@@ -1,0 +1,167 @@
+"""ClusterState: the incremental probe agrees with the independent evaluator."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optplace import latency
+from optplace.domain import Instance
+from optplace.evaluate import ViolationCode, evaluate
+from optplace.heuristics import state as state_module
+from optplace.heuristics.state import ClusterState, fcfs_quantile_offset
+from tests.heuristics.strategies import instances
+
+# Codes that a partial placement carries by construction, not because of the probed move.
+_PARTIAL = {ViolationCode.NOT_HOSTED}
+
+
+def _feasible_partial(instance: Instance, placement: dict[str, str]) -> bool:
+    evaluation = evaluate(instance, placement)
+    for v in evaluation.violations:
+        if v.code in _PARTIAL:
+            continue
+        if v.code == ViolationCode.PINNED_MOVED and v.accelerator is None:
+            continue  # an unplaced pinned app: the probe places pins later, not a placement error
+        return False
+    return True
+
+
+def _probe_loosely(state: ClusterState, a: int, d: int, tolerance: float) -> bool:
+    saved = state_module.TOLERANCE
+    state_module.TOLERANCE = tolerance
+    try:
+        return state.can_place(a, d)
+    finally:
+        state_module.TOLERANCE = saved
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance=instances(), data=st.data())
+def test_probe_matches_evaluator(instance, data):
+    """can_place says yes exactly when the evaluator accepts the placement with the app added."""
+    state = ClusterState(instance)
+    pairs = [(a, d) for a in range(state.n_apps) for d in range(state.n_accs)]
+    order = data.draw(st.permutations(pairs))
+    for a, d in order[:40]:
+        if state.assignment[a] >= 0:
+            continue
+        probe = state.can_place(a, d)
+        trial = {**state.placement(), state.app_names[a]: state.acc_names[d]}
+        truth = _feasible_partial(instance, trial)
+        if probe:
+            assert truth, f"probe accepted {state.app_names[a]} on {state.acc_names[d]}, evaluator rejects"
+            state.place(a, d)
+        elif truth:
+            # Only inside the tolerance band the probe keeps tighter than the evaluator's.
+            assert _probe_loosely(state, a, d, 1e-7), f"probe rejected a clear fit: {trial}"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance=instances(), data=st.data())
+def test_remove_restores_the_state(instance, data):
+    """Placing then removing leaves aggregates, memory and objective totals as they were."""
+    state = ClusterState(instance)
+    placed = []
+    for a in range(state.n_apps):
+        for d in range(state.n_accs):
+            if state.can_place(a, d):
+                state.place(a, d)
+                placed.append(a)
+                break
+    before = (list(state.util), list(state.node_mem), list(state.dev_mem), state.objective_key())
+    for a in data.draw(st.permutations(placed)):
+        d = state.remove(a)
+        state.place(a, d)
+    after = (list(state.util), list(state.node_mem), list(state.dev_mem), state.objective_key())
+    assert np.allclose(before[0], after[0], rtol=1e-12, atol=1e-15)
+    assert np.allclose(before[1], after[1]) and np.allclose(before[2], after[2])
+    assert np.allclose(before[3], after[3])
+    values = evaluate(instance, state.placement()).objectives
+    for objective, value in state.objective_values().items():
+        assert value == pytest.approx(values[objective.value])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance=instances())
+def test_utilization_after_is_exact(instance):
+    """The vectorised utilisation-after-join equals the evaluator's utilisation of that placement."""
+    state = ClusterState(instance)
+    for a in range(state.n_apps):
+        rho = state.utilization_after(a)
+        for d in range(state.n_accs):
+            if not state.compatible(a, d):
+                continue
+            placement = {**state.placement(), state.app_names[a]: state.acc_names[d]}
+            report = next(r for r in evaluate(instance, placement).accelerators if r.accelerator == state.acc_names[d])
+            assert rho[d] == pytest.approx(report.utilization, rel=1e-9, abs=1e-12)
+        cands = state.candidates(a)
+        fits = [d for d in cands if state.can_place(a, int(d))]
+        if fits:
+            state.place(a, int(fits[0]))
+
+
+@given(
+    q=st.sampled_from([0.5, 0.9, 0.95, 0.99, 0.999]),
+    rates=st.lists(st.floats(0.5, 30), min_size=1, max_size=4),
+    data=st.data(),
+)
+@settings(max_examples=200, deadline=None)
+def test_fcfs_quantile_closed_form_matches_bisection(q, rates, data):
+    """The closed-form FCFS percentile equals latency.fcfs_quantile's bisection."""
+    n = len(rates)
+    service = data.draw(st.lists(st.floats(0.5, 40), min_size=n, max_size=n))
+    switch = data.draw(st.lists(st.sampled_from([0.0, 5.0, 12.5, 25.0]), min_size=n, max_size=n))
+    reference = latency.fcfs_quantile(q, rates, service, 0.0, switch)
+    if not reference.stable:
+        return
+    moments = latency.fcfs_moments(rates, service, 0.0, switch)
+    for i in range(n):
+        p = float(moments.switch_probability[i])
+        mine = service[i] + fcfs_quantile_offset(q, moments.utilization, moments.mean_wait_ms, p, switch[i])
+        assert mine == pytest.approx(float(reference.latency_ms[i]), rel=1e-9, abs=1e-9)
+
+
+def test_probe_rejects_each_limit():
+    """Memory, the cap, the dedicated rule and the SLO each stop a join on their own."""
+    doc = {
+        "accelerator_types": [{"name": "gpu", "discipline": "ps"}, {"name": "ded", "discipline": "dedicated"}],
+        "nodes": [
+            {
+                "name": "n1",
+                "memory_mb": 1000,
+                "accelerators": [{"name": "g", "type": "gpu"}, {"name": "x", "type": "ded"}],
+            }
+        ],
+        "models": [
+            {
+                "name": "big",
+                "profiles": {"gpu": {"service_time_ms": 10, "memory_mb": 500}, "ded": {"service_time_ms": 10}},
+            },
+            {
+                "name": "fast",
+                "profiles": {"gpu": {"service_time_ms": 10, "memory_mb": 100}, "ded": {"service_time_ms": 10}},
+            },
+        ],
+        "applications": [
+            {"name": "b1", "model": "big", "rate_rps": 1, "slo": {"latency_ms": 1000}},
+            {"name": "b2", "model": "big", "rate_rps": 1, "slo": {"latency_ms": 1000}, "frontend_memory_mb": 400},
+            {"name": "f1", "model": "fast", "rate_rps": 70, "slo": {"latency_ms": 1000}},
+            {"name": "f2", "model": "fast", "rate_rps": 1, "slo": {"latency_ms": 10.5}},
+        ],
+    }
+    state = ClusterState(Instance.model_validate(doc))
+    b1, b2, f1, f2 = range(4)
+    g, x = state.acc_index["g"], state.acc_index["x"]
+    state.place(b1, g)  # 500 MB of the 800 MB usable, rho 0.01
+    assert not state.can_place(b2, g)  # shares the backend, but 400 MB front end > 300 MB left
+    assert state.can_place(f1, g)  # rho 0.01 + 0.7 = 0.71 <= 0.8
+    state.place(f1, g)
+    assert not state.can_place(f2, g)  # rho 0.72: R = 10 / 0.28 = 35.7 ms > 10.5 ms
+    state.place(f2, x)  # alone on the dedicated device: M/D/1 R = 10 * 1.99 / 1.98 = 10.05 ms
+    assert not state.can_place(b2, x)  # a second backend on a dedicated device
+    assert math.isclose(state.util[g], 0.71)  # f2 went to the dedicated device, not g

@@ -326,3 +326,37 @@ def test_response_distribution_is_a_distribution_consistent_with_the_dependent_m
     np.testing.assert_allclose(dist.mean_ms(), dependent, rtol=0.03, atol=3 * step)
     assert np.all(dist.quantile(q) >= dist.quantile(0.5))
     assert np.all(latency.fcfs_response_quantile(q, rates, s, scv, o).latency_ms >= dist.quantile(q) - 1e-9)
+
+
+def test_multicore_ps_reduces_to_ps_on_one_core():
+    """On one core the c-core PS mean is s / (1 - rho), like the front-end formula and PS exact."""
+    one = latency.multicore_ps_latency([10.0, 20.0], [20.0, 10.0], 1.0)
+    np.testing.assert_allclose(one.latency_ms, latency.frontend_latency([10.0, 20.0], [20.0, 10.0], 1.0).latency_ms)
+
+
+def test_multicore_ps_matches_erlang_c_on_two_cores():
+    """Two cores, offered load 1 (rho 0.5): Erlang C = 1/3, so R = s (1 + (1/3) / (2 * 0.5)) = 4 s / 3."""
+    result = latency.multicore_ps_latency([50.0], [20.0], 2.0)
+    assert result.utilization == pytest.approx(0.5)
+    assert result.latency_ms[0] == pytest.approx(20.0 * 4.0 / 3.0)
+
+
+def test_multicore_ps_on_half_a_core_is_slower_than_the_pooled_formula():
+    """Half a core serves a lone 20 ms request in 40 ms: R = s / (c (1 - rho)), twice the pooled formula."""
+    result = latency.multicore_ps_latency([10.0], [20.0], 0.5)
+    assert result.latency_ms[0] == pytest.approx(20.0 / (0.5 * 0.6))
+    assert result.latency_ms[0] == pytest.approx(2.0 * latency.frontend_latency([10.0], [20.0], 0.5).latency_ms[0])
+
+
+@settings(max_examples=80, deadline=None)
+@given(queues(max_utilization=0.95), st.sampled_from([1.0, 1.5, 2.0, 4.0, 8.0]))
+def test_multicore_ps_lies_between_the_lone_time_and_the_pooled_formula(queue, cores):
+    """With at least one core the exact mean is at least s and at most the conservative pooled s / (1 - rho)."""
+    rates, s, _, _ = queue
+    rates = rates * cores  # keep the per-core utilisation below 1
+    exact = latency.multicore_ps_latency(rates, s, cores)
+    pooled = latency.frontend_latency(rates, s, cores)
+    assume(exact.stable)
+    assert np.all(exact.latency_ms >= s - 1e-9)
+    assert np.all(exact.latency_ms <= pooled.latency_ms + 1e-9)
+    assert np.all(latency.multicore_ps_quantile(0.99, rates, s, cores).latency_ms >= s - 1e-9)

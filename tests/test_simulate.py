@@ -377,3 +377,14 @@ def test_simulate_command_rejects_a_bad_placement_file(tmp_path, capsys):
     bad.write_text("[1, 2]")
     assert main(["simulate", str(instance_path), "--placement", str(bad)]) == 2
     assert "expected a solve result" in capsys.readouterr().err
+
+
+def test_multicore_front_end_matches_the_exact_formula():
+    """Simulated 2-core and half-core front ends match multicore_ps_latency within 3%."""
+    pre = np.array([24.0, 20.0])
+    for cores in (2.0, 0.5):
+        rates = np.array([0.5, 0.5]) * 0.6 * cores * 1000.0 / 22.0
+        arrival, classes = _poisson_classes(rates, 200_000, seed=10)
+        response = ps_departures(arrival, pre[classes], cores) - arrival
+        simulated = np.array([response[20_000:][classes[20_000:] == k].mean() for k in range(2)])
+        np.testing.assert_allclose(simulated, latency.multicore_ps_latency(rates, pre, cores).latency_ms, rtol=0.03)

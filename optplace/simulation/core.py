@@ -7,9 +7,11 @@ feed-forward: front end -> network -> accelerator):
    (:mod:`optplace.simulation.arrivals`), each application with its own random stream.
 2. **Front end** per node: the CPU pre-processing of every application on the node with
    ``preprocess_ms > 0`` shares ``preprocess_cores`` cores as request-level processor sharing
-   where one request uses at most one core (rate ``min(1, cores / n)`` each). The analytic
-   ``latency.frontend_latency`` treats the cores as one pooled PS server (``s / (1 - rho)``),
-   which is conservative for ``cores >= 1``; see ``docs/validation.md``.
+   where one request uses at most one core (rate ``min(1, cores / n)`` each; a fractional
+   ``cores`` is a share of one core). ``latency.multicore_ps_latency`` is the exact mean of this
+   stage; the evaluator's ``latency.frontend_latency`` pools the cores into one PS server
+   (``s / (1 - rho)``), which is conservative for ``cores >= 1`` and optimistic below one core
+   (``docs/validation.md``).
 3. **Network**: a constant delay (``settings.network_delay_ms``).
 4. **Accelerator**: requests of applications that share a backend (same shareable model on the
    same accelerator) form one class. ``ps`` is request-level processor sharing; ``fcfs`` and

@@ -1,0 +1,891 @@
+"""Pricing for the configuration master: which set of applications should one accelerator class host?
+
+The feasible sets of a class are covered by a union of *scenarios*, each a small 0-1 knapsack with a
+few linear rows plus backend memory and the dedicated rule (``model.md`` derives them):
+
+* utilisation row    ``sum w_j <= rho_cap``;
+* SLO row of the tightest member k: ``alpha_k sum w_j + beta_k sum v_j <= 1`` (PS: ``rho <= rho*_k``;
+  FCFS: ``rho + V / (2 tau_k) <= 1`` with ``V = sum lambda_j E[S_j^2]``);
+* front-end row      ``sum lambda_j pre_j / 1000 <= level * cores`` (only with pre-processing).
+
+For mean SLOs on PS and on FCFS without switch overhead (and without pre-processing) the scenarios
+are exact: a set satisfies the rows of its tightest member if and only if it meets every SLO. Switch
+overhead (an interval for the request share of the dominant model bounds every backend's switch
+probability from below),
+the front-end stage and FCFS percentiles (load levels) make them relaxations: every feasible set
+satisfies some scenario, so the pricing value is an upper bound and the Lagrangian bound stays valid.
+Every set that becomes a column is checked exactly by :class:`SetChecker`, and repaired (items
+dropped) when a relaxed scenario let an infeasible one through.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import time
+from bisect import bisect_right
+from dataclasses import dataclass
+
+import numpy as np
+from optplace.formulations.configuration.build import AcceleratorClass
+
+from optplace import latency
+from optplace.domain import Discipline
+
+EPS = 1e-9
+RELAX = 2e-9  # scenario capacities are widened by this relative amount: the evaluator accepts 1e-9 over a limit
+CHECK = 1e-10  # columns must meet every limit within this relative margin (tighter than the evaluator)
+HEURISTIC_NODES = 200  # branch-and-bound nodes per subproblem in a heuristic pricing round
+HEURISTIC_SCENARIOS = 4  # scenarios expanded per class in a heuristic pricing round
+FINAL_TOL = 1e-9  # slack of the share row (rates are in requests per second)
+SHARE_GRID = (0.25, 1 / 3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # dominant-share intervals (switch relaxation)
+
+
+@dataclass
+class Scenario:
+    """One linear relaxation piece of a class's feasible sets (arrays over class-local items).
+
+    Static rows (``rows``/``caps``) hold for every set of the scenario: utilisation, front-end load,
+    and, when ``combo`` prepays a set of backends, the node's front-end memory. The SLO row depends
+    on the tightest member k: ``alpha[k] * rho + beta[k] * V <= 1``.
+    """
+
+    label: str
+    order: np.ndarray  # items allowed in this scenario, tightest member first
+    w: np.ndarray  # utilisation lower bound per item
+    v: np.ndarray  # lambda * E[S^2] / 1000 lower bound per item (ms), FCFS only
+    alpha: np.ndarray  # member condition alpha * rho + beta * V <= 1
+    beta: np.ndarray
+    rows: list[np.ndarray]  # static rows: weights per item ...
+    caps: list[float]  # ... and capacities
+    dominant_model: int | None  # model assumed to carry the largest request share (switch relaxation)
+    combo: tuple[int, ...] | None  # backends opened up front (memory paid), or None
+    exact: bool
+    member: np.ndarray | None = None  # boolean mask of ``order`` over all items
+    final: np.ndarray | None = None  # a row sum(final) <= 0 checked on complete sets only (negative weights)
+
+
+@dataclass
+class Subproblem:
+    """A scenario with its tightest member fixed (``forced``), or a merged tail without one."""
+
+    scenario: Scenario
+    forced: int | None
+    candidates: np.ndarray  # items that may join, besides ``forced``
+    slo_row: bool  # the forced member's SLO row applies (else it is implied by the static rows)
+    bound: float  # fractional upper bound on the profit (prepaid backend costs already subtracted)
+
+    def rows(self) -> tuple[list[np.ndarray], list[float]]:
+        sc = self.scenario
+        rows, caps = list(sc.rows), list(sc.caps)
+        if self.slo_row and self.forced is not None:
+            k = self.forced
+            rows.append(sc.alpha[k] * sc.w + sc.beta[k] * sc.v)
+            caps.append(1.0 + RELAX)
+        return rows, caps
+
+
+@dataclass
+class PricingResult:
+    best: float  # max profit of a (relaxed-)feasible nonempty set, -inf if none beats the floor
+    columns: list[tuple[float, tuple[int, ...]]]  # (profit, items) candidates, best first
+    subproblems: int
+    explored: int
+    nodes: int
+    complete: bool = True  # the search finished: ``best`` is the exact maximum (a bound for relaxed scenarios)
+
+
+# --- exact feasibility of a set on one accelerator --------------------------------------------
+
+
+class SetChecker:
+    """Exact check of a set on one accelerator of the class (alone on its node), memoised.
+
+    Uses the analytic latency functions of :mod:`optplace.latency` with a margin tighter than the
+    evaluator's, so a column accepted here is accepted by :func:`optplace.evaluate.evaluate`.
+    """
+
+    def __init__(self, cls: AcceleratorClass):
+        self.cls = cls
+        self.memo: dict[tuple[int, ...], bool] = {}
+        self.checks = 0
+
+    def feasible(self, items: tuple[int, ...]) -> bool:
+        key = tuple(sorted(items))
+        hit = self.memo.get(key)
+        if hit is None:
+            self.checks += 1
+            hit = self.memo[key] = self._check(key) if key else True
+        return hit
+
+    def _check(self, items: tuple[int, ...]) -> bool:
+        c = self.cls
+        index = np.array(items, dtype=np.intp)
+        groups, class_of = np.unique(c.group[index], return_inverse=True)
+        if c.discipline == Discipline.DEDICATED and len(groups) > 1:
+            return False
+        backend_mb = float(c.group_memory_mb[groups].sum())
+        node_mb = float(c.frontend_memory_mb[index].sum())
+        if c.device_memory_limit_mb is not None:
+            if not _fits(backend_mb, c.device_memory_limit_mb):
+                return False
+        else:
+            node_mb += backend_mb
+        if not _fits(node_mb, c.node_memory_limit_mb):
+            return False
+        rates = np.zeros(len(groups))
+        np.add.at(rates, class_of, c.rate_rps[index])
+        first = np.zeros(len(groups), dtype=np.intp)
+        first[class_of[::-1]] = index[::-1]  # any member: profiles are per model
+        service, scv, switch = c.service_ms[first], c.scv[first], c.switch_ms[first]
+        quantiles = c.quantile[index]
+        acc_latency = np.empty(len(index))
+        for q in {None if math.isnan(x) else float(x) for x in quantiles}:
+            result = _queue(c.discipline, q, rates, service, scv, switch, c.ps_variant)
+            if not result.stable or not _fits(result.utilization, c.utilization_cap):
+                return False
+            rows = np.isnan(quantiles) if q is None else quantiles == q
+            acc_latency[rows] = result.latency_ms[class_of[rows]]
+        pre = np.zeros(len(index))
+        busy = c.preprocess_ms[index] > 0
+        if busy.any():
+            b_rates, b_pre = c.rate_rps[index][busy], c.preprocess_ms[index][busy]
+            b_q = quantiles[busy]
+            stage = latency.frontend_latency(b_rates, b_pre, c.preprocess_cores)
+            if not stage.stable:
+                return False
+            values = np.array(stage.latency_ms, dtype=float)
+            for q in {float(x) for x in b_q if not math.isnan(x)}:
+                rows = b_q == q
+                values[rows] = latency.frontend_quantile(q, b_rates, b_pre, c.preprocess_cores).latency_ms[rows]
+            pre[busy] = values
+        total = pre + c.network_ms + acc_latency
+        return bool(np.all(np.isfinite(total)) and np.all(total <= c.slo_ms[index] * (1.0 + CHECK)))
+
+
+def _fits(value: float, limit: float) -> bool:
+    return value <= limit * (1.0 + CHECK)
+
+
+def _queue(discipline, q, rates, service, scv, switch, variant) -> latency.QueueLatency:
+    if discipline == Discipline.PS:
+        if q is None:
+            return latency.ps_latency(rates, service, variant=variant)
+        return latency.ps_quantile(q, rates, service, variant=variant)
+    if q is None:
+        return latency.fcfs_latency(rates, service, scv, switch)
+    return latency.fcfs_quantile(q, rates, service, scv, switch)
+
+
+# --- scenarios ---------------------------------------------------------------------------------
+
+
+def _ps_rho_star(budget: np.ndarray, quantile: np.ndarray) -> np.ndarray:
+    """Largest utilisation with s + K h(rho) <= T, given budget y = (T - s) / K (nan where infeasible).
+
+    h(rho) = rho / (1 - rho) for the mean, ln+(rho / (1 - q)) / (1 - rho) for a q-quantile; both increase.
+    """
+    out = np.full(budget.shape, np.nan)
+    ok = budget >= 0
+    mean = ok & np.isnan(quantile)
+    out[mean] = budget[mean] / (1.0 + budget[mean])
+    for i in np.flatnonzero(ok & ~np.isnan(quantile)):
+        q, y = float(quantile[i]), float(budget[i])
+        lo = 1.0 - q  # h = 0 up to here
+        hi = 1.0
+        for _ in range(100):  # bisection to machine precision; keep the feasible side (lo)
+            mid = 0.5 * (lo + hi)
+            if math.log(mid / (1.0 - q)) / (1.0 - mid) <= y:
+                lo = mid
+            else:
+                hi = mid
+        out[i] = lo
+    return out
+
+
+def _frontend_lower(pre: np.ndarray, quantile: np.ndarray, load: float) -> np.ndarray:
+    """Front-end latency of each item at utilisation ``load`` (the least it can be at or above that load)."""
+    if load <= 0:
+        return pre.copy()
+    out = pre / (1.0 - load)
+    pct = ~np.isnan(quantile)
+    if pct.any():
+        q = quantile[pct]
+        tail = np.where(load > 1.0 - q, np.log(np.maximum(load / (1.0 - q), 1.0)), 0.0)
+        out[pct] = pre[pct] * (1.0 + tail / (1.0 - load))
+    return out
+
+
+def _max_pq(a: float, b: float) -> float:
+    """max of rho (1 - rho) over [a, b]."""
+    if a <= 0.5 <= b:
+        return 0.25
+    return max(a * (1.0 - a), b * (1.0 - b))
+
+
+def _combos(cls: AcceleratorClass, max_groups: int, max_combos: int) -> list[tuple[int, ...]] | None:
+    """Every memory-feasible set of backends, when memory lets only a few share the accelerator.
+
+    Returns None when memory is not that tight (the branch and bound then tracks backends itself).
+    A dedicated accelerator always gets its single backends.
+    """
+    c = cls
+    gmem = c.group_memory_mb
+    count = len(gmem)
+    min_fmem = np.full(count, np.inf)
+    np.minimum.at(min_fmem, c.group, c.frontend_memory_mb)
+    on_node = c.backend_memory_on_node
+    node_need = min_fmem + (gmem if on_node else 0.0)
+    node_cap = c.node_memory_limit_mb * (1.0 + RELAX)
+    dev_cap = (c.device_memory_limit_mb or 0.0) * (1.0 + RELAX)
+    if c.discipline == Discipline.DEDICATED:
+        return [(g,) for g in range(count) if node_need[g] <= node_cap and (on_node or gmem[g] <= dev_cap)]
+    need = np.sort(node_need)
+    fit = int(np.searchsorted(np.cumsum(need), node_cap, side="right"))
+    if not on_node:
+        fit = min(fit, int(np.searchsorted(np.cumsum(np.sort(gmem)), dev_cap, side="right")))
+    if fit > max_groups or fit >= count:
+        return None
+    out: list[tuple[int, ...]] = []
+    order = np.argsort(node_need).tolist()
+
+    def grow(start: int, chosen: list[int], node_used: float, dev_used: float) -> bool:
+        for pos in range(start, count):
+            g = order[pos]
+            if node_used + node_need[g] > node_cap or (not on_node and dev_used + gmem[g] > dev_cap):
+                continue
+            chosen.append(g)
+            out.append(tuple(sorted(chosen)))
+            if len(out) > max_combos:
+                return False
+            if not grow(pos + 1, chosen, node_used + node_need[g], dev_used + (0.0 if on_node else gmem[g])):
+                return False
+            chosen.pop()
+        return True
+
+    return out if grow(0, [], 0.0, 0.0) else None
+
+
+def build_scenarios(
+    cls: AcceleratorClass,
+    frontend_levels: int = 4,
+    load_levels: int = 4,
+    combo_groups: int = 4,
+    max_combos: int = 400,
+) -> list[Scenario]:
+    """Cover the class's feasible sets by linear scenarios (see the module docstring)."""
+    c = cls
+    lam, s, m2, o = c.rate_rps, c.service_ms, c.second_moment_ms2, c.switch_ms
+    q = c.quantile
+    fcfs = c.discipline in (Discipline.FCFS, Discipline.DEDICATED)
+    switching = c.discipline == Discipline.FCFS and bool(np.any(o > 0))
+    pre = c.preprocess_ms
+    pre_load = lam * pre / 1000.0  # cores
+    has_pre = bool(np.any(pre > 0))
+    cap = c.utilization_cap
+    w0 = lam * s / 1000.0
+
+    if has_pre:
+        # The most front-end load a set can carry while meeting the utilisation cap (fractional bound).
+        top = float(_fractional(pre_load, w0, np.ones((1, len(w0)), dtype=bool), np.array([cap * (1.0 + RELAX)]))[0])
+        top = min(1.0, top / c.preprocess_cores)
+        grid = [top * k / frontend_levels for k in range(frontend_levels + 1)]
+        pre_intervals: list[tuple[float, float | None]] = [(grid[k], grid[k + 1]) for k in range(frontend_levels)]
+    else:
+        pre_intervals = [(0.0, None)]
+    if fcfs and bool(np.any(~np.isnan(q))):
+        grid = [cap * k / load_levels for k in range(load_levels + 1)]
+        rho_intervals = [(grid[k], grid[k + 1]) for k in range(load_levels)]
+    else:
+        rho_intervals = [(0.0, cap)]
+    # Switch overhead: p_b = 1 - lambda_b / Lambda. If the dominant model d carries a share in [g, h] of
+    # the requests, its backends switch with probability >= 1 - h and every other backend (share at
+    # most min(h, 1 - g)) with >= 1 - min(h, 1 - g). "Balanced" sets (every share <= 1/4) get >= 3/4.
+    share_layers: list[tuple[int | None, float, float]] = [(None, 0.0, 1.0)]
+    if switching:
+        grid = SHARE_GRID
+        models = range(int(c.model_group.max()) + 1)
+        share_layers = [(None, 0.0, grid[0])] + [(d, lo, hi) for d in models for lo, hi in itertools.pairwise(grid)]
+    excess = np.zeros_like(s)
+    if fcfs and bool(np.any((c.scv > 0) & ~np.isnan(q))):
+        for value in {float(x) for x in q[~np.isnan(q)]}:
+            rows = q == value
+            # the same service-variability excess the evaluator adds to FCFS quantiles
+            excess[rows] = latency._gamma_excess(value, s[rows], c.scv[rows])
+    s_min = float(s.min())
+    exact_base = not has_pre and not switching and (not fcfs or bool(np.all(np.isnan(q))))
+    exact_base = exact_base and (fcfs or c.ps_variant == "exact")
+    combos = _combos(c, combo_groups, max_combos)
+    layers: list[tuple[int, ...] | None] = list(combos) if combos is not None else [None]
+
+    scenarios: list[Scenario] = []
+    for d, share_lo, share_hi in share_layers:
+        if not switching:
+            p_lb = np.zeros_like(s)
+        elif d is None:
+            p_lb = np.full_like(s, 1.0 - share_hi)
+        else:
+            p_lb = np.where(c.model_group == d, 1.0 - share_hi, 1.0 - min(share_hi, 1.0 - share_lo))
+        final = lam * (share_lo - (c.model_group == d)) if d is not None and share_lo > 0 else None
+        w = lam * (s + p_lb * o) / 1000.0
+        v = lam * (m2 + p_lb * (2.0 * o * s + o * o)) / 1000.0
+        for a_pre, b_pre in pre_intervals:
+            budget_total = c.slo_ms - c.network_ms - np.where(pre > 0, _frontend_lower(pre, q, a_pre), 0.0)
+            for a_rho, b_rho in rho_intervals:
+                alpha = np.zeros_like(s)
+                beta = np.zeros_like(s)
+                ok = np.ones(len(s), dtype=bool)
+                if fcfs:
+                    mean = np.isnan(q)
+                    tau = budget_total - s - p_lb * o
+                    ok &= ~mean | (tau > 0)
+                    alpha[mean] = 1.0
+                    beta[mean & ok] = 1.0 / (2.0 * tau[mean & ok])
+                    for i in np.flatnonzero(~mean):
+                        budget = budget_total[i] - s[i] - excess[i]
+                        g = max(0.0, math.log(a_rho / (1.0 - q[i]))) if a_rho > 0 else 0.0
+                        g /= 2.0 * _max_pq(a_rho, b_rho)
+                        if budget < 0 or (g > 0 and budget <= 0):
+                            ok[i] = False
+                        elif g > 0:
+                            beta[i] = g / budget
+                else:
+                    k = s if c.ps_variant == "exact" else np.full_like(s, s_min)
+                    rho_star = _ps_rho_star((budget_total - s) / k, q)
+                    ok &= ~np.isnan(rho_star) & (np.nan_to_num(rho_star) > 0)
+                    alpha[ok] = 1.0 / rho_star[ok]
+                rho_cap = min(cap, b_rho) * (1.0 + RELAX)
+                rows, caps = [w], [rho_cap]
+                ok &= w <= rho_cap
+                if b_pre is not None:
+                    pre_cap = b_pre * c.preprocess_cores * (1.0 + RELAX) + EPS
+                    ok &= pre_load <= pre_cap
+                    rows.append(pre_load)
+                    caps.append(pre_cap)
+                label = f"d={d} share in [{share_lo:.2f}, {share_hi:.2f}]" if d is not None else "all"
+                if b_pre is not None:
+                    label += f" pre<={b_pre:.3f}"
+                if len(rho_intervals) > 1:
+                    label += f" rho<={b_rho:.3f}"
+                if final is not None:
+                    # implied by the share row, with positive weights so that it prunes: the other
+                    # models' rate is at most (1 - g) / g times all of d's candidate rate
+                    others = np.where(c.model_group == d, 0.0, lam)
+                    rows = [*rows, others]
+                    caps = [*caps, (1.0 - share_lo) / share_lo * float(lam[c.model_group == d].sum()) * (1 + RELAX)]
+                for combo in layers:
+                    allowed_mask = ok.copy()
+                    rows_c, caps_c = list(rows), list(caps)
+                    if combo is not None:
+                        allowed_mask &= np.isin(c.group, combo)
+                        if d is not None and d not in set(c.model_group[np.isin(c.group, combo)].tolist()):
+                            continue
+                        prepaid = float(c.group_memory_mb[list(combo)].sum()) if c.backend_memory_on_node else 0.0
+                        rows_c.append(c.frontend_memory_mb)
+                        caps_c.append(c.node_memory_limit_mb * (1.0 + RELAX) - prepaid)
+                    allowed = np.flatnonzero(allowed_mask)
+                    if not len(allowed):
+                        continue
+                    order = allowed[np.lexsort((-alpha[allowed], -beta[allowed]))]
+                    member = np.zeros(len(s), dtype=bool)
+                    member[order] = True
+                    scenarios.append(
+                        Scenario(
+                            label=label if combo is None else f"{label} backends={list(combo)}",
+                            order=order,
+                            w=w,
+                            v=v,
+                            alpha=alpha,
+                            beta=beta,
+                            rows=rows_c,
+                            caps=caps_c,
+                            dominant_model=d,
+                            final=final,
+                            combo=combo,
+                            exact=exact_base,
+                            member=member,
+                        )
+                    )
+    return scenarios
+
+
+# --- fractional bounds, vectorised over thresholds -------------------------------------------
+
+
+def _fractional(profit: np.ndarray, weight: np.ndarray, mask: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Fractional knapsack value per row t over items j with mask[t, j], capacity cap[t].
+
+    ``weight`` is (T, J) or (J,); items with zero weight are free, items without positive profit
+    are ignored. A negative capacity gives 0 (the caller treats that row as infeasible).
+    """
+    t_count, j_count = mask.shape
+    if j_count == 0:
+        return np.zeros(t_count)
+    weight = np.broadcast_to(weight, (t_count, j_count))
+    mask = mask & (profit > 0)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        density = np.where(weight > 0, profit / weight, np.inf)
+    density = np.where(mask, density, -np.inf)
+    order = np.argsort(-density, axis=1, kind="stable")
+    rows = np.arange(t_count)
+    pick = (rows[:, None], order)
+    p_sorted = np.where(mask, profit, 0.0)[pick]
+    w_sorted = np.where(mask, weight, 0.0)[pick]
+    d_sorted = density[pick]
+    cw = np.cumsum(w_sorted, axis=1)
+    cp = np.cumsum(p_sorted, axis=1)
+    crit = (cw <= cap[:, None]).sum(axis=1)  # first item that does not fit whole
+    before_w = np.where(crit > 0, cw[rows, np.maximum(crit - 1, 0)], 0.0)
+    before_p = np.where(crit > 0, cp[rows, np.maximum(crit - 1, 0)], 0.0)
+    full = crit >= j_count
+    crit_c = np.minimum(crit, j_count - 1)
+    frac_d = d_sorted[rows, crit_c]
+    with np.errstate(invalid="ignore"):
+        frac = np.where(full | ~np.isfinite(frac_d), 0.0, np.maximum(cap - before_w, 0.0) * np.maximum(frac_d, 0.0))
+    return before_p + frac
+
+
+def subproblems(
+    scenario: Scenario, profit: np.ndarray, items: np.ndarray, offset: float = 0.0, *, merge_tail: bool = True
+) -> list[Subproblem]:
+    """Subproblems of ``scenario`` over ``items`` (in the scenario's order), with fractional bounds.
+
+    ``offset`` is added to every bound (minus the prepaid backends' costs).
+    """
+    size = len(items)
+    if size == 0:
+        return []
+    a, b = scenario.alpha[items], scenario.beta[items]
+    p = profit[items]
+    wi, vi = scenario.w[items], scenario.v[items]
+    rho_cap = scenario.caps[0]
+    # SLO-row weights per threshold t (row) and item j (column).
+    slo_w = a[:, None] * wi[None, :] + b[:, None] * vi[None, :]
+    # Implied: the SLO row follows from the utilisation row for every item.
+    implied = np.all(slo_w <= wi[None, :] / rho_cap * (1.0 + EPS), axis=1) | ((a == 0) & (b == 0))
+    tail = size
+    if merge_tail:
+        while tail > 0 and implied[tail - 1]:
+            tail -= 1
+    out: list[Subproblem] = []
+    static = [(row[items], cap) for row, cap in zip(scenario.rows, scenario.caps)]
+    if tail > 0:
+        t_idx = np.arange(tail)
+        mask = np.arange(size)[None, :] > t_idx[:, None]
+        self_w = slo_w[t_idx, t_idx]
+        bounds = [p[:tail] + _fractional(p, slo_w[:tail], mask, 1.0 + RELAX - self_w)]
+        feasible = 1.0 + RELAX - self_w >= 0
+        for weights, cap in static:
+            bounds.append(p[:tail] + _fractional(p, weights, mask, cap - weights[:tail]))
+            feasible &= cap - weights[:tail] >= 0
+        bound = np.minimum.reduce(bounds) + offset
+        for t in np.flatnonzero(feasible):
+            out.append(Subproblem(scenario, int(items[t]), items[t + 1 :], not bool(implied[t]), float(bound[t])))
+    if tail < size:
+        rest = items[tail:]
+        mask = np.ones((1, size - tail), dtype=bool)
+        pr = p[tail:]
+        bound = min(float(_fractional(pr, weights[tail:], mask, np.array([cap]))[0]) for weights, cap in static)
+        out.append(Subproblem(scenario, None, rest, False, bound + offset))
+    return out
+
+
+# --- branch and bound -------------------------------------------------------------------------
+
+
+class NodeLimit(Exception):
+    """The branch and bound reached its node limit (heuristic pricing)."""
+
+
+class OutOfTime(Exception):
+    """Pricing ran past its deadline; its value is then no bound."""
+
+
+@functools.cache
+def _simplex_grid(rows: int) -> np.ndarray:
+    """Convex multipliers for a surrogate of ``rows`` rows: the unit vectors and a coarse grid inside."""
+    steps = {1: 1, 2: 6, 3: 4, 4: 2}.get(rows, 1)
+    points = [combo for combo in itertools.product(range(steps + 1), repeat=rows) if sum(combo) == steps]
+    return np.array(points, dtype=float) / steps
+
+
+class Knapsack:
+    """Depth-first branch and bound over one subproblem.
+
+    The bound at every node is the fractional knapsack on a *surrogate* row: the convex combination
+    of the normalised rows that gives the smallest bound at the root (any set meeting every row meets
+    the surrogate, so the bound stays valid), with items sorted by density on it.
+    """
+
+    def __init__(
+        self,
+        cls: AcceleratorClass,
+        sub: Subproblem,
+        profit: np.ndarray,
+        group_cost: np.ndarray,
+        *,
+        include_nonpositive: bool = False,
+    ):
+        c = cls
+        sc = sub.scenario
+        rows_w, rows_cap = sub.rows()
+        cand = sub.candidates
+        if not include_nonpositive:
+            cand = cand[profit[cand] > EPS]
+        k = sub.forced
+        rem0 = np.array([cap - (row[k] if k is not None else 0.0) for row, cap in zip(rows_w, rows_cap)])
+        self.feasible_root = bool(np.all(rem0 >= 0))
+        pos = cand[profit[cand] > EPS]
+        # surrogate row: sum_r mu_r a_r / rem0_r <= 1, mu chosen at the root on a small grid
+        scale = np.where(rem0 > 0, 1.0 / np.maximum(rem0, 1e-300), 0.0)
+        normalised = np.array([row[pos] for row in rows_w]) * scale[:, None] if len(pos) else np.zeros((len(rows_w), 0))
+        grid = _simplex_grid(len(rows_w))
+        weights = grid @ normalised
+        values = _fractional(profit[pos], weights, np.ones(weights.shape, dtype=bool), np.ones(len(grid)))
+        mu = grid[int(np.argmin(values))] * scale
+        surrogate = sum(m * row for m, row in zip(mu, rows_w))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            density = np.where(surrogate[pos] > 0, profit[pos] / surrogate[pos], np.inf)
+        positive = pos[np.argsort(-density, kind="stable")]
+        rest = cand[profit[cand] <= EPS]
+        rest = rest[np.argsort(-profit[rest], kind="stable")]
+        order = np.concatenate([positive, rest]).astype(np.intp)
+        self.order = order.tolist()
+        self.n = len(order)
+        self.n_pos = len(positive)
+        self.prof = profit[order].tolist()
+        self.n_check = len(rows_w)
+        self.rows = [row[order].tolist() for row in rows_w] + [surrogate[order].tolist()]
+        self.bound_row = self.n_check
+        bwl = self.rows[-1]
+        cw, cp = [0.0], [0.0]
+        for i in range(self.n_pos):
+            cw.append(cw[-1] + bwl[i])
+            cp.append(cp[-1] + self.prof[i])
+        self.cw, self.cp = cw, cp
+        self.dens = [self.prof[i] / bwl[i] if bwl[i] > 0 else math.inf for i in range(self.n_pos)]
+        self.grp = c.group[order].tolist()
+        self.gcost = group_cost.tolist()
+        self.gmem = c.group_memory_mb.tolist()
+        self.fmem = c.frontend_memory_mb[order].tolist()
+        self.on_node = c.backend_memory_on_node
+        self.open = [0] * len(self.gmem)
+        self.opened = 0
+        self.base = 0.0
+        if sc.combo is not None:
+            # backends paid up front; memory is the linear front-end row of the scenario
+            for g in sc.combo:
+                self.open[g] = 1
+                self.base -= self.gcost[g]
+            self.dedicated = False
+            self.dev_rem = self.node_rem = math.inf
+        else:
+            self.dedicated = c.discipline == Discipline.DEDICATED
+            self.dev_rem = (c.device_memory_limit_mb or 0.0) * (1.0 + RELAX)
+            self.node_rem = c.node_memory_limit_mb * (1.0 + RELAX)
+        self.rem = [*rem0.tolist(), float(np.dot(mu, rem0))]
+        self.final = sc.final[order].tolist() if sc.final is not None else None
+        self.final_sum = float(sc.final[k]) if sc.final is not None and k is not None else 0.0
+        self.chosen: list[int] = []
+        self.nodes = 0
+        self.node_limit = math.inf
+        self.deadline = math.inf
+        if k is not None:
+            self.base += float(profit[k])
+            g = int(c.group[k])
+            new = self.open[g] == 0
+            if not self._take_group(g, float(c.frontend_memory_mb[k])):
+                self.feasible_root = False
+            if new:
+                self.base -= self.gcost[g]
+        self.forced = k
+
+    def _take_group(self, g: int, fmem: float) -> bool:
+        """Open backend g (or join it) for an item with front-end memory fmem; False if it does not fit."""
+        if self.open[g] == 0:
+            if self.dedicated and self.opened >= 1:
+                return False
+            gm = self.gmem[g]
+            node_need = fmem + (gm if self.on_node else 0.0)
+            if not self.on_node and gm > self.dev_rem:
+                return False
+            if node_need > self.node_rem:
+                return False
+            if not self.on_node:
+                self.dev_rem -= gm
+            self.node_rem -= node_need
+            self.opened += 1
+        else:
+            if fmem > self.node_rem:
+                return False
+            self.node_rem -= fmem
+        self.open[g] += 1
+        return True
+
+    def _drop_group(self, g: int, fmem: float) -> None:
+        self.open[g] -= 1
+        if self.open[g] == 0:
+            gm = self.gmem[g]
+            if not self.on_node:
+                self.dev_rem += gm
+            self.node_rem += fmem + (gm if self.on_node else 0.0)
+            self.opened -= 1
+        else:
+            self.node_rem += fmem
+
+    def _bound(self, i: int, value: float) -> float:
+        if i >= self.n_pos:
+            return value
+        cw, cp = self.cw, self.cp
+        target = cw[i] + self.rem[self.bound_row]
+        t = bisect_right(cw, target, i) - 1
+        if t >= self.n_pos:
+            return value + cp[self.n_pos] - cp[i]
+        return value + cp[t] - cp[i] + (target - cw[t]) * self.dens[t]
+
+    def _items(self, chosen: list[int]) -> tuple[int, ...]:
+        items = [self.order[i] for i in chosen]
+        if self.forced is not None:
+            items.append(self.forced)
+        return tuple(sorted(items))
+
+    def _search(self, floor: float, start_value: float, visit) -> None:
+        """Depth-first search; ``visit(value, chosen)`` is called on each new set and returns the prune level."""
+        rows, rem, prof, grp, fmem, gcost = self.rows, self.rem, self.prof, self.grp, self.fmem, self.gcost
+        r_count = len(rows)
+        n_check = self.n_check
+        final = self.final
+        chosen = self.chosen
+        limit_n = self.n
+        node_limit = self.node_limit
+        level = [floor]
+
+        def rec(start: int, value: float) -> None:
+            for i in range(start, limit_n):
+                self.nodes += 1
+                if self.nodes > node_limit:
+                    raise NodeLimit
+                if not self.nodes & 4095 and time.perf_counter() > self.deadline:
+                    raise OutOfTime
+                if self._bound(i, value) < level[0]:
+                    return  # the bound only falls further along the order
+                ok = True
+                for r in range(n_check):
+                    if rows[r][i] > rem[r]:
+                        ok = False
+                        break
+                if not ok:
+                    continue
+                g = grp[i]
+                new = self.open[g] == 0
+                if not self._take_group(g, fmem[i]):
+                    continue
+                for r in range(r_count):
+                    rem[r] -= rows[r][i]
+                gain = prof[i] - (gcost[g] if new else 0.0)
+                chosen.append(i)
+                if final is not None:
+                    self.final_sum += final[i]
+                if final is None or self.final_sum <= FINAL_TOL:
+                    level[0] = visit(value + gain, chosen)
+                rec(i + 1, value + gain)
+                if final is not None:
+                    self.final_sum -= final[i]
+                chosen.pop()
+                for r in range(r_count):
+                    rem[r] += rows[r][i]
+                self._drop_group(g, fmem[i])
+
+        rec(0, start_value)
+
+    def best(
+        self, floor: float, keep: int = 3, node_limit: float = math.inf, deadline: float = math.inf
+    ) -> tuple[float, list[tuple[float, tuple[int, ...]]], int]:
+        """Largest profit above ``floor``; returns (best, the last ``keep`` improving sets, nodes).
+
+        With a finite ``node_limit`` the search may stop early: the result is then only a good set.
+        """
+        found: list[tuple[float, list[int]]] = []
+        if not self.feasible_root:
+            return floor, [], 0
+        best = [floor]
+        if self.forced is not None and self.base > floor + EPS and self.final_sum <= FINAL_TOL:
+            best[0] = self.base
+            found.append((self.base, []))
+        limit_n = self.n
+        self.n = self.n_pos  # profitable items only
+
+        def visit(value: float, chosen: list[int]) -> float:
+            if value > best[0] + EPS:
+                best[0] = value
+                found.append((value, list(chosen)))
+            return best[0] + EPS + 1e-12
+
+        self.node_limit = node_limit
+        self.deadline = deadline
+        try:
+            self._search(floor, self.base, visit)
+        except NodeLimit:
+            pass
+        except OutOfTime:
+            self.n = limit_n
+            raise
+        self.n = limit_n
+        out = [(value, self._items(chosen)) for value, chosen in found[-keep:]]
+        out.sort(key=lambda item: -item[0])
+        return best[0], out, self.nodes
+
+    def enumerate(self, floor: float, limit: int, out: set[tuple[int, ...]], deadline: float) -> bool:
+        """Add to ``out`` every set (with the forced item) of profit >= ``floor``; False past ``limit``."""
+        if not self.feasible_root:
+            return True
+        if self.forced is not None and self.base >= floor - EPS and self.final_sum <= FINAL_TOL:
+            out.add(self._items([]))
+
+        class Full(Exception):
+            pass
+
+        def visit(value: float, chosen: list[int]) -> float:
+            if value >= floor - EPS:
+                out.add(self._items(chosen))
+                if len(out) > limit or (len(out) % 256 == 0 and time.perf_counter() > deadline):
+                    raise Full
+            return floor - EPS
+
+        try:
+            self._search(floor - EPS, self.base, visit)
+        except Full:
+            return False
+        return True
+
+
+# --- the pricer --------------------------------------------------------------------------------
+
+
+class Pricer:
+    """Prices one accelerator class: the best set for given item profits, or all sets above a floor."""
+
+    def __init__(self, cls: AcceleratorClass, *, frontend_levels: int = 4, load_levels: int = 4):
+        self.cls = cls
+        self.scenarios = build_scenarios(cls, frontend_levels, load_levels)
+        self.checker = SetChecker(cls)
+        self.exact = all(s.exact for s in self.scenarios)
+        count = len(self.scenarios)
+        self.masks = np.array([sc.member for sc in self.scenarios], dtype=bool).reshape(count, cls.size)
+        # static rows stacked over scenarios (every scenario of a class has the same row structure)
+        self.static_rows = max((len(sc.rows) for sc in self.scenarios), default=0)
+        zero = np.zeros(cls.size)
+        self.row_weights = [
+            np.array([sc.rows[r] if r < len(sc.rows) else zero for sc in self.scenarios]).reshape(count, cls.size)
+            for r in range(self.static_rows)
+        ]
+        self.row_caps = [
+            np.array([sc.caps[r] if r < len(sc.caps) else np.inf for sc in self.scenarios])
+            for r in range(self.static_rows)
+        ]
+        self.combo_groups = None
+        if any(sc.combo is not None for sc in self.scenarios):
+            self.combo_groups = np.zeros((count, len(cls.group_memory_mb)))
+            for i, sc in enumerate(self.scenarios):
+                if sc.combo is not None:
+                    self.combo_groups[i, list(sc.combo)] = 1.0
+
+    def _offset(self, scenario: Scenario, group_cost: np.ndarray) -> float:
+        return -float(group_cost[list(scenario.combo)].sum()) if scenario.combo is not None else 0.0
+
+    def scenario_bounds(self, profit: np.ndarray, group_cost: np.ndarray) -> np.ndarray:
+        """Fractional upper bound of every scenario on each static row, all scenarios at once."""
+        value = np.full(len(self.scenarios), np.inf)
+        for r in range(self.static_rows):
+            value = np.minimum(value, _fractional(profit, self.row_weights[r], self.masks, self.row_caps[r]))
+        if self.combo_groups is not None:
+            value -= self.combo_groups @ group_cost
+        return value
+
+    def price(
+        self,
+        profit: np.ndarray,
+        group_cost: np.ndarray,
+        floor: float,
+        keep: int = 3,
+        *,
+        heuristic: bool = False,
+        deadline: float = math.inf,
+    ) -> PricingResult:
+        """Max of profit(S) - backend costs over (relaxed-)feasible nonempty S, if it exceeds ``floor``.
+
+        ``heuristic=True`` caps the search (few scenarios, few nodes each): it returns good columns
+        fast, but its value is not a bound.
+        """
+        node_limit = HEURISTIC_NODES if heuristic else math.inf
+        scenario_limit = HEURISTIC_SCENARIOS if heuristic else math.inf
+        expanded = 0
+        positive = profit > EPS
+        models_with_profit = set(self.cls.model_group[positive].tolist())
+        bounds = self.scenario_bounds(profit, group_cost)
+        best = floor
+        columns: list[tuple[float, tuple[int, ...]]] = []
+        explored = nodes = count_subs = 0
+        complete = not heuristic
+        for index in np.argsort(-bounds, kind="stable"):
+            if bounds[index] <= best + EPS or time.perf_counter() > deadline:
+                complete = complete and bounds[index] <= best + EPS
+                break
+            scenario = self.scenarios[index]
+            if scenario.dominant_model is not None and scenario.dominant_model not in models_with_profit:
+                continue
+            expanded += 1
+            if expanded > scenario_limit:
+                break
+            items = scenario.order[positive[scenario.order]]
+            subs = subproblems(scenario, profit, items, self._offset(scenario, group_cost))
+            count_subs += len(subs)
+            subs.sort(key=lambda sp: -sp.bound)
+            for sub in subs:
+                if sub.bound <= best + EPS:
+                    break
+                if not complete and not heuristic:
+                    break
+                explored += 1
+                knapsack = Knapsack(self.cls, sub, profit, group_cost)
+                try:
+                    value, found, count = knapsack.best(best, keep, node_limit, deadline)
+                except OutOfTime:
+                    complete = False
+                    break
+                nodes += count
+                best = max(best, value)
+                columns.extend(found)
+        unique: dict[tuple[int, ...], float] = {}
+        for value, items in columns:
+            unique[items] = max(value, unique.get(items, -math.inf))
+        ordered = sorted(((v, k) for k, v in unique.items()), key=lambda item: -item[0])
+        return PricingResult(best if best > floor + EPS else -math.inf, ordered, count_subs, explored, nodes, complete)
+
+    def enumerate(
+        self, profit: np.ndarray, group_cost: np.ndarray, floor: float, limit: int, deadline: float = math.inf
+    ) -> list[tuple[int, ...]] | None:
+        """Every exactly feasible set of profit >= ``floor`` (None past ``limit`` sets or the deadline)."""
+        found: set[tuple[int, ...]] = set()
+        for scenario in self.scenarios:
+            offset = self._offset(scenario, group_cost)
+            for sub in subproblems(scenario, profit, scenario.order, offset):
+                if sub.bound < floor - EPS:
+                    continue  # nothing in it reaches the floor
+                knap = Knapsack(self.cls, sub, profit, group_cost, include_nonpositive=True)
+                if not knap.enumerate(floor, limit, found, deadline):
+                    return None
+        return [items for items in found if self.checker.feasible(items)]
+
+    def repair(self, items: tuple[int, ...], profit: np.ndarray) -> tuple[int, ...] | None:
+        """A feasible subset of ``items``: drop the least profitable per unit of load until feasible."""
+        current = list(items)
+        c = self.cls
+        while current:
+            if self.checker.feasible(tuple(current)):
+                return tuple(sorted(current))
+            load = c.rate_rps[current] * (c.service_ms[current] + c.switch_ms[current])
+            score = profit[current] / np.maximum(load, 1e-12)
+            current.pop(int(np.argmin(score)))
+        return None

@@ -104,7 +104,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
         return 2
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts_by_status.items())) or "none"
     print(
-        f"{summary.completed} tasks run ({statuses}), {summary.skipped} already done, "
+        f"{summary.completed} {'task' if summary.completed == 1 else 'tasks'} run ({statuses}), "
+        f"{summary.skipped} already done, "
         f"{summary.planned} planned; {summary.time_limit_kills} killed at the deadline; "
         f"{summary.wall_s:.1f} s; results in {summary.out}",
         file=sys.stderr,

@@ -184,12 +184,20 @@ def gap_sense(path: str | Path) -> str:
 
 
 def read_optima(path: str | Path) -> dict[tuple[str, int], float]:
-    """``optima.csv`` (``file,problem,sense,m,n,optimum``) as {(file stem, problem): optimum}."""
+    """Known optima as {(file stem, problem): optimum}.
+
+    Reads OR-Library's layout (``file,problem,sense,m,n,optimum``) and the one-problem-per-file
+    layout of ``knapsack-small`` (``instance,optimum``, problem 1).
+    """
     out: dict[tuple[str, int], float] = {}
     with open(path, newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            if row.get("optimum"):
+            if not row.get("optimum"):
+                continue
+            if "file" in row:
                 out[(Path(row["file"]).stem, int(row["problem"]))] = float(row["optimum"])
+            elif "instance" in row:
+                out[(row["instance"], 1)] = float(row["optimum"])
     return out
 
 

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--optima",
         default=None,
         metavar="CSV",
-        help="GAP only: optima.csv (file,problem,sense,m,n,optimum) whose optimum is recorded in each "
+        help="known optima (OR-Library's file,problem,...,optimum or instance,optimum) recorded in each "
         "instance's provenance (default: an optima.csv beside the input file, if present)",
     )
     parser.set_defaults(handler=run_convert)
@@ -45,19 +45,23 @@ def run_convert(args: argparse.Namespace) -> int:
     source = Path(args.file)
     out = Path(args.out)
     try:
+        optima_path = Path(args.optima) if args.optima else source.with_name("optima.csv")
+        optima = convert.read_optima(optima_path) if optima_path.exists() else {}
         if args.source == "bpp":
             problem = convert.read_bpp(source)
-            instances = [convert.bpp_to_instance(problem, provenance={"source": str(source)})]
+            provenance: dict = {"source": str(source)}
+            known = optima.get((source.stem, 1))
+            if known is not None:
+                provenance["known_optimum"] = {"min_accelerators": known, "source": str(optima_path)}
+            instances = [convert.bpp_to_instance(problem, provenance=provenance)]
         else:
             problems = (
                 convert.read_orlib_gap(source) if args.source == "orlib-gap" else [convert.read_gap_single(source)]
             )
             sense = args.sense or convert.gap_sense(source)
-            optima_path = Path(args.optima) if args.optima else source.with_name("optima.csv")
-            optima = convert.read_optima(optima_path) if optima_path.exists() else {}
             instances = []
             for index, problem in enumerate(problems, start=1):
-                provenance: dict = {"source": str(source), "problem": index}
+                provenance = {"source": str(source), "problem": index}
                 known = optima.get((source.stem, index))
                 if known is not None:
                     provenance["known_optimum"] = {

@@ -620,10 +620,12 @@ def _gamma_excess(q: float, service_ms: FloatArray, scv: FloatArray) -> FloatArr
         return np.zeros_like(service_ms)
     from scipy.stats import gamma
 
-    shape = np.where(scv > 0, 1.0 / np.maximum(scv, 1e-12), 1.0)
-    scale = np.where(scv > 0, service_ms * np.maximum(scv, 1e-12), 0.0)
-    excess = gamma.ppf(q, shape, scale=scale) - service_ms
-    return np.where(scv > 0, np.maximum(excess, 0.0), 0.0)
+    service_ms, scv = np.broadcast_arrays(service_ms, scv)
+    variable = scv > 0  # deterministic entries get 0 without asking scipy for a zero-scale gamma
+    excess = np.zeros(service_ms.shape)
+    shape = 1.0 / scv[variable]
+    excess[variable] = gamma.ppf(q, shape, scale=service_ms[variable] * scv[variable]) - service_ms[variable]
+    return np.maximum(excess, 0.0)
 
 
 def end_to_end_ms(frontend_ms: ArrayLike, network_ms: float, accelerator_ms: ArrayLike) -> FloatArray:

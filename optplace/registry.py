@@ -49,6 +49,11 @@ class MethodInfo:
 BUILTIN_METHOD_MODULES: list[str] = [
     "optplace.heuristics.greedy",
     "optplace.portfolio",
+    "optplace.heuristics.fit",
+    "optplace.heuristics.regret",
+    "optplace.heuristics.local_search",
+    "optplace.heuristics.baselines",
+    "optplace.formulations.assignment.methods",
     "optplace.formulations.configuration.method",
 ]
 

@@ -1,0 +1,57 @@
+"""Every model-driven method returns evaluator-feasible, deterministic placements on random instances."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+
+from optplace import SolveParams, Status, solve
+from optplace.registry import list_methods
+from tests.heuristics.strategies import instances
+
+HEURISTICS = [m.name for m in list_methods() if m.kind == "heuristic"]
+BASELINES = [m.name for m in list_methods() if m.kind == "baseline"]
+# A generous wall clock so local search always stops at a local optimum: the determinism claim.
+PARAMS = SolveParams(seed=7, time_limit_s=60)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance=instances())
+def test_heuristics_are_feasible_and_deterministic(instance):
+    """solve() verifies each heuristic's placement (it raises otherwise) and a rerun gives the same one."""
+    for method in HEURISTICS:
+        first = solve(instance, method, PARAMS)
+        assert first.status in (Status.FEASIBLE, Status.OPTIMAL, Status.NO_SOLUTION_FOUND, Status.INFEASIBLE)
+        assert first.status != Status.ERROR, first.message
+        if first.status in (Status.FEASIBLE, Status.OPTIMAL):
+            assert not first.violates_slo and first.hosted_without_violation == first.hosted
+        again = solve(instance, method, PARAMS)
+        assert again.placement() == first.placement(), method
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance=instances())
+def test_baselines_report_their_violations(instance):
+    """Baselines may violate SLOs, but the result says so: a flag, the violations, the clean count."""
+    for method in BASELINES:
+        result = solve(instance, method, PARAMS)
+        assert result.status != Status.ERROR, result.message
+        if result.status in (Status.FEASIBLE, Status.OPTIMAL):
+            violating = {v.application for v in result.violations if v.application}
+            assert result.violates_slo == any(v.code != "not_hosted" for v in result.violations)
+            assert result.hosted_without_violation <= result.hosted - len(violating & set(result.placement()))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance=instances(max_apps=12))
+def test_local_search_never_worse_than_its_start(instance):
+    """Local search ends at least as good (lexicographically) as the construction it starts from."""
+    from optplace.heuristics.local_search import improve
+    from optplace.heuristics.state import better
+
+    state, stats, _ = improve(instance, PARAMS)
+    start = tuple(stats["trace"][0][o.value] * (1 if o.maximize else -1) for o in state.objectives)
+    end = tuple(
+        v * (1 if o.maximize else -1)
+        for o, v in zip(state.objectives, (state.objective_values()[o] for o in state.objectives))
+    )
+    assert not better(start, end)

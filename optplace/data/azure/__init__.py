@@ -1,0 +1,1 @@
+"""The Azure LLM inference arrival trace (CC BY 4.0); see README.md."""

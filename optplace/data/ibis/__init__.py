@@ -1,0 +1,1 @@
+"""The seed authors' edgeTPU / Jetson measurements (umassos/ibis, MIT); see README.md."""

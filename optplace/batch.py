@@ -276,7 +276,7 @@ class ResultWriter:
 
 def environment() -> dict[str, Any]:
     """Host and package versions, recorded with every row."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in _VERSION_PACKAGES:
         try:
             versions[package] = metadata.version(package)

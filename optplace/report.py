@@ -72,11 +72,11 @@ def summarize(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
     per_method = {}
     for method in methods:
-        runs = [(key, rs[method]) for key, rs in by_instance.items() if method in rs]
-        solved = [r for _, r in runs if r.get("status") in SOLVED]
-        ratios = [score(r) / best_score[key] for key, r in runs if best_score[key] > 0]
+        method_runs = [(key, rs[method]) for key, rs in by_instance.items() if method in rs]
+        solved = [r for _, r in method_runs if r.get("status") in SOLVED]
+        ratios = [score(r) / best_score[key] for key, r in method_runs if best_score[key] > 0]
         objective_ratios = []
-        for key, r in runs:
+        for key, r in method_runs:
             best, value = best_objective[key], r.get("objective")
             if r.get("status") not in SOLVED or r.get("violates_slo") or best is None or value is None:
                 continue
@@ -86,7 +86,7 @@ def summarize(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
                 objective_ratios.append(best / value if value > 0 else 1.0)
         vs_baseline = {}
         for base in baselines:
-            common = [key for key, _ in runs if base in by_instance[key]]
+            common = [key for key, _ in method_runs if base in by_instance[key]]
             mine = sum(score(by_instance[k][method]) for k in common)
             theirs = sum(score(by_instance[k][base]) for k in common)
             vs_baseline[base] = (mine / theirs) if theirs > 0 else None
@@ -94,14 +94,14 @@ def summarize(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
         runtimes = [r["runtime_s"] for r in solved if r.get("runtime_s") is not None]
         per_method[method] = {
             "kind": kinds.get(method),
-            "tasks": len(runs),
+            "tasks": len(method_runs),
             "solved": len(solved),
             "optimal": sum(1 for r in solved if r.get("status") == "optimal"),
-            "errors": sum(1 for _, r in runs if r.get("status") == "error"),
-            "killed_at_deadline": sum(1 for _, r in runs if r.get("error_code") == "killed_at_deadline"),
-            "other_status": sum(1 for _, r in runs if r.get("status") not in (*SOLVED, "error")),
+            "errors": sum(1 for _, r in method_runs if r.get("status") == "error"),
+            "killed_at_deadline": sum(1 for _, r in method_runs if r.get("error_code") == "killed_at_deadline"),
+            "other_status": sum(1 for _, r in method_runs if r.get("status") not in (*SOLVED, "error")),
             "hosted": sum(int(r.get("hosted") or 0) for r in solved),
-            "violation_free_hosted": sum(score(r) for _, r in runs),
+            "violation_free_hosted": sum(score(r) for _, r in method_runs),
             "runs_with_violations": sum(1 for r in solved if r.get("violates_slo")),
             "ratio_to_best": _mean(ratios),
             "objective_ratio_to_best": _mean(objective_ratios),
@@ -509,8 +509,10 @@ def make_plots(summary: dict[str, Any], out_dir: Path, prefix: str = "") -> dict
         ]
         if pts:
             st = style(k, m)
-            ax.scatter(*zip(*pts), s=8, alpha=0.25, color=st["color"], marker=st["marker"])
-            ax.plot(*zip(*_binned(pts)), alpha=0.9, markersize=4, **st)
+            px, py = zip(*pts)
+            ax.scatter(px, py, s=8, alpha=0.25, color=st["color"], marker=st["marker"])
+            bx, by = zip(*_binned(pts))
+            ax.plot(bx, by, alpha=0.9, markersize=4, **st)
     ax.set_xlabel("offered load (demand / capacity at the utilisation cap)")
     ax.set_ylabel("fraction hosted without violation")
     ax.set_ylim(0, 1.02)
@@ -527,7 +529,8 @@ def make_plots(summary: dict[str, Any], out_dir: Path, prefix: str = "") -> dict
         ]
         if pts:
             st = style(k, m)
-            ax.scatter(*zip(*pts), s=8, alpha=0.25, color=st["color"], marker=st["marker"])
+            px, py = zip(*pts)
+            ax.scatter(px, py, s=8, alpha=0.25, color=st["color"], marker=st["marker"])
             sizes = sorted({p[0] for p in pts})
             means = [statistics.fmean(t for n, t in pts if n == size) for size in sizes]
             ax.plot(sizes, means, alpha=0.9, markersize=4, **st)

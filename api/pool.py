@@ -10,6 +10,7 @@ running or waiting; one more raises :class:`QueueFull` (the API answers 503 with
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import logging
@@ -160,6 +161,15 @@ class WorkerPool:
             thread = threading.Thread(target=self._supervise, args=(index,), name=f"optplace-slot-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        # Workers are not daemonic (a method may start processes of its own), so multiprocessing
+        # would wait for them at interpreter exit; if stop() was never called, kill them instead.
+        atexit.register(self._kill_workers)
+
+    def _kill_workers(self) -> None:
+        for index, worker in enumerate(self._workers):
+            if worker is not None:
+                worker.kill()
+                self._workers[index] = None
 
     def stop(self) -> None:
         """Stop taking tasks; running tasks end as ``shutdown``; waiting synchronous solves too."""
@@ -181,6 +191,7 @@ class WorkerPool:
             if worker is not None:
                 worker.stop()
                 self._workers[index] = None
+        atexit.unregister(self._kill_workers)
 
     # -- admission ---------------------------------------------------------------------------
     def admit(self, task: Task, *, bounded: bool = True) -> None:

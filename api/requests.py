@@ -45,13 +45,34 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def read_json(request: Request) -> Any:
-    """The body as JSON; NaN and Infinity are rejected like any other invalid JSON."""
+def loads(body: bytes) -> tuple[Any, bool]:
+    """Parse JSON (NaN and Infinity are invalid JSON here too); also say whether some number's
+    magnitude exceeds MAX_MAGNITUDE, so that only such bodies pay for :func:`huge_numbers`."""
+    huge = False
+
+    def number(text: str, convert: type[int] | type[float]) -> float:
+        nonlocal huge
+        value = convert(text)
+        if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+            huge = True
+        return value
+
+    data = json.loads(
+        body,
+        parse_constant=_reject_constant,
+        parse_float=lambda text: number(text, float),
+        parse_int=lambda text: number(text, int),
+    )
+    return data, huge
+
+
+async def read_json(request: Request) -> tuple[Any, bool]:
+    """The body as JSON, and whether it holds a number beyond MAX_MAGNITUDE (see :func:`loads`)."""
     body = await request.body()
     if not body.strip():
         raise invalid_request([{"field": "", "pointer": "", "code": "missing", "message": "a JSON body is required"}])
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        return loads(body)
     except (UnicodeDecodeError, ValueError) as error:
         raise invalid_request(
             [{"field": "", "pointer": "", "code": "json_invalid", "message": f"the body is not valid JSON: {error}"}]
@@ -68,8 +89,9 @@ def prefixed(errors: list[dict[str, str]], prefix: str) -> list[dict[str, str]]:
     return out
 
 
-def parse_body(data: Any, model: type[M], settings: Settings) -> M:
-    """Validate ``data`` as ``model``; raise a 422 problem listing every field error."""
+def parse_body(data: Any, model: type[M], settings: Settings, *, maybe_huge: bool = True) -> M:
+    """Validate ``data`` as ``model``; raise a 422 problem listing every field error.
+    ``maybe_huge=False`` skips the search for too large numbers (the parser found none)."""
     envelope = _ENVELOPES[model]
     errors: list[dict[str, str]] = []
     fields: dict[str, Any] = {}
@@ -87,7 +109,7 @@ def parse_body(data: Any, model: type[M], settings: Settings) -> M:
     raw_instance = data.get("instance") if isinstance(data, dict) else None
     instance: Instance | None = None
     if isinstance(raw_instance, dict):
-        instance, instance_errors = check_instance(raw_instance, settings)
+        instance, instance_errors = check_instance(raw_instance, settings, maybe_huge=maybe_huge)
         errors += instance_errors
     if errors:
         raise invalid_request(errors)
@@ -95,12 +117,14 @@ def parse_body(data: Any, model: type[M], settings: Settings) -> M:
     return model.model_construct(**{**fields, "instance": instance})
 
 
-def check_instance(raw: dict[str, Any], settings: Settings) -> tuple[Instance | None, list[dict[str, str]]]:
+def check_instance(
+    raw: dict[str, Any], settings: Settings, *, maybe_huge: bool = True
+) -> tuple[Instance | None, list[dict[str, str]]]:
     """Validate the ``instance`` member of a request body: the instance, or errors pointing into the body."""
     too_many = count_errors(raw, settings)
     if too_many:
         return None, too_many
-    huge = huge_numbers(raw, "/instance")
+    huge = huge_numbers(raw, "/instance") if maybe_huge else []
     if huge:
         return None, huge
     try:
@@ -120,7 +144,7 @@ def huge_numbers(value: Any, pointer: str, found: list[dict[str, str]] | None = 
     found = [] if found is None else found
     if isinstance(value, bool):
         return found
-    if isinstance(value, int | float) and abs(value) > MAX_MAGNITUDE:
+    if isinstance(value, int | float) and not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
         found.append(
             {
                 "field": pointer.strip("/").replace("/", "."),
@@ -140,7 +164,9 @@ def huge_numbers(value: Any, pointer: str, found: list[dict[str, str]] | None = 
 
 async def parse_request(request: Request, model: type[M]) -> M:
     settings: Settings = request.app.state.settings
-    return parse_body(await read_json(request), model, settings)
+    data, huge = await read_json(request)
+    request.state.maybe_huge = huge
+    return parse_body(data, model, settings, maybe_huge=huge)
 
 
 def unknown_method(name: str) -> ApiProblem:

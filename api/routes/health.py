@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import platform
@@ -19,8 +20,10 @@ router = APIRouter(tags=["health"])
 SOLVERS = {"highspy": "highspy", "pyomo": "pyomo", "ortools": "ortools"}
 
 
+@functools.cache
 def solver_info(module: str, distribution: str) -> SolverInfo:
-    """Whether a solver package is installed, and its version, without importing it."""
+    """Whether a solver package is installed, and its version, without importing it (looked up
+    once per process: reading package metadata costs milliseconds)."""
     try:
         available = importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):

@@ -56,7 +56,7 @@ def diagnose(instance: Instance) -> ValidationReport:
 )
 async def validate(request: Request, settings: SettingsDep) -> ValidationReport:
     body = await parse_request(request, ValidateRequest)
-    instance, errors = check_instance(body.instance, settings)
+    instance, errors = check_instance(body.instance, settings, maybe_huge=request.state.maybe_huge)
     if instance is None:
         return ValidationReport(valid=False, errors=[FieldError.model_validate(e) for e in errors])
     return await run_in_threadpool(diagnose, instance)

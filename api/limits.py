@@ -57,7 +57,8 @@ class BodySizeLimit:
                 "status": 413,
                 "detail": problem.detail,
                 "instance": scope.get("path", ""),
-            }
+            },
+            separators=(",", ":"),
         ).encode()
         await send(
             {

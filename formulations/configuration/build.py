@@ -158,6 +158,17 @@ def build(instance: Instance, params: SolveParams | None = None) -> Configuratio
     for j, app in enumerate(apps):
         for acc_name in alone[app.name].feasible_accelerators:
             eligible_on.setdefault(acc_name, set()).add(j)
+    if settings.ps_model == "additive":
+        # The seed's additive PS latency is not monotone: a slow application that misses its SLO alone
+        # can meet it beside faster ones (the mean service time drops). Alone-feasibility is then no
+        # necessary condition, so PS accelerators admit every compatible application that fits alone
+        # in memory and under the utilisation cap (both monotone).
+        for node, acc in instance.accelerators():
+            if types[acc.type].discipline != Discipline.PS:
+                continue
+            for j, app in enumerate(apps):
+                if _compatible_alone(instance, app, node, acc.name, acc.type):
+                    eligible_on.setdefault(acc.name, set()).add(j)
 
     def item_value(j: int, acc_name: str, type_cost: float) -> float:
         app = apps[j]
@@ -282,6 +293,28 @@ def build(instance: Instance, params: SolveParams | None = None) -> Configuratio
         node_rows=node_rows,
         eligible_anywhere=eligible_anywhere,
     )
+
+
+def _compatible_alone(instance: Instance, app, node, acc_name: str, type_name: str) -> bool:
+    """Profile, allowed type, labels, pinning, memory and utilisation cap alone (no SLO test)."""
+    model = instance.model_map()[app.model]
+    profile = model.profiles.get(type_name)
+    if profile is None:
+        return False
+    if app.allowed_accelerator_types is not None and type_name not in app.allowed_accelerator_types:
+        return False
+    if any(node.labels.get(k) != v for k, v in app.required_labels.items()):
+        return False
+    if app.pinned and app.current_accelerator != acc_name:
+        return False
+    acc_type = instance.accelerator_type_map()[type_name]
+    cap = instance.memory_cap(node)
+    node_mb = app.frontend_memory_mb + (0.0 if acc_type.memory_mb else profile.memory_mb)
+    if node_mb > node.memory_mb * cap or (acc_type.memory_mb and profile.memory_mb > acc_type.memory_mb * cap):
+        return False
+    if app.preprocess_ms > 0 and app.rate_rps * app.preprocess_ms / 1000.0 >= node.preprocess_cores:
+        return False
+    return app.rate_rps * profile.service_time_ms / 1000.0 <= instance.utilization_cap(type_name)
 
 
 def extract(model: ConfigurationModel, columns: list[tuple[int, tuple[int, ...]]], counts: list[int]) -> dict[str, str]:

@@ -152,9 +152,9 @@ def covered(pricer: Pricer, items: tuple[int, ...]) -> bool:
                 continue
             rows, caps = sub.rows()
             index = list(items)
-            if all(float(row[index].sum()) <= cap + EPS for row, cap in zip(rows, caps)):
-                if scenario.final is None or float(scenario.final[index].sum()) <= 1e-9:
-                    return True
+            rows_hold = all(float(row[index].sum()) <= cap + EPS for row, cap in zip(rows, caps))
+            if rows_hold and (scenario.final is None or float(scenario.final[index].sum()) <= 1e-9):
+                return True
     return False
 
 
@@ -236,4 +236,3 @@ def test_infeasible_host_all_is_not_a_placement():
     result = solve(instance, "configuration", PARAMS)
     assert result.status in (Status.INFEASIBLE, Status.NO_SOLUTION_FOUND)
     assert not result.assignments
-

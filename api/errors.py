@@ -96,7 +96,7 @@ def index_routes(app: FastAPI, routers: list[tuple[str, APIRouter]]) -> None:
     for prefix, router in routers:
         for route in router.routes:
             if isinstance(route, APIRoute):
-                index.append((compile_path(prefix + route.path)[0], set(route.methods)))
+                index.append((compile_path(prefix + route.path)[0], set(route.methods or ())))
 
 
 def install(app: FastAPI) -> None:

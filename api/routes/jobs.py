@@ -88,7 +88,7 @@ def list_jobs(
     status: Annotated[JobStatus | None, Query(description="Only jobs with this status.")] = None,
 ) -> JobPage:
     limit = min(limit, settings.page_size_max)
-    records, next_cursor = service.store.list(limit=limit, cursor=cursor, status=status)
+    records, next_cursor = service.store.list_jobs(limit=limit, cursor=cursor, status=status)
     return JobPage(items=[JobSummary(**summary_fields(r)) for r in records], next_cursor=next_cursor)
 
 

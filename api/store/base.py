@@ -64,7 +64,7 @@ class JobStore(Protocol):
 
     def instance_json(self, job_id: str) -> str | None: ...
 
-    def list(
+    def list_jobs(
         self, *, limit: int, cursor: str | None = None, status: JobStatus | None = None
     ) -> tuple[list[JobRecord], str | None]:
         """Newest first; ``cursor`` is the opaque value returned with the previous page."""

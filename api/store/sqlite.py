@@ -149,7 +149,7 @@ class SqliteJobStore:
             row = self._db.execute("SELECT instance FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return row[0] if row else None
 
-    def list(
+    def list_jobs(
         self, *, limit: int, cursor: str | None = None, status: JobStatus | None = None
     ) -> tuple[list[JobRecord], str | None]:
         clauses, args = [], []

@@ -32,7 +32,7 @@ def running_app() -> Iterator[None]:
 
 
 @schema.parametrize()
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_honours_its_schema(case: schemathesis.Case) -> None:
     """Every generated request gets a documented status, content type and body; never a 5xx.
 

@@ -95,13 +95,13 @@ def test_list_pages_newest_first_with_a_cursor(store: SqliteJobStore) -> None:
     for index in range(5):
         store.create(new_job(f"j{index}"))
     store.mark_running("j1")
-    first, cursor = store.list(limit=2)
+    first, cursor = store.list_jobs(limit=2)
     assert [r.id for r in first] == ["j4", "j3"] and cursor is not None
-    second, cursor = store.list(limit=2, cursor=cursor)
+    second, cursor = store.list_jobs(limit=2, cursor=cursor)
     assert [r.id for r in second] == ["j2", "j1"] and cursor is not None
-    third, cursor = store.list(limit=2, cursor=cursor)
+    third, cursor = store.list_jobs(limit=2, cursor=cursor)
     assert [r.id for r in third] == ["j0"] and cursor is None
-    running, _ = store.list(limit=10, status=JobStatus.RUNNING)
+    running, _ = store.list_jobs(limit=10, status=JobStatus.RUNNING)
     assert [r.id for r in running] == ["j1"]
 
 

@@ -62,3 +62,20 @@ def test_serve_refuses_invalid_settings(capsys: pytest.CaptureFixture[str]) -> N
     assert "invalid settings" in capsys.readouterr().err
     with pytest.raises(ValidationError):
         Settings(log_level="loud")
+
+
+def test_docs_can_be_turned_off(tmp_path) -> None:
+    """OPTPLACE_DOCS=false removes /docs, /redoc and /openapi.json; the API stays."""
+    from fastapi.testclient import TestClient
+    from optplace.api.main import create_app
+
+    from tests.api.conftest import make_settings
+
+    client = TestClient(create_app(make_settings(tmp_path, docs=False)))  # no lifespan: no workers needed
+    assert client.get("/openapi.json").status_code == 404
+    assert client.get("/docs").status_code == 404
+    assert "/v1/solve" in {path for path, _ in _paths(client.app)}
+
+
+def _paths(app) -> list[tuple[str, set[str]]]:
+    return [(pattern.pattern.strip("^$"), methods) for pattern, methods in app.state.route_methods]

@@ -26,8 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 SCHEMA_VERSION = "1"
 
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# Quantities are bounded by 1e9 (a billion ms, MB or req/s): far beyond any real cluster, and it
+# keeps every formula (squares, products) clear of floating-point overflow.
+MAX_QUANTITY = 1e9
+PositiveFloat = Annotated[float, Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 UtilizationCap = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s/]+$")]
@@ -107,8 +110,8 @@ class Profile(_Frozen):
         default=None,
         description="Squared coefficient of variation of service time (0 = deterministic).",
     )
-    service_time_second_moment_ms2: PositiveFloat | None = Field(
-        default=None, description="E[S^2] in ms^2; give this or the SCV, not both."
+    service_time_second_moment_ms2: Annotated[float, Field(gt=0, le=MAX_QUANTITY**2, allow_inf_nan=False)] | None = (
+        Field(default=None, description="E[S^2] in ms^2; give this or the SCV, not both.")
     )
     switch_overhead_ms: NonNegativeFloat = Field(
         default=0.0, description="Reload cost when an fcfs device switches to this model."
@@ -119,14 +122,14 @@ class Profile(_Frozen):
     def _one_variability_measure(self) -> Profile:
         if self.service_time_scv is not None and self.service_time_second_moment_ms2 is not None:
             raise ValueError("give either service_time_scv or service_time_second_moment_ms2, not both")
+        # Compared as E[S^2] / s < s so that no input can overflow.
         if (
             self.service_time_second_moment_ms2 is not None
-            and self.service_time_second_moment_ms2 < self.service_time_ms** 2 * (1 - 1e-9)
+            and self.service_time_second_moment_ms2 / self.service_time_ms < self.service_time_ms * (1 - 1e-9)
         ):
             raise ValueError(
-                "service_time_second_moment_ms2 must be at least service_time_ms squared "
-                f"({self.service_time_ms**2:g}); a second moment below the squared mean "
-                "is impossible"
+                "service_time_second_moment_ms2 must be at least service_time_ms squared; "
+                "a second moment below the squared mean is impossible"
             )
         return self
 
@@ -134,7 +137,7 @@ class Profile(_Frozen):
     def scv(self) -> float:
         """Squared coefficient of variation of the service time."""
         if self.service_time_second_moment_ms2 is not None:
-            return max(0.0, self.service_time_second_moment_ms2 / self.service_time_ms**2 - 1)
+            return max(0.0, self.service_time_second_moment_ms2 / self.service_time_ms / self.service_time_ms - 1)
         return self.service_time_scv or 0.0
 
 

@@ -21,8 +21,9 @@ cannot cycle. The order in which applications and accelerators are examined is s
 ``random.Random(params.seed)``: for a given seed the result is deterministic whenever the search
 stops at a local optimum or at ``options.max_rounds``; a wall-clock stop can cut it at different
 points. The default budget is modest because ``auto`` runs it too: ``params.time_limit_s`` if
-set, else ``min(2, 0.1 + 0.002 * applications)`` seconds. ``stats.trace`` records the objectives
-after each improving round (improvement over time).
+set, else ``min(2, 0.2 + 0.003 * applications)`` seconds, and it stops early at a local optimum.
+``stats.trace`` records the objectives after every improving move (improvement over time, the
+first 1,000 moves).
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ _EPS = 1e-9
 EJECT_ACCELERATORS = 8  # accelerators examined per unplaced application in an ejection
 SECOND_ADMITS = 10  # unplaced applications tried as the second admission
 SWAP_ACCELERATORS = 32  # accelerators of other types sampled for swap partners
+TRACE_LIMIT = 1000  # improving moves recorded in stats.trace
 
 
 def default_budget(n_apps: int) -> float:
-    return min(2.0, 0.1 + 0.002 * n_apps)
+    return min(2.0, 0.2 + 0.003 * n_apps)
 
 
 def potential(state: ClusterState) -> float:
@@ -69,6 +71,7 @@ class LocalSearch:
         self.moves = {"insert": 0, "eject": 0, "consolidate": 0, "return_home": 0, "relocate": 0, "rebalance": 0}
         self._insert_tried: dict[int, int] = {}  # app -> number of changes when it last failed
         self.changes = 0
+        self.trace: list[dict] = []
         objectives = state.objectives
         self.wants_fewer = Objective.MIN_ACCELERATORS in objectives or Objective.MIN_COST in objectives
         self.wants_home = Objective.MIN_MIGRATIONS in objectives and any(c >= 0 for c in state.app_current)
@@ -101,6 +104,8 @@ class LocalSearch:
     def commit(self, name: str) -> None:
         self.moves[name] += 1
         self.changes += 1
+        if len(self.trace) < TRACE_LIMIT:
+            self.trace.append({**self.snapshot(), "move": name})
 
     def undo(self, placed: list[int], removed: list[tuple[int, int]]) -> None:
         """Revert: take off ``placed`` apps, put ``removed`` (app, accelerator) pairs back."""
@@ -144,7 +149,9 @@ class LocalSearch:
         """Eject one application to admit two (or to admit one while the ejected one moves)."""
         state = self.state
         improved = False
-        for u in order_applications(state, "density", state.unplaced()):
+        waiting = order_applications(state, "density", state.unplaced())
+        seconds = waiting[: SECOND_ADMITS + 1]
+        for u in waiting:
             if self.out_of_time():
                 break
             if state.assignment[u] >= 0:
@@ -155,18 +162,36 @@ class LocalSearch:
             rho = state.utilization_after(u)
             closest = eligible[np.argsort(rho[eligible] / state.v_cap[eligible], kind="stable")]
             for d in closest[:EJECT_ACCELERATORS]:
-                if self._eject_at(u, int(d)):
+                if self._eject_at(u, int(d), seconds):
                     self.commit("eject")
                     improved = True
+                    seconds = order_applications(state, "density", state.unplaced())[: SECOND_ADMITS + 1]
                     break
         return improved
 
-    def _eject_at(self, u: int, d: int) -> bool:
+    def _could_replace(self, u: int, x: int, d: int) -> bool:
+        """Necessary conditions for u to fit on d once x leaves: sum(lambda s) under the cap, node memory."""
+        state = self.state
+        s_u = float(state.v_s[state.app_model[u], d])
+        s_x = float(state.v_s[state.app_model[x], d])
+        load = state.agg[d][1] - state.app_rate[x] * s_x + state.app_rate[u] * s_u
+        if load / 1000.0 > state.acc_cap[d] * (1.0 + 1e-8):
+            return False
+        v = state.acc_node[d]
+        freed = state.app_fe_mem[x]
+        backend = state.backends[d][state.app_key[x]]
+        if len(backend.apps) == 1 and state.acc_dev_limit[d] is None:
+            freed += backend.memory
+        return state.node_mem[v] - freed + state.app_fe_mem[u] <= state.node_limit[v] * (1.0 + 1e-8)
+
+    def _eject_at(self, u: int, d: int, seconds: list[int]) -> bool:
         state = self.state
         before = state.objective_key()
         for x in self.shuffled([x for x in state.acc_apps[d] if self.movable(x)]):
             if self.out_of_time():
                 return False
+            if not self._could_replace(u, x, d):
+                continue
             state.remove(x)
             if not state.can_place(u, d):
                 state.place(x, d)
@@ -177,8 +202,8 @@ class LocalSearch:
             if moved >= 0:
                 placed.append(x)
             else:
-                for v in order_applications(state, "density", state.unplaced())[:SECOND_ADMITS]:
-                    if v != x and self.place_best(v) >= 0:
+                for v in seconds:
+                    if v != x and v != u and state.assignment[v] < 0 and self.place_best(v) >= 0:
                         placed.append(v)
                         break
             if self.accept(before):
@@ -363,7 +388,7 @@ class LocalSearch:
     # --- driver --------------------------------------------------------------------------------
 
     def run(self, max_rounds: int) -> list[dict]:
-        trace = [self.snapshot()]
+        self.trace = [{**self.snapshot(), "move": "start"}]
         moves: list[Callable[[], bool]] = [self.insert, self.eject]
         if self.wants_home:
             moves.append(self.return_home)
@@ -378,11 +403,9 @@ class LocalSearch:
                 if self.out_of_time():
                     break
                 improved |= move()
-            if improved:
-                trace.append(self.snapshot())
             if not improved or self.timed_out:
                 break
-        return trace
+        return self.trace
 
     def snapshot(self) -> dict:
         values = self.state.objective_values()

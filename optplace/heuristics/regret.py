@@ -40,7 +40,7 @@ def _evaluate(state: ClusterState, a: int) -> tuple[float, int, int] | None:
         return None
     marginals = [vec[cands] for vec in state.marginal_vectors(a)]
     marginals = [m for m in marginals if np.ptp(m) > 0]
-    desirability = marginals[0] if marginals else (rho[cands] - np.asarray(state.util)[cands]) / state.v_cap[cands]
+    desirability = marginals[0] if marginals else (rho[cands] - state.v_util[cands]) / state.v_cap[cands]
     tie = headroom(state, a, cands, rho)
     ranked = np.lexsort((cands, tie, *reversed(marginals[1:]), desirability))
     found: list[int] = []

@@ -646,18 +646,20 @@ class ClusterState:
         t = self.acc_type[d]
         v = self.acc_node[d]
         backend = self.backends[d].get(key)
+        new_backend_mb = 0.0
         if backend is None:
             s, o, scv, mem = self.profile[mi][t]  # type: ignore[misc]
             backend = Backend(key, mi, s, o, scv, mem)
             self.backends[d][key] = backend
+            new_backend_mb = mem
         backend.rate += self.app_rate[a]
         backend.apps.append(a)
-        self._refresh_budgets(backend)
+        self._add_budget(backend, a)
         self.acc_apps[d].append(a)
         if self.app_pre[a] > 0:
             self.acc_pre_count[d] += 1
             self.node_pre_apps[v].append(a)
-            self._refresh_frontend(v)
+            self.node_fe_load[v] += self.app_rate[a] * self.app_pre[a] / 1000.0
         self.assignment[a] = d
         self.n_placed += 1
         if len(self.acc_apps[d]) == 1:
@@ -672,7 +674,18 @@ class ClusterState:
         if self.model_shareable[mi]:
             self.v_model_rate[mi, d] = backend.rate
         self._refresh_accelerator(d)
-        self._refresh_memory(d, v)
+        # memory grows by what a adds (remove() recomputes from scratch, so nothing drifts)
+        loose = 1.0 + PREFILTER_TOLERANCE
+        if self.acc_dev_limit[d] is not None:
+            self.dev_mem[d] += new_backend_mb
+            self.v_dev_free[d] = (self.acc_dev_limit[d] - self.dev_mem[d]) * loose  # type: ignore[operator]
+            self.node_mem[v] += self.app_fe_mem[a]
+        else:
+            self.node_mem[v] += self.app_fe_mem[a] + new_backend_mb
+        free = (self.node_limit[v] - self.node_mem[v]) * loose
+        for other in self.node_accs[v]:
+            self.v_node_free[other] = free
+        self.node_version[v] += 1
 
     def remove(self, a: int) -> int:
         """Take ``a`` off its accelerator; returns the accelerator it was on."""
@@ -733,6 +746,16 @@ class ClusterState:
 
     def _refresh_frontend(self, v: int) -> None:
         self.node_fe_load[v] = sum(self.app_rate[x] * self.app_pre[x] / 1000.0 for x in self.node_pre_apps[v])
+
+    def _add_budget(self, backend: Backend, a: int) -> None:
+        budget = _budget(self.app_slo[a], self.network_ms)
+        q = self.app_q[a]
+        pre = self.app_pre[a]
+        if pre > 0:
+            if budget < backend.pre_budgets.get((q, pre), math.inf):
+                backend.pre_budgets[(q, pre)] = budget
+        elif budget < backend.budgets.get(q, math.inf):
+            backend.budgets[q] = budget
 
     def _refresh_budgets(self, backend: Backend) -> None:
         budgets: dict[float | None, float] = {}

@@ -5,7 +5,7 @@ The model is built in one of two *modes* from the same code:
 * ``conservative`` (default): every solution is feasible under the exact analytic model. The
   nonlinear terms (switch overhead, front-end delay, percentile and additive-PS factors) are
   bounded from above, level merging rounds towards the tighter member, and a relative safety
-  margin absorbs solver tolerances. When none of these approximations is needed the model is
+  margin on latency budgets absorbs solver tolerances. When none of these approximations is needed the model is
   exact (``AssignmentModel.exact``) and its dual bound is a bound on the true optimum.
 * ``relaxed``: every truly feasible placement is a solution. The same terms are bounded from
   below, so the optimum (or the solver's dual bound) is a valid bound on the true optimum.
@@ -43,8 +43,9 @@ class BuildOptions:
     frontend_segments: int = 4  # front-end load segments per node with pre-processing
     utilization_segments: int = 4  # utilisation segments where a factor depends on rho (percentiles, additive PS)
     switch_share: float = 1.0 / 3.0  # tangent point of the switch bound for a class absent from the reference
-    margin: float = 1e-6  # relative safety margin on every latency budget and capacity
-    symmetry: bool = True  # order identical accelerators
+    margin: float = 1e-9  # relative safety margin on latency budgets (capacities are exact linear sums)
+    symmetry: bool = True  # order identical accelerators: used ones first
+    symmetry_load: bool = False  # and by load (measured slower with HiGHS and CP-SAT; see model.md)
     reference: dict[str, str] | None = None  # placement the conservative model must contain
 
     @classmethod
@@ -399,7 +400,7 @@ class _Builder:
         q = p.quantile[k]
         classes = np.where(p.shareable[k], p.model[k], -(k + 1))
         n_classes = np.unique(classes).size
-        cap = acc.cap * (1.0 - opt.margin) if self.cons else acc.cap
+        cap = acc.cap
         u_max = 1000.0 * acc.cap
         aux: dict[str, int] = {}
 
@@ -548,7 +549,7 @@ class _Builder:
                 cap_vals += list(-diffs)
             else:
                 cap_cols.append(mode.var)
-                cap_vals.append(-1000.0 * mode.util_hi * (1.0 - opt.margin if self.cons else 1.0))
+                cap_vals.append(-1000.0 * mode.util_hi)
         self.row("capacity", cap_cols, cap_vals, -INF, 0.0)
         # Mode side rows.
         backend_cols = [self.z[(m, acc.index)] for m in sorted({int(c) for c in classes if c >= 0})] + list(
@@ -582,7 +583,7 @@ class _Builder:
                             [aux["U"], aux["Usw"]],
                             [1.0, 1.0],
                             -INF,
-                            1000.0 * mode.util_hi * (1.0 - opt.margin),
+                            1000.0 * mode.util_hi,
                             indicator=mode.var,
                             relax=[(mode.var, m_big)],
                         )
@@ -765,7 +766,7 @@ class _Builder:
 
     def _memory_rows(self) -> None:
         data, p = self.data, self.data.pairs
-        margin = 1.0 - self.opt.margin if self.cons else 1.0
+        margin = 1.0  # memory is an exact linear sum: no margin (the evaluator re-checks every placement)
 
         def backend_terms(d: int) -> tuple[list[int], list[float]]:
             am = self.acc_models.get(d)
@@ -809,8 +810,9 @@ class _Builder:
                 if d1 not in self.acc_models or d2 not in self.acc_models:
                     continue
                 self.row("symmetry_used", [int(self.y[d1]), int(self.y[d2])], [-1.0, 1.0], -INF, 0.0)
-                u1, u2 = self.acc_models[d1].aux["U"], self.acc_models[d2].aux["U"]
-                self.row("symmetry_load", [u1, u2], [-1.0, 1.0], -INF, 0.0)
+                if self.opt.symmetry_load:
+                    u1, u2 = self.acc_models[d1].aux["U"], self.acc_models[d2].aux["U"]
+                    self.row("symmetry_load", [u1, u2], [-1.0, 1.0], -INF, 0.0)
         return groups
 
     def _aggregate_rows(self) -> None:

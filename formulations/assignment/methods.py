@@ -158,9 +158,23 @@ def solve_exact(instance: Instance, params: SolveParams, backend: str) -> Method
             on_message=collector.on_message,
         )
         stats.update(killed=child.killed, isolated=child.isolated, child_s=round(child.elapsed_s, 4))
-        if child.exitcode not in (0, None) and not child.killed and collector.error is None:
-            collector.error = f"the solver process exited with code {child.exitcode}"
         killed = child.killed
+        if child.exitcode not in (0, None) and not child.killed and not child.messages:
+            # The child died before it could say anything: it could not start (typically a script
+            # without an ``if __name__ == "__main__":`` guard, which spawn and forkserver re-import).
+            # Run the search here instead, under the solver's own limit only.
+            stats["isolation_fallback"] = (
+                f"the solver process exited with code {child.exitcode} before starting; ran in-process "
+                "(guard your script with `if __name__ == '__main__':` to get the wall-clock kill)"
+            )
+            stats["isolated"] = False
+            payload["time_limit_s"] = max(limit - (time.monotonic() - started), 0.05)
+            try:
+                run(payload, collector.on_message)
+            except Exception as error:
+                collector.error = f"{type(error).__name__}: {error}"
+        elif child.exitcode not in (0, None) and not child.killed and collector.error is None:
+            collector.error = f"the solver process exited with code {child.exitcode}"
     else:
         try:
             run(payload, collector.on_message)
@@ -198,7 +212,7 @@ def _output(instance, params, backend, collector: Collector, killed: bool, stats
                 status, stop = Status.ERROR, StopReason.ERROR
         return MethodOutput({}, status, stop, collector.bound, solver, version, message, stats)
     value = collector.primary_value()
-    bound = collector.bound
+    bound = consistent_bound(instance, value, collector.bound, stats)
     optimal = bound is not None and value is not None and abs(bound - value) <= 1e-9 * max(1.0, abs(value))
     if optimal:
         status, stop = Status.OPTIMAL, StopReason.COMPLETED
@@ -214,6 +228,20 @@ def _output(instance, params, backend, collector: Collector, killed: bool, stats
         else:
             stop = child_stop
     return MethodOutput(dict(collector.best), status, stop, bound, solver, version, message, stats)
+
+
+def consistent_bound(
+    instance: Instance, value: float | None, bound: float | None, stats: dict[str, Any]
+) -> float | None:
+    """Drop a bound that a verified placement beats: a solver error (e.g. in presolve), not a proof."""
+    if bound is None or value is None:
+        return bound
+    tolerance = 1e-6 * max(1.0, abs(value))
+    wrong = bound < value - tolerance if instance.objectives[0].maximize else bound > value + tolerance
+    if wrong:
+        stats["discarded_bound"] = bound
+        return None
+    return bound
 
 
 def warm_start(

@@ -7,14 +7,18 @@ CP-SAT needs integer variables and integer linear rows. The adapter turns a
 1. **Definitions are substituted.** An auxiliary defined by ``v = sum c_j x_j`` (a load, a second
    moment) is replaced by its definition in every row that uses it: exact.
 2. **Continuous variables live on a grid.** A continuous variable ``w`` in ``[0, ub]`` becomes
-   an integer ``W`` with ``w = W / S``, ``S = 10^k`` chosen so that ``ub * S <= 10^9``. Only the
-   switch bounds ``H`` are continuous after step 1; restricting them to a grid only removes
-   solutions (conservative).
-3. **Rows are scaled and rounded outwards.** Each row ``sum a_j v_j <= b`` (all variables have
+   an integer ``W`` with ``w = W / S``, ``S = 10^k`` the smallest power of ten giving at least
+   10^5 grid steps over ``[0, ub]``. Only the switch bounds ``H`` are continuous after step 1, and
+   they only appear as upper estimates, so restricting them to a grid only removes solutions.
+3. **Rows are made integral: exactly where possible, else rounded outwards.** A row whose numbers
+   are all small-denominator multiples of one unit (integer benchmark data) is scaled by the
+   common denominator: exact. Otherwise each row ``sum a_j v_j <= b`` (all variables have
    lower bound 0) is multiplied by ``K = 10^p`` (the largest power of ten keeping every scaled
-   coefficient within 10^9, or 1 when the row is already integral) and becomes
+   coefficient within 10^6, or 1 when the row is already integral) and becomes
    ``sum ceil(a_j K) v_j <= floor(b K)``. Since ``v >= 0``, ``sum a_j v_j <= sum ceil(a_j K) v_j / K
-   <= floor(b K) / K <= b``: every integer solution satisfies the original row. A ``>=`` row is
+   <= floor(b K) / K <= b``: every integer solution satisfies the original row. (A product within
+   10^-12 relative of an integer is taken as that integer, so floating-point noise does not bump
+   a coefficient; the evaluator's 10^-9 tolerance covers that.) A ``>=`` row is
    negated first; an equality row must already be integral (it is: only assignment-style
    equalities remain after step 1).
 
@@ -27,6 +31,8 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -35,9 +41,12 @@ from optplace.backends.linear import LinearModel
 from optplace.result import Status, StopReason
 
 SOLVER = "cpsat"
-COEFFICIENT_LIMIT = 1e9  # largest scaled coefficient
-GRID_LIMIT = 1e9  # largest grid value of a continuous variable
+COEFFICIENT_LIMIT = 1e6  # largest scaled coefficient (CP-SAT presolve lost solutions at 1e9; see docs)
+GRID_STEPS = 1e5  # grid points per continuous variable's range, at least
 INTEGRAL_TOLERANCE = 1e-9
+FLOAT_NOISE = 1e-12  # relative; far below the evaluator's tolerance (1e-9)
+RATIONAL_MAX_TERMS = 400  # rows longer than this are rounded, not rationalised
+RATIONAL_MAX_DENOMINATOR = 10**4
 
 STATUS_TABLE: dict[str, StatusEntry] = {
     "OPTIMAL": StatusEntry(Status.OPTIMAL, Status.ERROR, StopReason.COMPLETED),
@@ -55,10 +64,10 @@ def version() -> str:
 
 
 def grid_scale(upper: float) -> float:
-    """The power of ten S with ``upper * S <= GRID_LIMIT`` (at least 1)."""
+    """The power of ten S giving a continuous variable in [0, upper] a resolution of upper / GRID_STEPS or finer."""
     if not np.isfinite(upper):
         raise ValueError("CP-SAT needs a finite upper bound on every continuous variable")
-    return 10.0 ** max(0, math.floor(math.log10(GRID_LIMIT / max(upper, 1.0))))
+    return 10.0 ** max(0, math.ceil(math.log10(GRID_STEPS / max(upper, 1e-12))))
 
 
 def scale_row(coefficients: np.ndarray, rhs: float) -> tuple[np.ndarray, int]:
@@ -67,9 +76,110 @@ def scale_row(coefficients: np.ndarray, rhs: float) -> tuple[np.ndarray, int]:
     integral = np.all(np.abs(c - np.round(c)) <= INTEGRAL_TOLERANCE) and abs(rhs - round(rhs)) <= INTEGRAL_TOLERANCE
     if integral:
         return np.round(c).astype(np.int64), round(rhs)
+    exact = _rational_row(c, rhs)
+    if exact is not None:
+        return exact
     largest = max(float(np.max(np.abs(c), initial=0.0)), abs(rhs), 1e-12)
     k = 10.0 ** math.floor(math.log10(COEFFICIENT_LIMIT / largest))
-    return np.ceil(c * k).astype(np.int64), math.floor(rhs * k)
+    # Outward rounding; a product that is an integer up to floating-point noise is not bumped.
+    ck, bk = c * k, rhs * k
+    return np.ceil(ck - FLOAT_NOISE * np.maximum(1.0, np.abs(ck))).astype(np.int64), math.floor(
+        bk + FLOAT_NOISE * max(1.0, abs(bk))
+    )
+
+
+@dataclass
+class IntegerForm:
+    """The integer model CP-SAT receives: variables on grids and rows with integer coefficients."""
+
+    scale: np.ndarray  # value = integer / scale, per model variable (1 for integers)
+    free: np.ndarray  # model variables that CP-SAT holds (the non-defined ones)
+    lower: np.ndarray  # integer bounds, per model variable (meaningful on ``free``)
+    upper: np.ndarray
+    rows: list[tuple[np.ndarray, np.ndarray, int, str, int]]  # (cols, int coefs, rhs, "<=" | "==", indicator)
+    rows_rounded: int
+
+    def violation(self, values: np.ndarray) -> float:
+        """Largest violation of an enforced integer row by the model point ``values`` (grid-rounded up)."""
+        ints = np.where(self.scale > 1, np.ceil(np.asarray(values) * self.scale - 1e-9), np.round(values))
+        worst = 0.0
+        for cols, coefs, rhs, sense, ind in self.rows:
+            if ind >= 0 and ints[ind] < 0.5:
+                continue
+            lhs = float(np.dot(coefs, ints[cols]))
+            worst = max(worst, lhs - rhs if sense == "<=" else abs(lhs - rhs))
+        return worst
+
+
+def integer_form(model: LinearModel) -> IntegerForm:
+    """Substitute definitions, put continuous variables on grids, scale and round every row outwards."""
+    a, row_lower, row_upper, indicator, _ = model.substitute_definitions()
+    defined = np.zeros(model.num_vars, dtype=bool)
+    defined[model.defined_var] = True
+    free = np.flatnonzero(~defined)
+    if np.any(model.lower[free] < 0):
+        raise ValueError("CP-SAT rounding needs every variable to have a lower bound of 0 or more")
+    scale = np.ones(model.num_vars)
+    lower = np.zeros(model.num_vars, dtype=np.int64)
+    upper = np.zeros(model.num_vars, dtype=np.int64)
+    for j in free:
+        lo, hi = float(model.lower[j]), float(model.upper[j])
+        if not model.integer[j]:
+            scale[j] = grid_scale(hi)
+        lower[j] = math.ceil(lo * scale[j] - 1e-9)
+        upper[j] = math.floor(hi * scale[j] + 1e-9)
+    csr = a.tocsr()
+    rows = []
+    rounded = 0
+    for i in range(csr.shape[0]):
+        start, stop = csr.indptr[i], csr.indptr[i + 1]
+        cols = csr.indices[start:stop]
+        if cols.size == 0:
+            continue
+        coef = csr.data[start:stop] / scale[cols]
+        lo, hi = row_lower[i], row_upper[i]
+        ind = int(indicator[i])
+        if lo == hi:
+            c_int, b_int = scale_row(coef, hi)
+            if not np.allclose(c_int, coef) or abs(b_int - hi) > INTEGRAL_TOLERANCE:
+                raise ValueError(f"row {i} is a non-integral equality; CP-SAT cannot hold it exactly")
+            rows.append((cols, c_int, b_int, "==", ind))
+            continue
+        for sign, bound in ((1.0, hi), (-1.0, -lo)):
+            if not np.isfinite(bound):
+                continue
+            c_int, b_int = scale_row(sign * coef, bound)
+            rounded += int(not np.array_equal(c_int, sign * coef))
+            rows.append((cols, c_int, b_int, "<=", ind))
+    return IntegerForm(scale, free, lower, upper, rows, rounded)
+
+
+def _rational_row(c: np.ndarray, rhs: float) -> tuple[np.ndarray, int] | None:
+    """An exactly equivalent integer row when every number is a small-denominator multiple of one unit.
+
+    Data converted from integer benchmarks (OR-Library GAP: weights r_ij and capacity b_i become
+    r_ij * k and b_i * k) are rational multiples of the largest entry; scaling by the common
+    denominator recovers the integer row, so ties at full capacity are kept instead of rounded away.
+    """
+    if c.size > RATIONAL_MAX_TERMS:
+        return None
+    values = np.append(c, rhs)
+    unit = float(np.max(np.abs(values)))
+    if unit == 0.0:
+        return None
+    ratios = [Fraction(float(v) / unit).limit_denominator(RATIONAL_MAX_DENOMINATOR) for v in values]
+    for v, r in zip(values, ratios):
+        if abs(float(r) * unit - float(v)) > FLOAT_NOISE * unit:
+            return None
+    denominator = 1
+    for r in ratios:
+        denominator = denominator * r.denominator // math.gcd(denominator, r.denominator)
+        if denominator > COEFFICIENT_LIMIT:
+            return None
+    scaled = [r.numerator * (denominator // r.denominator) for r in ratios]
+    if max(abs(x) for x in scaled) > COEFFICIENT_LIMIT:
+        return None
+    return np.array(scaled[:-1], dtype=np.int64), int(scaled[-1])
 
 
 def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
@@ -77,52 +187,23 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
     from ortools.sat.python import cp_model
 
     started = time.perf_counter()
-    a, row_lower, row_upper, indicator, _ = model.substitute_definitions()
-    defined = np.zeros(model.num_vars, dtype=bool)
-    defined[model.defined_var] = True
-    if np.any(model.lower[~defined] < 0):
-        raise ValueError("CP-SAT rounding needs every variable to have a lower bound of 0 or more")
+    form = integer_form(model)
+    scale = form.scale
     cp = cp_model.CpModel()
-    scale = np.ones(model.num_vars)
     variables: list = [None] * model.num_vars
-    for j in np.flatnonzero(~defined):
-        lo, hi = float(model.lower[j]), float(model.upper[j])
-        if model.integer[j]:
-            if lo == 0.0 and hi == 1.0:
-                variables[j] = cp.new_bool_var(f"v{j}")
-            else:
-                variables[j] = cp.new_int_var(math.ceil(lo), math.floor(hi), f"v{j}")
+    for j in form.free:
+        if model.integer[j] and form.lower[j] == 0 and form.upper[j] == 1:
+            variables[j] = cp.new_bool_var(f"v{j}")
         else:
-            scale[j] = grid_scale(hi)
-            variables[j] = cp.new_int_var(math.ceil(lo * scale[j]), math.floor(hi * scale[j]), f"v{j}")
-    csr = a.tocsr()
-    rows_rounded = 0
-    for i in range(csr.shape[0]):
-        start, stop = csr.indptr[i], csr.indptr[i + 1]
-        cols = csr.indices[start:stop]
-        if cols.size == 0:
-            continue
-        coef = csr.data[start:stop] / scale[cols]
-        parts = []
-        lo, hi = row_lower[i], row_upper[i]
-        if lo == hi:
-            c_int, b_int = scale_row(coef, hi)
-            if not np.allclose(c_int, coef) or abs(b_int - hi) > INTEGRAL_TOLERANCE:
-                raise ValueError(f"row {i} is a non-integral equality; CP-SAT cannot hold it exactly")
-            parts.append((c_int, b_int, "=="))
-        else:
-            if np.isfinite(hi):
-                parts.append((*scale_row(coef, hi), "<="))
-            if np.isfinite(lo):
-                c_int, b_int = scale_row(-coef, -lo)
-                parts.append((c_int, b_int, "<="))
-        for c_int, b_int, sense in parts:
-            if not np.array_equal(c_int, coef) and sense != "==":
-                rows_rounded += 1
-            expr = cp_model.LinearExpr.weighted_sum([variables[j] for j in cols], c_int.tolist())
-            constraint = cp.add(expr == b_int) if sense == "==" else cp.add(expr <= b_int)
-            if indicator[i] >= 0:
-                constraint.only_enforce_if(variables[int(indicator[i])])
+            variables[j] = cp.new_int_var(int(form.lower[j]), int(form.upper[j]), f"v{j}")
+    for cols, c_int, b_int, sense, ind in form.rows:
+        expr = cp_model.LinearExpr.weighted_sum([variables[j] for j in cols], c_int.tolist())
+        constraint = cp.add(expr == b_int) if sense == "==" else cp.add(expr <= b_int)
+        if ind >= 0:
+            constraint.only_enforce_if(variables[ind])
+    rows_rounded = form.rows_rounded
+    defined = np.ones(model.num_vars, dtype=bool)
+    defined[form.free] = False
     # Objective: defined variables substituted like the rows.
     objective = _substituted_objective(model)
     obj_cols = np.flatnonzero(objective)

@@ -55,11 +55,24 @@ def check_alone(instance: Instance) -> dict[str, AloneCheck]:
     types = instance.accelerator_type_map()
     models = instance.model_map()
     checks: dict[str, AloneCheck] = {}
-    # Accelerators grouped by (node, type): everything below depends only on that pair.
-    groups: dict[tuple[str, str], list[str]] = {}
-    nodes = {n.name: n for n in instance.nodes}
+    # Accelerators grouped by (node's memory, memory cap, pre-processing cores and labels; type):
+    # everything below depends only on those, so identical nodes share one check (a generated
+    # cluster of 1,000 nodes has a handful of groups). Feasible lists keep the file order.
+    groups: dict[tuple, list[str]] = {}
+    nodes: dict[tuple, Node] = {}
+    order = {acc.name: i for i, (_, acc) in enumerate(instance.accelerators())}
     for node, acc in instance.accelerators():
-        groups.setdefault((node.name, acc.type), []).append(acc.name)
+        key = (
+            node.memory_mb,
+            instance.memory_cap(node),
+            node.preprocess_cores,
+            tuple(sorted(node.labels.items())),
+            acc.type,
+        )
+        groups.setdefault(key, []).append(acc.name)
+        nodes.setdefault(key, node)
+    alone_cache: dict[tuple, tuple[float, float]] = {}
+    ordered: dict[tuple, list[str]] = {}  # feasible groups -> their accelerators in file order
     for app in instance.applications:
         check = AloneCheck(app.name)
         model = models[app.model]
@@ -67,8 +80,9 @@ def check_alone(instance: Instance) -> dict[str, AloneCheck]:
         best = float("inf")  # best latency among options within the utilisation cap
         lowest_load = float("inf")  # lowest utilisation alone, with its cap, when none is within
         lowest_cap = 0.0
-        for (node_name, type_name), names in groups.items():
-            node = nodes[node_name]
+        feasible_groups: list[tuple] = []
+        for key in groups:
+            node, type_name = nodes[key], key[-1]
             if type_name not in model.profiles:
                 continue
             if app.allowed_accelerator_types is not None and type_name not in app.allowed_accelerator_types:
@@ -85,14 +99,23 @@ def check_alone(instance: Instance) -> dict[str, AloneCheck]:
             ):
                 continue
             memory_ok = True
-            total, utilization = alone_latency_ms(instance, app, node, type_name)
+            # Alone latency depends on the app only through these; generated sets repeat them a lot.
+            cache_key = (app.model, app.rate_rps, app.preprocess_ms, app.slo.statistic, key)
+            if cache_key not in alone_cache:
+                alone_cache[cache_key] = alone_latency_ms(instance, app, node, type_name)
+            total, utilization = alone_cache[cache_key]
             cap = instance.utilization_cap(type_name)
             if utilization <= cap:
                 best = min(best, total)
             elif utilization < lowest_load:
                 lowest_load, lowest_cap = utilization, cap
             if utilization <= cap and total <= app.slo.latency_ms:
-                check.feasible_accelerators.extend(names)
+                feasible_groups.append(key)
+        if feasible_groups:
+            signature = tuple(feasible_groups)
+            if signature not in ordered:
+                ordered[signature] = sorted((a for k in signature for a in groups[k]), key=order.__getitem__)
+            check.feasible_accelerators = list(ordered[signature])
         if app.pinned:
             allowed = set(check.feasible_accelerators)
             check.feasible_accelerators = [app.current_accelerator] if app.current_accelerator in allowed else []

@@ -316,12 +316,13 @@ def _error_row(task: Task, code: str, message: str, stop_reason: str = "error", 
     }
 
 
-def run_task(task: Task) -> dict[str, Any]:
+def run_task(task: Task, info_path: str | None = None) -> dict[str, Any]:
     """Load the instance, solve it through ``optplace.solve.solve`` and build the result row.
 
     Runs inside the task process. Never raises for a bad instance or a failing method: those are
     rows. The placement is verified by ``solve``; a placement the evaluator rejects is an error row
-    with ``error_code = "verification_failed"``.
+    with ``error_code = "verification_failed"``. Before solving, the instance's facts (size, load,
+    family, method kind) go to ``info_path``, so that a row for a task killed later still has them.
     """
     from optplace.generate import offered_load
     from optplace.io import InstanceError
@@ -369,6 +370,8 @@ def run_task(task: Task) -> dict[str, Any]:
     method_info = get_method(task.method)
     info["method_kind"] = method_info.kind
     info["may_violate_slo"] = method_info.may_violate_slo
+    if info_path is not None:
+        _write_row(info, info_path)
     try:
         params = SolveParams.model_validate(task.params)
         result = solve(instance, task.method, params)
@@ -471,7 +474,7 @@ def _worker_main(result_path: str) -> int:
     data = json.load(sys.stdin)
     task = Task(**{**data, "plugins": tuple(data.get("plugins", ()))})
     _limit_memory(task.memory_limit_mb)
-    _write_row(run_task(task), result_path)
+    _write_row(run_task(task, result_path + ".info"), result_path)
     return 0
 
 
@@ -571,7 +574,7 @@ def _forked_main(task_data: dict[str, Any], result_path: str, log_path: str) -> 
     os.dup2(fd, 2)
     task = Task(**{**task_data, "plugins": tuple(task_data.get("plugins", ()))})
     _limit_memory(task.memory_limit_mb)
-    _write_row(run_task(task), result_path)
+    _write_row(run_task(task, result_path + ".info"), result_path)
 
 
 def _write_row(row: dict[str, Any], result_path: str) -> None:
@@ -634,6 +637,8 @@ def run_isolated(
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
             row = _error_row(task, "worker_crashed", f"the task process ended without a result ({how})")
             row["log_tail"] = _tail(log_path)
+        with contextlib.suppress(OSError, ValueError), open(result_path + ".info", encoding="utf-8") as handle:
+            row.update(json.load(handle))  # what the task learnt about its instance before it died
         env = environment()
         row.update(
             wall_s=wall,

@@ -164,6 +164,7 @@ def test_a_task_past_its_deadline_is_killed_and_recorded(
                 "killed_at_deadline",
             )
             assert row["task_wall_s"] >= 0.5 + grace and row["launcher"] == launcher
+            assert (row["n_applications"], row["family"], row["method_kind"]) == (12, "hetero", "heuristic")
         else:
             assert row["status"] in SOLVED
 

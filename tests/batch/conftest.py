@@ -16,7 +16,7 @@ from optplace.generate import write_set
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = "tests.batch.plugins"
-THREE_METHODS = "first_fit,auto,test_slow_first_fit"
+THREE_METHODS = "knapsack_first_fit,first_fit,test_slow_first_fit"
 
 
 @pytest.fixture

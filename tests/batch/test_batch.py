@@ -63,6 +63,13 @@ def check_report_matches(results: Path, out: Path) -> dict:
         assert table[method]["errors (killed)"].startswith(f"{errors} ")
         runtimes = [r["runtime_s"] for r in solved]
         assert table[method]["runtime max s"] == f"{max(runtimes):.3g}"
+    baselines = sorted({r["method"] for r in rows if r["method_kind"] == "baseline"})
+    for base in baselines:  # ratio of totals over the instances both ran
+        theirs = sum(r["hosted_without_violation"] for r in rows if r["method"] == base and r["status"] in SOLVED)
+        for method in {r["method"] for r in rows}:
+            mine = sum(r["hosted_without_violation"] for r in rows if r["method"] == method and r["status"] in SOLVED)
+            assert table[method][f"x {base}"] == (f"{mine / theirs:.3f}" if theirs else "-")
+    assert baselines, "the end-to-end batches include a baseline"
     for png in files.plots.values():
         assert png.read_bytes().startswith(b"\x89PNG")
     assert "<table>" in files.html.read_text()

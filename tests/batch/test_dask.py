@@ -60,8 +60,10 @@ def test_dask_runs_give_the_same_placements_as_local_runs(instance_set, tmp_path
     """A task's row (placement, objective) does not depend on where it ran."""
     paths = sorted(instance_set.glob("hetero-*.json"))[:2]
     local, remote = tmp_path / "local.jsonl", tmp_path / "dask.jsonl"
-    run_batch(paths, "first_fit,auto", local, jobs=2, progress=False, log=lambda _: None)
-    run_batch(paths, "first_fit,auto", remote, scheduler=dask_scheduler, progress=False, log=lambda _: None)
+    run_batch(paths, "first_fit,knapsack_first_fit", local, jobs=2, progress=False, log=lambda _: None)
+    run_batch(
+        paths, "first_fit,knapsack_first_fit", remote, scheduler=dask_scheduler, progress=False, log=lambda _: None
+    )
     by_task = {r["task_id"]: r for r in complete_lines(local)}
     for row in complete_lines(remote):
         assert row["placement"] == by_task[row["task_id"]]["placement"]

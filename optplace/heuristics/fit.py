@@ -175,11 +175,17 @@ def fit_pass(state: ClusterState, apps: list[int], rule: str, deadline: float | 
     return True
 
 
-def construct(instance: Instance, rule: str, order: str = "auto", state: ClusterState | None = None) -> ClusterState:
-    """Build a placement from scratch with one fit rule and one ordering."""
+def construct(
+    instance: Instance,
+    rule: str,
+    order: str = "auto",
+    state: ClusterState | None = None,
+    deadline: float | None = None,
+) -> ClusterState:
+    """Build a placement from scratch with one fit rule and one ordering (cut short at ``deadline``)."""
     state = state if state is not None else ClusterState(instance)
     rest = start(state, order_applications(state, order))
-    fit_pass(state, rest, rule)
+    fit_pass(state, rest, rule, deadline)
     return state
 
 

@@ -1,7 +1,8 @@
 """Local search that improves any feasible placement under the lexicographic objectives.
 
 It starts from a given placement (``options.initial_placement``) or from the best of several
-constructions (best/first-fit under several orderings, regret greedy), then applies improving
+constructions (worst/best/first-fit under several orderings, regret greedy; as many as fit in half
+the budget, most promising first), then applies improving
 moves until none improves or the time budget is spent:
 
 * **insert** an unplaced application where it fits;
@@ -21,7 +22,8 @@ cannot cycle. The order in which applications and accelerators are examined is s
 ``random.Random(params.seed)``: for a given seed the result is deterministic whenever the search
 stops at a local optimum or at ``options.max_rounds``; a wall-clock stop can cut it at different
 points. The default budget is modest because ``auto`` runs it too: ``params.time_limit_s`` if
-set, else ``min(2, 0.2 + 0.003 * applications)`` seconds, and it stops early at a local optimum.
+set (constructions included), else ``min(2, 0.2 + 0.003 * applications)`` seconds in all, except
+that the first construction always completes; it stops early at a local optimum.
 ``stats.trace`` records the objectives after every improving move (improvement over time, the
 first 1,000 moves).
 """
@@ -421,6 +423,10 @@ def state_load(state: ClusterState, a: int, d: int) -> float:
     return state.app_rate[a] * float(state.v_s[state.app_model[a], d]) / 1000.0 / state.acc_cap[d]
 
 
+def state_maximizes(instance: Instance) -> bool:
+    return not instance.host_all and instance.objectives[0].maximize
+
+
 def initial_state(instance: Instance, params: SolveParams, deadline: float) -> tuple[ClusterState, str]:
     """The start: a given placement (what fits of it), else the best of several constructions."""
     given = params.options.get("initial_placement")
@@ -431,21 +437,25 @@ def initial_state(instance: Instance, params: SolveParams, deadline: float) -> t
                 state.place(a, state.app_current[a])
         state.load({k: v for k, v in dict(given).items() if state.assignment[state.app_index[k]] < 0})
         return state, "initial_placement"
-    n = len(instance.applications)
-    recipes: list[tuple[str, str]] = [("best", "auto")]
-    if n <= 2000:
-        recipes += [("regret", "auto"), ("best", "load"), ("best", "density"), ("best", "slack"), ("first", "load")]
-    if n <= 500:
-        recipes += [("best", "priority"), ("first", "density"), ("worst", "density")]
+    # Most promising first (measured in benchmarks/results/heuristics.md): spreading load keeps
+    # latency slack when hosting as many as possible; packing tight serves minimisation.
+    first_rule = "worst" if state_maximizes(instance) else "best"
+    recipes: list[tuple[str, str]] = [(first_rule, "auto"), ("regret", "auto"), ("first", "auto")]
+    recipes += [("best", "auto"), ("best", "load"), ("best", "density"), ("best", "slack"), ("first", "load")]
+    recipes += [("best", "priority"), ("first", "density"), ("worst", "load")]
     best_state, best_name, best_key = None, "", None
+    constructing_until = time.perf_counter() + (deadline - time.perf_counter()) / 2
     for rule, order in recipes:
-        if best_state is not None and time.perf_counter() > deadline:
-            break
+        if best_state is not None and time.perf_counter() > constructing_until:
+            break  # half the budget for constructions, the rest for the search
+        # The first construction always completes under the default budget; an explicit time
+        # limit cuts it short (the applications it did not reach stay unplaced).
+        cut = deadline if params.time_limit_s is not None or best_state is not None else None
         if rule == "regret":
             state = ClusterState(instance)
-            regret_pass(state, start(state, order_applications(state, order)))
+            regret_pass(state, start(state, order_applications(state, order)), cut)
         else:
-            state = construct(instance, rule, order)
+            state = construct(instance, rule, order, deadline=cut)
         key = (*state.objective_key(), -potential(state))
         if best_key is None or better(key, best_key):
             best_state, best_name, best_key = state, f"{rule}/{order}", key

@@ -361,8 +361,7 @@ class LocalSearch:
         if other.size > SWAP_ACCELERATORS:
             other = np.array(sorted(self.rng.sample(list(other), SWAP_ACCELERATORS)))
         partners = []
-        for db in other:
-            db = int(db)
+        for db in other.tolist():
             for b in state.acc_apps[db]:
                 if self.movable(b) and state.eligible_mask(b)[da]:
                     gain = self._load(a, da) + self._load(b, db) - self._load(a, db) - self._load(b, da)

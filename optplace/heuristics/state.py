@@ -139,9 +139,9 @@ class ClusterState:
         self.model_shareable = [m.shareable for m in models]
         # profile[model][type] = (s, o, scv, memory) or None
         self.profile: list[list[tuple[float, float, float, float] | None]] = []
-        for m in models:
+        for model in models:
             row: list[tuple[float, float, float, float] | None] = [None] * len(types)
-            for type_name, p in m.profiles.items():
+            for type_name, p in model.profiles.items():
                 row[type_index[type_name]] = (p.service_time_ms, p.switch_overhead_ms, p.scv, p.memory_mb)
             self.profile.append(row)
 

@@ -202,7 +202,7 @@ class _Builder:
 
     def vectorised_rows(self, family: str, local: np.ndarray, cols: np.ndarray, vals: np.ndarray, lo, hi, count: int):
         self.b.add_rows(family, local, cols, vals, lo, hi, count)
-        self.row_owner.append(np.full(count, -1, dtype=np.int64))
+        self.row_owner.append(np.full(count, self.owner, dtype=np.int64))
 
     def define(self, name: str, var: int, cols: np.ndarray, vals: np.ndarray) -> None:
         self.b.define(name, var, cols, vals)
@@ -220,22 +220,24 @@ class _Builder:
             key = (a_index, data.acc_index.get(app.current_accelerator or "", -1))
             if app.pinned and key in lookup:
                 pinned[lookup[key]] = 1.0
-        labels = [(data.app_names[a], data.accelerators[d].name) for a, d in zip(p.app, p.acc)]
-        x = b.add_vars("x", p.size, lower=pinned, labels=labels)
+        x = b.add_vars("x", p.size, lower=pinned)  # x[k] is pair k: data.pairs.app[k] on data.pairs.acc[k]
         y = b.add_vars("y", n_acc, labels=[(acc.name,) for acc in data.accelerators])
         self.x, self.y = x, y
 
         # z[m, d]: a backend of shareable model m is open on d.
-        z_keys = sorted({(int(m), int(d)) for m, d, sh in zip(p.model, p.acc, p.shareable) if sh})
+        shared = np.flatnonzero(p.shareable)
+        codes = p.model[shared] * n_acc + p.acc[shared]
+        unique_codes, z_of_shared = np.unique(codes, return_inverse=True)
+        z_keys = [(int(c // n_acc), int(c % n_acc)) for c in unique_codes]
         z_cols = b.add_vars(
             "z", len(z_keys), labels=[(data.model_names[m], data.accelerators[d].name) for m, d in z_keys]
         )
         self.z = {key: int(col) for key, col in zip(z_keys, z_cols)}
-        pair_z = np.array(
-            [self.z.get((int(m), int(d)), -1) if sh else -1 for m, d, sh in zip(p.model, p.acc, p.shareable)],
-            dtype=np.int64,
-        )
+        pair_z = np.full(p.size, -1, dtype=np.int64)
+        pair_z[shared] = z_cols[z_of_shared]
         self.pair_z = pair_z
+        self.z_row_of_pair = np.full(p.size, -1, dtype=np.int64)
+        self.z_row_of_pair[shared] = z_of_shared  # row of z_le_sum_x, in z_keys order
 
         self._assignment_rows()
         self._linking_rows()
@@ -322,9 +324,8 @@ class _Builder:
             k,
         )
         # z <= sum of its applications' x (a backend is open only if used)
-        z_row = {key: r for r, key in enumerate(keys)}
         shareable = np.flatnonzero(pair_z >= 0)
-        rows_of = np.array([z_row[(int(p.model[j]), int(p.acc[j]))] for j in shareable], dtype=np.int64)
+        rows_of = self.z_row_of_pair[shareable]
         self.vectorised_rows(
             "z_le_sum_x",
             np.concatenate([np.arange(k), rows_of]),
@@ -528,14 +529,15 @@ class _Builder:
         mode_vars = [m.var for m in modes]
         self.row("one_mode", [*mode_vars, int(self.y[acc.index])], [*np.ones(len(mode_vars)), -1.0], 0.0, 0.0)
         # x[j,d] <= sum over modes of the cumulative level variable of j's level.
-        link_rows: dict[int, list[int]] = defaultdict(list)
+        local = [np.arange(k.size)]
+        cols = [self.x[k]]
         for mode in modes:
             for chain in mode.chains:
-                for j, lev in zip(chain.pairs, chain.level_of):
-                    link_rows[int(j)].append(int(chain.vars[lev]))
-        for j in k:
-            cols = link_rows.get(int(j), [])
-            self.row("x_le_level", [int(self.x[j]), *cols], [1.0, *(-np.ones(len(cols)))], -INF, 0.0)
+                local.append(np.searchsorted(k, chain.pairs))  # k is sorted
+                cols.append(chain.vars[chain.level_of])
+        vals = np.concatenate([np.ones(k.size), -np.ones(sum(c.size for c in cols[1:]))])
+        self.flush_rows()
+        self.vectorised_rows("x_le_level", np.concatenate(local), np.concatenate(cols), vals, -INF, 0.0, k.size)
         # Capacity: U <= capacity of the tightest member (threshold modes) or the segment's top (others).
         cap_cols, cap_vals = [aux["U"]], [1.0]
         for mode in modes:
@@ -838,9 +840,13 @@ class _Builder:
         c[self.x] = priority[p.app]
         out[Objective.MAX_HOSTED.value] = (c, 0.0)
         c = np.zeros(n)
-        c[self.x] = [
-            apps[a].value_by_accelerator.get(data.accelerators[d].name, apps[a].priority) for a, d in zip(p.app, p.acc)
-        ]
+        c[self.x] = priority[p.app]
+        lookup = data.pair_lookup()
+        for a_index, app in enumerate(apps):
+            for acc_name, value in app.value_by_accelerator.items():
+                k = lookup.get((a_index, data.acc_index.get(acc_name, -1)))
+                if k is not None:
+                    c[self.x[k]] = value
         out[Objective.MAX_VALUE.value] = (c, 0.0)
         c = np.zeros(n)
         c[self.y] = 1.0
@@ -848,16 +854,19 @@ class _Builder:
         c = np.zeros(n)
         type_cost = {t.name: t.cost for t in data.instance.accelerator_types}
         c[self.y] = [type_cost[acc.type] for acc in data.accelerators]
-        c[self.x] = [apps[a].cost_by_accelerator.get(data.accelerators[d].name, 0.0) for a, d in zip(p.app, p.acc)]
+        for a_index, app in enumerate(apps):
+            for acc_name, cost in app.cost_by_accelerator.items():
+                k = lookup.get((a_index, data.acc_index.get(acc_name, -1)))
+                if k is not None:
+                    c[self.x[k]] = cost
         out[Objective.MIN_COST.value] = (c, 0.0)
         c = np.zeros(n)
         constant = 0.0
-        lookup = data.pair_lookup()
         for a_index, app in enumerate(apps):
             if app.current_accelerator is None:
                 continue
             constant += 1.0
-            key = (a_index, data.acc_index[app.current_accelerator])
+            key = (a_index, data.acc_index.get(app.current_accelerator, -1))
             if key in lookup:
                 c[self.x[lookup[key]]] = -1.0
         out[Objective.MIN_MIGRATIONS.value] = (c, constant)

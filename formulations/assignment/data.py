@@ -80,9 +80,13 @@ class InstanceData:
     ps_model: str
     acc_index: dict[str, int] = field(default_factory=dict)
     app_index: dict[str, int] = field(default_factory=dict)
+    _lookup: dict[tuple[int, int], int] | None = None
 
     def pair_lookup(self) -> dict[tuple[int, int], int]:
-        return {(int(a), int(d)): k for k, (a, d) in enumerate(zip(self.pairs.app, self.pairs.acc))}
+        """(application index, accelerator index) -> pair index (built once)."""
+        if self._lookup is None:
+            self._lookup = {(a, d): k for k, (a, d) in enumerate(zip(self.pairs.app.tolist(), self.pairs.acc.tolist()))}
+        return self._lookup
 
 
 def eligibility(instance: Instance) -> dict[str, list[str]]:

@@ -38,6 +38,13 @@ from .data import InstanceData, prepare
 from .solution import canonicalize, encode, extract
 
 MIN_PHASE_S = 0.2  # a solve given less than this is not started
+LAGRANGIAN_SHARE = 0.1  # of the time, for the Lagrangian bound (maximisation objectives)
+LAGRANGIAN_SHARE_LARGE = 0.3
+LNS_ABOVE_PAIRS = 8000  # eligible pairs beyond which the full MILP is replaced by neighbourhood search
+LNS_ACCELERATORS = 2
+LNS_STEP_S = 1.5
+LNS_CANDIDATES = 40
+LNS_STALL = 200  # neighbourhoods in a row without a better placement before the search stops
 SAFETY_S = 0.15  # leave this much of the deadline for messages
 
 
@@ -79,6 +86,10 @@ class Search:
         reference = payload.get("reference")
         if reference is not None:
             self.consider(reference, "warm_start", emit_it=False)
+        # The back-end's identity, even when a bound settles the instance before any solve.
+        self.emit(
+            "solver", {"solver": getattr(self.backend, "SOLVER", self.backend_name), "version": self.backend.version()}
+        )
 
     # --- bookkeeping ---------------------------------------------------------------------------
 
@@ -137,6 +148,16 @@ class Search:
     def run(self) -> None:
         rounds = int(self.options.get("refine_rounds", 3))
         relaxed_phase = bool(self.options.get("relaxed_bound", True))
+        large = self.data.pairs.size > int(self.options.get("lns_above_pairs", LNS_ABOVE_PAIRS))
+        if self.objectives[0].maximize and self.options.get("lagrangian", True) and self.left() > MIN_PHASE_S:
+            self.lagrangian(LAGRANGIAN_SHARE_LARGE if large else LAGRANGIAN_SHARE)
+        if self.proven():
+            self.done()
+            return
+        if large:  # the full MILP cannot finish its root at this size: improve by neighbourhoods
+            self.lns()
+            self.done()
+            return
         am = self.build("conservative")
         share = 1.0 if am.exact else float(self.options.get("conservative_share", 0.5))
         outcome = self.solve_conservative(am, share)
@@ -157,7 +178,87 @@ class Search:
             am = self.build("conservative")
             built_for = am.options.reference
             self.solve_conservative(am, 1.0)
+        if not self.proven():
+            self.lns()
         self.done()
+
+    # --- bounds and neighbourhoods for large instances -----------------------------------------
+
+    def lagrangian(self, share: float) -> None:
+        """A fast valid bound from the relaxed model's regimes (see lagrangian.py)."""
+        from .lagrangian import lagrangian_bound
+
+        am = self.build("relaxed")
+        c, _ = am.objective(self.objectives[0])
+        target = 0.0 if self.best_key is None else float(self.best_key[0])
+        value, stats = lagrangian_bound(am, c[am.x], target, self.left() * share)
+        self.emit("phase", {"phase": "lagrangian", "bound": value, **stats})
+        self.report_bound(value, "lagrangian")
+
+    def lns(self) -> None:
+        """Large-neighbourhood search: re-optimise a few nodes at a time with the rest fixed.
+
+        A neighbourhood is a random set of whole nodes (so node memory and front-end load stay
+        inside it) with about ``lns_accelerators`` accelerators; its applications and the unplaced
+        applications that could run there form a sub-instance, solved by the conservative model
+        warm-started from the incumbent. Objectives add up over nodes and applications, so a better
+        sub-solution is a better placement; the merged placement is verified before it is kept.
+        """
+        rng = np.random.default_rng(self.seed)
+        nodes = self.instance.nodes
+        apps = self.instance.applications
+        target = int(self.options.get("lns_accelerators", LNS_ACCELERATORS))
+        step = float(self.options.get("lns_step_s", LNS_STEP_S))
+        limit = int(self.options.get("lns_candidates", LNS_CANDIDATES))
+        eligible = self.data.eligible
+        tried = improved = stalled = 0
+        if len(self.data.accelerators) <= 2 * target:
+            return  # a neighbourhood would be (nearly) the whole instance: the full model already was
+        stall_limit = int(self.options.get("lns_stall", LNS_STALL))
+        while self.left() > MIN_PHASE_S and not self.proven() and stalled < stall_limit:
+            current = dict(self.best or {})
+            chosen, count = [], 0
+            for n in rng.permutation(len(nodes)):
+                chosen.append(int(n))
+                count += len(nodes[n].accelerators)
+                if count >= target:
+                    break
+            names = {acc.name for n in chosen for acc in nodes[n].accelerators}
+            inside = [a for a in apps if current.get(a.name) in names]
+            outside = [a for a in apps if a.name not in current and names.intersection(eligible.get(a.name, ()))]
+            room = max(limit - len(inside), 0)
+            if len(outside) > room:
+                order = sorted(range(len(outside)), key=lambda i: (-outside[i].priority, rng.random()))
+                outside = [outside[i] for i in sorted(order[:room])]
+            sub_apps = inside + outside
+            if not sub_apps:
+                continue
+            tried += 1
+            sub = self.instance.model_copy(
+                update={"nodes": [nodes[n] for n in sorted(chosen)], "applications": sub_apps, "name": "lns"}
+            )
+            sub_data = prepare(sub, {a.name: [x for x in eligible.get(a.name, ()) if x in names] for a in sub_apps})
+            reference = canonicalize(sub_data, {a.name: current[a.name] for a in inside}, _groups(sub_data))
+            am = build(sub_data, BuildOptions.from_options(self.options, mode="conservative", reference=reference))
+            warm, _ = encode(am, reference)
+            outcome = self.lexicographic(
+                am, warm, min(step, self.left()), "lns", primary_only=False, emit_incumbents=False
+            )
+            stalled += 1
+            if outcome.placement is None:
+                continue
+            before = lexicographic_key(self.objectives, evaluate(sub, reference).objectives)
+            after_evaluation = evaluate(sub, outcome.placement)
+            if not after_evaluation.feasible:
+                continue
+            if lexicographic_key(self.objectives, after_evaluation.objectives) <= before:
+                continue
+            merged = {k: v for k, v in current.items() if k not in {a.name for a in sub_apps}}
+            merged.update(outcome.placement)
+            if self.consider(merged, "lns"):
+                improved += 1
+                stalled = 0
+        self.emit("phase", {"phase": "lns", "neighbourhoods": tried, "improvements": improved})
 
     def proven(self) -> bool:
         if self.best_key is None or self.best_bound is None:

@@ -20,6 +20,7 @@ from optplace.backends.common import BackendResult, SolverSettings, StatusEntry,
 from optplace.backends.linear import LinearModel
 from optplace.result import Status, StopReason
 
+SOLVER = "pyomo"
 DEFAULT_SOLVERS = ("appsi_highs", "highs")
 
 _O, _F, _N, _I, _E = Status.OPTIMAL, Status.FEASIBLE, Status.NO_SOLUTION_FOUND, Status.INFEASIBLE, Status.ERROR

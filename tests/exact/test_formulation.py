@@ -142,3 +142,17 @@ def test_symmetry_groups_are_identical_single_accelerator_nodes():
     groups = symmetry_groups(prepare(instance))
     assert len(groups) == 1
     assert len(groups[0]) == len(instance.accelerators())
+
+
+@pytest.mark.parametrize(("seed", "shared"), SEEDS[:8])
+def test_lagrangian_bound_is_valid(seed: int, shared: bool):
+    """The Lagrangian bound on weighted hosted applications is never below the true optimum."""
+    from optplace.formulations.assignment.lagrangian import lagrangian_bound
+
+    instance = random_instance(seed, n_apps=3, shared_node=shared)
+    _, key = brute_force(instance)
+    truth = primary_of(instance, key)
+    relaxed = build(prepare(instance), BuildOptions(mode="relaxed"))
+    c, _ = relaxed.objective(Objective.MAX_HOSTED)
+    bound, _ = lagrangian_bound(relaxed, c[relaxed.x], truth, time_limit_s=10)
+    assert bound >= truth - 1e-6

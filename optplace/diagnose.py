@@ -50,8 +50,41 @@ def alone_latency_ms(instance: Instance, app: Application, node: Node, type_name
     return total, acc.utilization
 
 
+def _alone_is_a_lower_bound(instance: Instance, discipline: Discipline, quantile: float | None) -> bool:
+    """Whether an application's latency alone is a lower bound on its latency beside others.
+
+    True for the exact PS model, FCFS means (every co-located class adds work and switches) and
+    dedicated devices. Not for the seed's additive PS formula (a fast neighbour lowers the mean
+    service time it uses) nor for multi-class FCFS percentiles (the tail approximation is not
+    monotone in the mix), so there an SLO missed alone proves nothing and is not used.
+    """
+    if discipline == Discipline.PS:
+        return instance.settings.ps_model == "exact"
+    if discipline == Discipline.FCFS:
+        return quantile is None
+    return True
+
+
+# The last instance checked and its result: solve() and the method it runs both ask for the same
+# (immutable) instance, and on thousands of applications the check is not free. Identity, not
+# equality, is compared. The result is shared, so callers must treat it as read-only.
+_last: tuple[Instance, dict[str, AloneCheck]] | None = None
+
+
 def check_alone(instance: Instance) -> dict[str, AloneCheck]:
-    """For every application, the accelerators it could use alone, or the reason it can use none."""
+    """For every application, the accelerators it could use alone, or the reason it can use none.
+
+    The returned mapping is cached for the most recent instance: read it, never modify it.
+    """
+    global _last
+    cached = _last
+    if cached is None or cached[0] is not instance:
+        cached = (instance, _check_alone(instance))
+        _last = cached
+    return cached[1]
+
+
+def _check_alone(instance: Instance) -> dict[str, AloneCheck]:
     types = instance.accelerator_type_map()
     models = instance.model_map()
     checks: dict[str, AloneCheck] = {}
@@ -109,7 +142,10 @@ def check_alone(instance: Instance) -> dict[str, AloneCheck]:
                 best = min(best, total)
             elif utilization < lowest_load:
                 lowest_load, lowest_cap = utilization, cap
-            if utilization <= cap and total <= app.slo.latency_ms:
+            slo_ok = total <= app.slo.latency_ms or not _alone_is_a_lower_bound(
+                instance, types[type_name].discipline, app.slo.quantile
+            )
+            if utilization <= cap and slo_ok:
                 feasible_groups.append(key)
         if feasible_groups:
             signature = tuple(feasible_groups)

@@ -107,7 +107,9 @@ def build_result(
     evaluation = evaluate(instance, placement)
     status = output.status
 
-    violations = list(evaluation.violations)
+    # Without a solution the (empty) placement's violations, e.g. an unplaced pinned app, are
+    # not a verdict on anything returned; the unplaced reasons say why instead.
+    violations = list(evaluation.violations) if has_solution else []
     if not may_violate_slo and has_solution and violations:
         raise PlacementVerificationError(method, evaluation)
 

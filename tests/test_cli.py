@@ -67,3 +67,24 @@ def test_methods_lists_registered_methods():
     assert out.returncode == 0
     names = {m["name"] for m in json.loads(out.stdout)}
     assert {"first_fit", "auto"} <= names
+
+
+def test_solve_passes_method_options_and_rejects_malformed_ones():
+    """--option KEY=VALUE reaches the method's params.options (JSON values parsed); a bare word is an error."""
+    out = run(
+        "solve",
+        str(INSTANCES / "tiny" / "priority.json"),
+        "-m",
+        "ordered_first_fit",
+        "--option",
+        "order=priority",
+        "--option",
+        "unused=[1, 2]",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["params"]["options"] == {"order": "priority", "unused": [1, 2]}
+    assert result["assignments"][0]["application"] == "important"  # highest priority placed first
+    bad = run("solve", str(INSTANCES / "tiny" / "priority.json"), "--option", "order")
+    assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr

@@ -134,3 +134,28 @@ def test_import_loads_no_solver():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=INSTANCES.parent)
     assert out.stdout.strip() == "[]"
+
+
+def test_alone_check_proves_nothing_under_the_additive_ps_model():
+    """Under the seed's additive PS formula a fast neighbour lowers latency, so missing the SLO alone is no proof."""
+    from optplace.diagnose import check_alone
+    from optplace.domain import Instance
+
+    doc = {
+        "accelerator_types": [{"name": "gpu", "discipline": "ps"}],
+        "nodes": [{"name": "n", "memory_mb": 8000, "accelerators": [{"name": "g", "type": "gpu"}]}],
+        "models": [
+            {"name": "big", "profiles": {"gpu": {"service_time_ms": 100}}},
+            {"name": "tiny", "profiles": {"gpu": {"service_time_ms": 1}}},
+        ],
+        # big alone: rho 0.2, R = 125 > 120. Beside tiny (100 req/s): additive R = 101.3 <= 120.
+        "applications": [
+            {"name": "A", "model": "big", "rate_rps": 2, "slo": {"latency_ms": 120}},
+            {"name": "B", "model": "tiny", "rate_rps": 100, "slo": {"latency_ms": 120}},
+        ],
+    }
+    exact = Instance.model_validate(doc)
+    additive = Instance.model_validate({**doc, "settings": {"ps_model": "additive"}})
+    assert check_alone(exact)["A"].feasible_accelerators == []
+    assert check_alone(additive)["A"].feasible_accelerators == ["g"]
+    assert solve(additive, "first_fit").bound == 2  # the trivial bound no longer excludes A

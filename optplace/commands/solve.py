@@ -22,6 +22,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="override the instance's objectives (repeat for lexicographic order)",
     )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="method-specific option (VALUE parsed as JSON when it is valid JSON); repeatable",
+    )
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
     parser.add_argument("--out", default=None, metavar="FILE", help="also write the JSON result to FILE")
     parser.set_defaults(handler=run_solve)
@@ -41,12 +48,16 @@ def run_solve(args: argparse.Namespace) -> int:
     try:
         instance = load_instance(args.instance)
         params = SolveParams(
-            time_limit_s=args.time_limit, seed=args.seed, threads=args.threads, objectives=args.objective
+            time_limit_s=args.time_limit,
+            seed=args.seed,
+            threads=args.threads,
+            objectives=args.objective,
+            options=parse_options(args.option),
         )
     except InstanceError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except ValidationError as error:
+    except (ValidationError, ValueError) as error:
         print(f"error: invalid parameters: {error}", file=sys.stderr)
         return 2
     try:
@@ -63,6 +74,22 @@ def run_solve(args: argparse.Namespace) -> int:
     else:
         print(render_result(result, instance.name))
     return 0 if result.status.value in ("optimal", "feasible") else 1
+
+
+def parse_options(pairs: list[str]) -> dict:
+    """``["order=slack", "budget_s=2"]`` -> ``{"order": "slack", "budget_s": 2}``."""
+    import json
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option {pair!r} must look like KEY=VALUE")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
 
 
 def render_result(result, instance_name: str) -> str:

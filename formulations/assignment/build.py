@@ -90,6 +90,7 @@ class AccModel:
     aux: dict[str, int]  # U, A, L, Asw, Usw -> column
     h_vars: dict[int, int]  # shareable model -> H column
     tangent: dict[int, float]  # shareable model -> tangent share t
+    dominant: dict[str, Any] = field(default_factory=dict)  # relaxed switch bound: delta per class, L_dom, H_tot
 
 
 @dataclass
@@ -437,8 +438,9 @@ class _Builder:
         tangent: dict[int, float] = {}
         asw_max = usw_max = 0.0
         charge_switch = self.cons and has_switch and discipline == Discipline.FCFS
+        dominant: dict[str, Any] = {}
         if has_switch and discipline == Discipline.FCFS and not self.cons:
-            self.approximations.add("fcfs switch overhead left out (relaxation)")
+            asw_max, usw_max = self._relaxed_switch(acc, k, x, lam, s, o, classes, lam_max, new_aux, dominant)
         if charge_switch:
             self.approximations.add("fcfs switch probability bounded by a tangent (or by 1 for unshared models)")
             ref_rates = defaultdict(float)
@@ -577,7 +579,7 @@ class _Builder:
                     relax=[(mode.var, float(len(backend_cols) - 1))],
                 )
             if not mode.threshold:
-                if charge_switch:
+                if "Usw" in aux:
                     m_big = u_max + usw_max - 1000.0 * mode.util_hi
                     if m_big > 0:
                         self.row(
@@ -590,10 +592,12 @@ class _Builder:
                             relax=[(mode.var, m_big)],
                         )
                 if not self.cons and mode.util_lo > 0:
+                    # the segment is on the true utilisation, switches included: U + (upper switch load)
+                    lower_cols = [aux["U"]] + ([aux["Usw_hi"]] if "Usw_hi" in aux else [])
                     self.row(
                         "utilization_lower",
-                        [aux["U"]],
-                        [-1.0],
+                        lower_cols,
+                        [-1.0] * len(lower_cols),
                         -INF,
                         -1000.0 * mode.util_lo,
                         indicator=mode.var,
@@ -612,7 +616,48 @@ class _Builder:
                     -INF,
                     0.0,
                 )
-        return AccModel(acc.index, k, classes, modes, aux, h_vars, tangent)
+        return AccModel(acc.index, k, classes, modes, aux, h_vars, tangent, dominant)
+
+    def _relaxed_switch(self, acc, k, x, lam, s, o, classes, lam_max, new_aux, record) -> tuple[float, float]:
+        """Lower and upper bounds on the switch load for the relaxed model (every bound valid).
+
+        ``sum_i h_i = Lambda - sum_i lambda_i^2 / Lambda >= Lambda - max_i lambda_i``. The largest class
+        is picked by binaries ``delta`` (one per shareable model, one for "an unshared application"),
+        with ``L_dom <= lambda_m(x)`` for the picked model: the solver can at best pick the true
+        largest, so ``H_tot >= Lambda - L_dom`` never exceeds the true ``sum_i h_i``. Switch loads are
+        then at least ``o_min H_tot`` (and ``c_min H_tot`` in the second moment); where the switch load
+        enters with a negative sign its upper bound ``sum o lambda x`` (``h_i <= lambda_i``) is used.
+        """
+        self.approximations.add("fcfs switch overhead bounded below by the non-dominant classes' rate")
+        b = self.b
+        models_here = sorted({int(c) for c in classes if c >= 0})
+        own = np.flatnonzero(classes < 0)
+        new_aux("Usw_hi", x, o * lam)
+        (dom,) = b.add_vars("L_dom", 1, lower=0.0, upper=lam_max, integer=False, labels=[(acc.name,)])
+        choices = []
+        for m in models_here:
+            (delta,) = b.add_vars("delta", 1, labels=[(self.data.model_names[m], acc.name)])
+            rows = np.flatnonzero(classes == m)
+            # L_dom <= lambda_m(x) + lam_max (1 - delta)
+            self.row("dominant_class", [int(dom), *x[rows], int(delta)], [1.0, *(-lam[rows]), lam_max], -INF, lam_max)
+            choices.append(int(delta))
+            record.setdefault("delta", {})[m] = int(delta)
+        if own.size:
+            (delta,) = b.add_vars("delta", 1, labels=[("unshared", acc.name)])
+            biggest = float(np.max(lam[own]))
+            self.row("dominant_class", [int(dom), int(delta)], [1.0, lam_max - biggest], -INF, lam_max)
+            choices.append(int(delta))
+            record.setdefault("delta", {})[-1] = int(delta)
+        self.row("one_dominant", [*choices, int(self.y[acc.index])], [*np.ones(len(choices)), -1.0], 0.0, 0.0)
+        (total,) = b.add_vars("H_tot", 1, lower=0.0, upper=lam_max, integer=False, labels=[(acc.name,)])
+        # H_tot >= Lambda(x) - L_dom
+        self.row("switch_rate_lower", [*x, int(dom), int(total)], [*lam, -1.0, -1.0], -INF, 0.0)
+        record.update(dom=int(dom), total=int(total))
+        o_min = float(np.min(o))
+        c_min = float(np.min(2 * o * s + o * o))
+        new_aux("Asw", np.array([total]), np.array([c_min]))
+        new_aux("Usw", np.array([total]), np.array([o_min]))
+        return c_min * lam_max, o_min * lam_max
 
     def _util_segments(self, acc, ref_local, lam, s, o, classes, charge_switch) -> list[tuple[float, float]]:
         n = max(1, self.opt.utilization_segments)
@@ -735,7 +780,7 @@ class _Builder:
                 if chain.form == "fcfs_mean":
                     cols = [aux["A"], aux["U"]]
                     vals = [1.0, 2 * value]
-                    if charge_switch:
+                    if "Asw" in aux:  # conservative: upper bounds; relaxed: lower bounds (all coefficients > 0)
                         cols += [aux["Asw"], aux["Usw"]]
                         vals += [1.0, 2 * value]
                     rhs = 2000.0 * value
@@ -744,9 +789,12 @@ class _Builder:
                 elif chain.form == "fcfs_pct":
                     cols = [aux["A"], aux["U"]]
                     vals = [chain.alpha, -2 * value]
-                    if charge_switch:
+                    if "Asw" in aux:
                         cols.append(aux["Asw"])
                         vals.append(chain.alpha)
+                    if "Usw_hi" in aux:  # relaxed: the switch load enters with a negative sign, so its upper bound
+                        cols.append(aux["Usw_hi"])
+                        vals.append(-2 * value)
                     rhs = 0.0
                     m_out = chain.alpha * (a_max + asw_max)
                     m_in = 2.0 * (top - value) * 1000.0 * mode.util_hi

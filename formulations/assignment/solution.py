@@ -100,6 +100,13 @@ def encode(model: AssignmentModel, placement: dict[str, str]) -> tuple[np.ndarra
             if rates.get(m, 0.0) > 0:
                 t = am.tangent[m]
                 vec[h] = (1 - t) ** 2 * rates[m] + t * t * (total - rates[m])
+        if am.dominant and rates:
+            # relaxed switch bound: the largest class is the dominant one
+            largest = max(rates, key=lambda c: rates[c])
+            key = largest if largest >= 0 else -1
+            vec[am.dominant["delta"][key]] = 1.0
+            vec[am.dominant["dom"]] = rates[largest]
+            vec[am.dominant["total"]] = max(0.0, total - rates[largest])
     _fill_definitions(lm, vec)
     # Regimes: per used accelerator, the first mode whose rows hold.
     owner = model.row_owner

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
 from optplace.api.errors import ApiProblem
 from optplace.api.service import SolveService
 from optplace.api.settings import Settings

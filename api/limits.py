@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from optplace.api.errors import PROBLEM_BASE, PROBLEM_JSON, ApiProblem
 from optplace.api.settings import Settings
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 def body_too_large(limit: int) -> ApiProblem:

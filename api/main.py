@@ -14,6 +14,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from optplace import __version__
 from optplace.api import errors, openapi
 from optplace.api.deps import require_token
 from optplace.api.limits import BodySizeLimit
@@ -21,9 +24,6 @@ from optplace.api.routes import evaluate, health, jobs, methods, solve, validate
 from optplace.api.service import SolveService
 from optplace.api.settings import Settings
 from optplace.api.store import open_store
-from starlette.concurrency import run_in_threadpool
-
-from optplace import __version__
 from optplace.registry import list_methods
 
 DESCRIPTION = """Place DNN inference applications on shared accelerators so that every hosted

@@ -11,10 +11,11 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from optplace.api.errors import PROBLEM_JSON
-from optplace.api.schemas import REQUEST_MODELS, Problem
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+
+from optplace.api.errors import PROBLEM_JSON
+from optplace.api.schemas import REQUEST_MODELS, Problem
 
 REF = "#/components/schemas/{model}"
 

@@ -12,12 +12,12 @@ import json
 from typing import Any, TypeVar
 
 from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
 from optplace.api.errors import ApiProblem, invalid_request
 from optplace.api.limits import count_errors
 from optplace.api.schemas import EvaluateRequest, SolveRequest, ValidateRequest
 from optplace.api.settings import Settings
-from pydantic import BaseModel, ValidationError
-
 from optplace.domain import Instance
 from optplace.io import InstanceError, parse_instance, validation_errors
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from optplace.api.store import JobStatus
 from pydantic import BaseModel, ConfigDict, Field
 
+from optplace.api.store import JobStatus
 from optplace.domain import Instance
 from optplace.params import SolveParams
 from optplace.registry import MethodKind

@@ -33,7 +33,6 @@ from typing import Any
 from optplace.api.pool import Outcome, QueueFull, Task, WorkerPool
 from optplace.api.settings import Settings
 from optplace.api.store import JobRecord, JobStatus, JobStore, NewJob
-
 from optplace.domain import Instance
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, get_method

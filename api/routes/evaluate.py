@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
 from optplace.api.errors import invalid_request
 from optplace.api.openapi import json_body, problems
 from optplace.api.requests import parse_request
 from optplace.api.schemas import EvaluateRequest
-from starlette.concurrency import run_in_threadpool
-
 from optplace.evaluate import Evaluation, evaluate
 
 router = APIRouter(tags=["evaluate"])

@@ -8,11 +8,11 @@ import importlib.util
 import platform
 
 from fastapi import APIRouter
-from optplace.api.deps import ServiceDep
-from optplace.api.schemas import Health, SolverInfo, WorkerInfo
 from starlette.concurrency import run_in_threadpool
 
 from optplace import __version__
+from optplace.api.deps import ServiceDep
+from optplace.api.schemas import Health, SolverInfo, WorkerInfo
 
 router = APIRouter(tags=["health"])
 

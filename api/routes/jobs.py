@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
 from optplace.api.deps import ServiceDep, SettingsDep
 from optplace.api.errors import ApiProblem
 from optplace.api.openapi import json_body, problems
@@ -13,8 +15,6 @@ from optplace.api.routes.solve import busy, check_method
 from optplace.api.schemas import JobError, JobOut, JobPage, JobSummary, SolveRequest
 from optplace.api.service import QueueFull, effective_params
 from optplace.api.store import JobRecord, JobStatus
-from starlette.concurrency import run_in_threadpool
-
 from optplace.result import SolveResult
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+
 from optplace.api.openapi import problems
 from optplace.api.schemas import MethodOut
-
 from optplace.registry import list_methods
 
 router = APIRouter(tags=["methods"])

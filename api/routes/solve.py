@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+
 from optplace.api.deps import ServiceDep, SettingsDep
 from optplace.api.errors import ApiProblem
 from optplace.api.openapi import json_body, problems
 from optplace.api.requests import parse_request, unknown_method
 from optplace.api.schemas import SolveRequest
 from optplace.api.service import QueueFull, SolveFailed, effective_params
-
 from optplace.registry import get_method
 from optplace.result import SolveResult
 

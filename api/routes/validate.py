@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
 from optplace.api.deps import SettingsDep
 from optplace.api.openapi import json_body, problems
 from optplace.api.requests import check_instance, parse_request
 from optplace.api.schemas import ApplicationDiagnosis, FieldError, ValidateRequest, ValidationReport
-from starlette.concurrency import run_in_threadpool
-
 from optplace.diagnose import check_alone
 from optplace.domain import Instance
 

@@ -24,12 +24,12 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from optplace.formulations.configuration.build import ConfigurationModel, UnsupportedInstance, build, extract
-from optplace.formulations.configuration.master import Master, MasterStatus, highs_version
-from optplace.formulations.configuration.pricing import EPS, Pricer
 
 from optplace.domain import Instance, Objective
 from optplace.evaluate import evaluate
+from optplace.formulations.configuration.build import ConfigurationModel, UnsupportedInstance, build, extract
+from optplace.formulations.configuration.master import Master, MasterStatus, highs_version
+from optplace.formulations.configuration.pricing import EPS, Pricer
 from optplace.objectives import lexicographic_key
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, list_methods, register

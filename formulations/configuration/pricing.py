@@ -28,10 +28,10 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
-from optplace.formulations.configuration.build import AcceleratorClass
 
 from optplace import latency
 from optplace.domain import Discipline
+from optplace.formulations.configuration.build import AcceleratorClass
 
 EPS = 1e-9
 RELAX = 2e-9  # scenario capacities are widened by this relative amount: the evaluator accepts 1e-9 over a limit

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+
 from optplace.api.main import create_app
 from optplace.api.settings import Settings
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 from optplace.api.worker import report_incumbent
-
 from optplace.domain import Instance
 from optplace.heuristics.greedy import first_fit
 from optplace.params import SolveParams

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from optplace.api.main import create_app
 
+from optplace.api.main import create_app
 from optplace.solve import solve
 from tests.api.conftest import make_settings, tiny, wait_for
 

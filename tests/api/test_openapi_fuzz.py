@@ -10,8 +10,8 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
-from optplace.api.main import create_app
 
+from optplace.api.main import create_app
 from tests.api.conftest import make_settings
 
 TOKEN = "fuzz-token"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+
 from optplace.api.main import create_app
 from optplace.api.pool import Outcome, Task
 from optplace.api.service import time_limit_result
-
 from tests.api.conftest import make_settings, tiny, wait_for
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from optplace.api.settings import Settings
 from pydantic import ValidationError
 
+from optplace.api.settings import Settings
 from optplace.cli import build_parser
 from optplace.commands.serve import settings_from_args
 
@@ -67,8 +67,8 @@ def test_serve_refuses_invalid_settings(capsys: pytest.CaptureFixture[str]) -> N
 def test_docs_can_be_turned_off(tmp_path) -> None:
     """OPTPLACE_DOCS=false removes /docs, /redoc and /openapi.json; the API stays."""
     from fastapi.testclient import TestClient
-    from optplace.api.main import create_app
 
+    from optplace.api.main import create_app
     from tests.api.conftest import make_settings
 
     client = TestClient(create_app(make_settings(tmp_path, docs=False)))  # no lifespan: no workers needed

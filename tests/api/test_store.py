@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from optplace.api.store import JobStatus, NewJob, SqliteJobStore, open_store
 
 

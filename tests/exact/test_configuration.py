@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from optplace.formulations.configuration.build import build
-from optplace.formulations.configuration.pricing import EPS, Pricer, SetChecker, subproblems
 
 from optplace.domain import Instance, Objective
 from optplace.evaluate import evaluate
+from optplace.formulations.configuration.build import build
+from optplace.formulations.configuration.pricing import EPS, Pricer, SetChecker, subproblems
 from optplace.io import load_instance
 from optplace.result import Status
 from optplace.solve import solve

@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "simulate",
         help="simulate a placement (given, or solved first) and compare latencies with the analytic model",
         description=(
-            "Discrete-event simulation of a placement: per-application mean, p50, p95 and p99 with 95%% "
+            "Discrete-event simulation of a placement: per-application mean, p50, p95 and p99 with 95% "
             "confidence intervals, next to the analytic prediction and the SLO. Exit status 0 when every "
             "simulated SLO statistic meets its SLO, 1 when some does not, 2 on bad input. See docs/validation.md."
         ),

@@ -434,8 +434,8 @@ def approximation_markdown(args, payload) -> str:
         verified = sum(1 for r in fam if r["conservative_verified"])
         proven = sum(1 for r in fam if r["milp_highs_status"] == "optimal")
         lines.append(
-            f"| {family} | {len(fam)} | {exact} | {_mean(cons):.2f} / {max(cons):g} / {_share(cons)} | "
-            f"{_mean(milp):.2f} / {max(milp):g} / {_share(milp)} | {proven}/{len(fam)} | {_mean(excess):.2f} | "
+            f"| {family} | {len(fam)} | {exact} | {_mean(cons):.2f} / {max(cons) + 0.0:g} / {_share(cons)} | "
+            f"{_mean(milp):.2f} / {max(milp) + 0.0:g} / {_share(milp)} | {proven}/{len(fam)} | {_mean(excess):.2f} | "
             f"{below} | {verified}/{len(fam)} |"
         )
     total = len(rows)

@@ -8,6 +8,8 @@ interrupt callback, so a caller that kills the process still holds the best of b
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import replace
 
@@ -49,10 +51,29 @@ STATUS_TABLE: dict[str, StatusEntry] = {
 BOUND_REPORT_INTERVAL_S = 0.25
 
 
-def version() -> str:
+def new_highs(verbose: bool = False):
+    """A ``highspy.Highs`` without the copyright banner HiGHS prints on construction (unless verbose)."""
     import highspy
 
-    h = highspy.Highs()
+    if verbose:
+        return highspy.Highs()
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # no real stdout (e.g. captured): nothing to protect
+        return highspy.Highs()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def version() -> str:
+    h = new_highs()
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
 
@@ -61,7 +82,7 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
     import highspy
 
     started = time.perf_counter()
-    h = highspy.Highs()
+    h = new_highs(settings.verbose)
     h.setOptionValue("output_flag", bool(settings.verbose))
     h.setOptionValue("random_seed", int(settings.seed))
     if settings.threads is not None:

@@ -4,7 +4,7 @@ Three stages share the wall clock (default 10 s):
 
 1. every registered heuristic, cheapest first, within ``heuristic_share`` (15%) of the time;
 2. the ``configuration`` method (column generation), when registered, within ``configuration_share``
-   (45%) of what is left: its bound is the strong one (model.md, "Bounds"), and its placement
+   (35%) of what is left: its bound is the strong one (model.md, "Bounds"), and its placement
    competes like any other;
 3. ``milp_highs`` with what is left, warm-started from the best placement so far, in a child
    process under optplace's own wall clock.
@@ -27,7 +27,7 @@ from optplace.result import Status, StopReason
 
 DEFAULT_TIME_LIMIT_S = 10.0
 HEURISTIC_SHARE = 0.15
-CONFIGURATION_SHARE = 0.45
+CONFIGURATION_SHARE = 0.35
 
 
 @register(

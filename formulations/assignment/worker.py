@@ -38,7 +38,7 @@ from .data import InstanceData, prepare
 from .solution import canonicalize, encode, extract
 
 MIN_PHASE_S = 0.2  # a solve given less than this is not started
-LAGRANGIAN_SHARE = 0.1  # of the time, for the Lagrangian bound (maximisation objectives)
+LAGRANGIAN_SHARE = 0.2  # of the time, for the Lagrangian bound (maximisation objectives)
 LAGRANGIAN_SHARE_LARGE = 0.3
 LNS_ABOVE_PAIRS = 8000  # eligible pairs beyond which the full MILP is replaced by neighbourhood search
 LNS_ACCELERATORS = 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,22 @@ def instance_doc() -> dict[str, Any]:
 @pytest.fixture
 def instance() -> Instance:
     return Instance.model_validate(make_instance())
+
+
+@pytest.fixture(autouse=True)
+def _forget_test_methods():
+    """Methods a test registers in this process (plugins, throwaway methods) never leak into later tests.
+
+    ``auto`` and the exact methods' warm starts run every registered heuristic, so a leaked test
+    method that hangs would stall whichever test runs them next.
+    """
+    from optplace import registry
+
+    registry.list_methods()  # load the built-in methods first, so they are never "new"
+    before = set(registry._METHODS)
+    yield
+    for name in set(registry._METHODS) - before:
+        info = registry._METHODS.pop(name)
+        # Forget the plugin module too, so a later test that loads it registers it again.
+        if info.function.__module__.startswith("tests."):
+            sys.modules.pop(info.function.__module__, None)

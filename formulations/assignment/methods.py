@@ -61,6 +61,7 @@ class Collector:
     error: str | None = None
     solver: tuple[str, str] | None = None
     rejected: int = 0
+    other_solvers: list[tuple[str, str]] = field(default_factory=list)
     phases: list[dict[str, Any]] = field(default_factory=list)
     incumbents: int = 0
     first_incumbent_s: float | None = None
@@ -102,7 +103,11 @@ class Collector:
         elif kind == "phase":
             self.phases.append(data)
         elif kind == "solver":
-            self.solver = (data["solver"], data["version"])
+            # the first message names the method's back-end; later ones (e.g. HiGHS for a bound) are noted
+            if self.solver is None:
+                self.solver = (data["solver"], data["version"])
+            elif (data["solver"], data["version"]) not in self.other_solvers:
+                self.other_solvers.append((data["solver"], data["version"]))
         elif kind == "done":
             self.done = data
         elif kind == "error":
@@ -195,6 +200,7 @@ def _output(instance, params, backend, collector: Collector, killed: bool, stats
         first_incumbent_s=collector.first_incumbent_s,
         timeline=collector.timeline,
         phases=collector.phases,
+        other_solvers=collector.other_solvers,
     )
     child_stop = StopReason((collector.done or {}).get("stop_reason", StopReason.COMPLETED.value))
     message = ""

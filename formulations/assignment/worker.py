@@ -73,6 +73,9 @@ class Search:
         self.options: dict[str, Any] = dict(payload.get("options") or {})
         self.backend_name = payload["backend"]
         self.backend = get_backend(self.backend_name)
+        # CP-SAT rounds rows outwards, so its dual bounds and infeasibility proofs hold for the rounded
+        # model only; bound-giving solves (relaxed model, exact model) then go to HiGHS.
+        self.bound_backend = get_backend("highs") if self.backend_name == "cpsat" else self.backend
         self.threads = payload.get("threads")
         self.seed = int(payload.get("seed") or 0)
         self.relative_gap = payload.get("relative_gap")
@@ -159,11 +162,14 @@ class Search:
             self.done()
             return
         am = self.build("conservative")
-        share = 1.0 if am.exact else float(self.options.get("conservative_share", 0.5))
+        rounded = self.bound_backend is not self.backend  # the back-end's own bounds may not be bounds
+        share = (0.6 if rounded else 1.0) if am.exact else float(self.options.get("conservative_share", 0.5))
         outcome = self.solve_conservative(am, share)
         if am.exact:
             if outcome.primary_status == Status.INFEASIBLE:
                 self.emit("infeasible", {"source": "exact model"})
+            elif rounded and not self.proven() and self.left() > MIN_PHASE_S:
+                self.solve_for_bound(am, 1.0, "exact model")
             self.done()
             return
         if self.proven():
@@ -305,23 +311,29 @@ class Search:
         return outcome
 
     def solve_relaxed(self, share: float) -> None:
-        am = self.build("relaxed")
+        self.solve_for_bound(self.build("relaxed"), share, "relaxed model")
+
+    def solve_for_bound(self, am: AssignmentModel, share: float, source: str) -> None:
+        """Solve a model whose optimum bounds the true one (relaxed, or exact) with the bound back-end."""
         warm, why = encode(am, am.options.reference) if am.options.reference else (None, "no warm start")
         budget = self.left() * share
-        outcome = self.lexicographic(am, warm, budget, "relaxed", primary_only=True, emit_incumbents=False)
+        outcome = self.lexicographic(
+            am, warm, budget, source, primary_only=True, emit_incumbents=False, backend=self.bound_backend
+        )
         self.emit(
             "phase",
             {
-                "phase": "solve_relaxed",
+                "phase": f"solve_for_bound ({source})",
+                "backend": getattr(self.bound_backend, "SOLVER", ""),
                 "warm_start": warm is not None,
                 "warm_start_note": why,
                 "solves": outcome.solves,
             },
         )
         if outcome.primary_status == Status.INFEASIBLE:
-            self.emit("infeasible", {"source": "relaxed model"})
+            self.emit("infeasible", {"source": source})
             return
-        self.report_bound(outcome.primary_bound, "relaxed model")
+        self.report_bound(outcome.primary_bound, source)
         if outcome.placement is not None:
             if not self.consider(outcome.placement, "relaxed"):
                 self.consider(self.repair(outcome.placement), "relaxed+repair")
@@ -344,8 +356,10 @@ class Search:
         *,
         primary_only: bool,
         emit_incumbents: bool = True,
+        backend=None,
     ) -> LexOutcome:
         out = LexOutcome()
+        backend = backend or self.backend
         levels = self.objectives[:1] if primary_only else list(self.objectives)
         natural = [am.objective(o) for o in levels]
         signs = [-1.0 if o.maximize else 1.0 for o in levels]
@@ -366,17 +380,17 @@ class Search:
                 lm = am.model.with_objective(c, const, False)
             if remaining() < MIN_PHASE_S:
                 return out
-            result = self.backend.solve(lm, self.settings(remaining(), warm, am, source, emit_incumbents))
+            result = backend.solve(lm, self.settings(remaining(), warm, am, source, emit_incumbents))
             self.note(result)
             out.solver_version = result.solver_version
             out.solves.append(_solve_stats(result, "weighted" if weights else levels[0].value))
             out.stop_reason = result.stop_reason
-            out.primary_status = result.status
+            out.primary_status = _trusted_status(result)
             if result.values is not None:
                 out.placement = extract(am, result.values)
                 c0, k0 = natural[0]
                 out.primary_value = float(c0 @ result.values + k0)
-            if result.bound is not None:
+            if result.bound is not None and result.stats.get("bound_is_for_model", True):
                 out.primary_bound = (
                     result.bound
                     if weights is None
@@ -392,13 +406,13 @@ class Search:
             if limit < MIN_PHASE_S:
                 break
             lm = lm_fixed.with_objective(c, const, objective.maximize)
-            result = self.backend.solve(lm, self.settings(limit, values, am, source, emit_incumbents))
+            result = backend.solve(lm, self.settings(limit, values, am, source, emit_incumbents))
             self.note(result)
             out.solver_version = result.solver_version
             out.solves.append(_solve_stats(result, objective.value))
             if index == 0:
-                out.primary_status = result.status
-                out.primary_bound = result.bound
+                out.primary_status = _trusted_status(result)
+                out.primary_bound = result.bound if result.stats.get("bound_is_for_model", True) else None
                 out.stop_reason = result.stop_reason
             if result.values is None:
                 break
@@ -480,6 +494,13 @@ def _groups(data: InstanceData) -> list[list[int]]:
     from .build import symmetry_groups
 
     return symmetry_groups(data)
+
+
+def _trusted_status(result: BackendResult) -> Status:
+    """An infeasibility proof only counts for the model handed in (not for a rounded integer form)."""
+    if result.status == Status.INFEASIBLE and not result.stats.get("bound_is_for_model", True):
+        return Status.NO_SOLUTION_FOUND
+    return result.status
 
 
 def _solve_stats(result: BackendResult, objective: str) -> dict[str, Any]:

@@ -22,7 +22,9 @@ CP-SAT needs integer variables and integer linear rows. The adapter turns a
    negated first; an equality row must already be integral (it is: only assignment-style
    equalities remain after step 1).
 
-Indicator rows use ``OnlyEnforceIf`` instead of big-M terms. The objective keeps its floating
+Because of the outward rounding, CP-SAT's dual bound bounds the *rounded* model; the result says
+``stats["bound_is_for_model"]`` only when nothing was rounded, and callers must not use the bound
+as a bound on the original model otherwise. Indicator rows use ``OnlyEnforceIf`` instead of big-M terms. The objective keeps its floating
 point coefficients (CP-SAT supports a floating-point objective). Incumbents are streamed by a
 solution callback.
 """
@@ -261,7 +263,14 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
         solver_version=version(),
         raw_status=raw,
         runtime_s=time.perf_counter() - started,
-        stats={"build_s": build_s, "rows_rounded": rows_rounded, "branches": int(solver.num_branches)},
+        stats={
+            "build_s": build_s,
+            "rows_rounded": rows_rounded,
+            "branches": int(solver.num_branches),
+            # Outward rounding and grids restrict the model: its dual bound is a bound on the model
+            # handed in only when nothing was rounded.
+            "bound_is_for_model": rows_rounded == 0 and not bool(np.any(form.scale[form.free] > 1)),
+        },
     )
 
 

@@ -95,8 +95,14 @@ class Node(_Frozen):
     memory_cap: Fraction | None = Field(
         default=None, description="Fraction of memory usable; None means the cluster default."
     )
-    preprocess_cores: PositiveFloat = Field(
-        default=1.0, description="CPU cores for front-end pre-processing (a PS stage)."
+    # At least one core: the front-end model pools the cores into one PS server, an upper bound on
+    # the real c-core stage for c >= 1 but optimistic below one core (docs/validation.md).
+    preprocess_cores: float = Field(
+        default=1.0,
+        ge=1,
+        le=MAX_QUANTITY,
+        allow_inf_nan=False,
+        description="CPU cores for front-end pre-processing (a PS stage); at least 1.",
     )
     accelerators: list[Accelerator] = Field(min_length=1)
     labels: dict[str, str] = Field(default_factory=dict)

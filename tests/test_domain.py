@@ -165,3 +165,13 @@ def test_instance_file_is_one_object_with_an_applications_list():
     trimmed = copy.deepcopy(doc)
     del trimmed["applications"]
     assert Instance.model_validate(trimmed).applications == []
+
+
+def test_front_end_needs_at_least_one_core():
+    """preprocess_cores below 1 is refused: the pooled front-end model would be optimistic there."""
+    doc = make_instance()
+    doc["nodes"][0]["preprocess_cores"] = 0.5
+    errors = _errors(doc)
+    assert any(
+        e["pointer"] == "/nodes/0/preprocess_cores" and "greater than or equal to 1" in e["message"] for e in errors
+    )

@@ -55,7 +55,7 @@ def random_instance(seed: int, *, n_apps: int = 4, shared_node: bool = False, **
             {
                 "name": f"n{k + 1}",
                 "memory_mb": float(rng.choice([1500, 2500, 4000])),
-                "preprocess_cores": float(rng.choice([0.5, 1.0])),
+                "preprocess_cores": float(rng.choice([1.0, 2.0])),
                 "accelerators": [{"name": f"{t}{k + 1}", "type": t}],
             }
         )

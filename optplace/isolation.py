@@ -45,7 +45,7 @@ class ChildOutcome:
     isolated: bool = True  # False when it had to run in this process (see run_isolated)
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> Any:
     if sys.platform.startswith("linux"):
         ctx = multiprocessing.get_context("forkserver")
         with contextlib.suppress(Exception):

@@ -443,7 +443,7 @@ class _Builder:
             asw_max, usw_max = self._relaxed_switch(acc, k, x, lam, s, o, classes, lam_max, new_aux, dominant)
         if charge_switch:
             self.approximations.add("fcfs switch probability bounded by a tangent (or by 1 for unshared models)")
-            ref_rates = defaultdict(float)
+            ref_rates: dict[int, float] = defaultdict(float)
             for j in ref_local:
                 ref_rates[int(classes[j])] += float(lam[j])
             ref_total = sum(ref_rates.values())
@@ -493,7 +493,7 @@ class _Builder:
 
         def budgets(fe: int) -> np.ndarray:
             slo = p.slo[k] - data.network_ms
-            if fe >= 0:
+            if fe >= 0 and fe_segments is not None:
                 lo, hi = fe_segments[fe]
                 pre = frontend_delay_ms(p.preprocess[k], hi if self.cons else lo, q)
                 slo = slo - pre
@@ -935,12 +935,13 @@ def symmetry_groups(data: InstanceData) -> list[list[int]]:
             named.add(app.current_accelerator)
         named.update(app.cost_by_accelerator)
         named.update(app.value_by_accelerator)
-    signature: dict[tuple, list[int]] = defaultdict(list)
+    signature: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     for node_index, node in enumerate(instance.nodes):
         for acc in node.accelerators:
             if acc.name in named:
                 continue
             d = data.acc_index[acc.name]
+            key: tuple[Any, ...]
             if len(node.accelerators) == 1:
                 key = (
                     "alone",

@@ -9,6 +9,7 @@ over pairs, so the model builder works per accelerator on slices.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -134,8 +135,8 @@ def prepare(instance: Instance, eligible: dict[str, list[str]] | None = None) ->
         q = app.slo.quantile
         for acc_name in eligible.get(app.name, []):
             d = acc_index[acc_name]
-            acc = accelerators[d]
-            profile = model.profiles[acc.type]
+            target = accelerators[d]
+            profile = model.profiles[target.type]
             rows.append(
                 (
                     a_index,
@@ -151,10 +152,10 @@ def prepare(instance: Instance, eligible: dict[str, list[str]] | None = None) ->
                     app.slo.latency_ms,
                     model.shareable,
                     model_index[app.model],
-                    types[acc.type].memory_mb is not None,
+                    types[target.type].memory_mb is not None,
                 )
             )
-    columns = list(zip(*rows)) if rows else [[] for _ in range(14)]
+    columns: list[Any] = list(zip(*rows)) if rows else [[] for _ in range(14)]
     as_float = [np.asarray(c, dtype=np.float64) for c in columns[2:11]]
     rate, service, scv, switch, backend_mb, frontend_mb, preprocess, quantile, slo = as_float
     pairs = PairData(
@@ -177,8 +178,8 @@ def prepare(instance: Instance, eligible: dict[str, list[str]] | None = None) ->
     )
     order = np.argsort(pairs.acc, kind="stable")
     bounds = np.searchsorted(pairs.acc[order], np.arange(len(accelerators) + 1))
-    for d, acc in enumerate(accelerators):
-        acc.pairs = order[bounds[d] : bounds[d + 1]]
+    for d, item in enumerate(accelerators):
+        item.pairs = order[bounds[d] : bounds[d + 1]]
     return InstanceData(
         instance=instance,
         app_names=app_names,

@@ -106,18 +106,19 @@ def _best_level(weights: np.ndarray, group: LevelKnapsacks) -> tuple[float, int,
     levels = group.capacity.size
     allowed = positive[None, :] & ((group.level_of[None, :] >= np.arange(levels)[:, None]) | (group.level_of < 0))
     values = _level_values(w, group.size, allowed, group.capacity)
-    if group.ceiling is not None:
+    if group.ceiling is not None and group.load is not None:
         ceiling = _level_values(w, group.load[None, :], allowed, np.full(levels, group.ceiling))
         values = np.minimum(values, ceiling)
     level = int(np.argmax(values))
     if values[level] <= 0:
         return 0.0, -1, None
     size = group.size[level if group.size.shape[0] > 1 else 0]
-    _, x = _fractional(w, size, allowed[level], float(group.capacity[level]))
-    if group.ceiling is not None:
-        v2, x2 = _fractional(w, group.load, allowed[level], group.ceiling)
-        if v2 < _:
-            x = x2
+    value, x = _fractional(w, size, allowed[level], float(group.capacity[level]))
+    if group.ceiling is not None and group.load is not None:
+        # the binding knapsack's solution is the sub-gradient's
+        ceiling_value, ceiling_x = _fractional(w, group.load, allowed[level], group.ceiling)
+        if ceiling_value < value:
+            x = ceiling_x
     return float(values[level]), level, x
 
 
@@ -208,7 +209,7 @@ def lagrangian_bound(
             best_value, chosen = 0.0, None
             for group in groups:
                 value, _, x = _best_level(w, group)
-                if value > best_value:
+                if value > best_value and x is not None:
                     best_value, chosen = value, (group.items, x)
             total += best_value
             if chosen is not None:

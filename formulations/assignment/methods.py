@@ -153,7 +153,7 @@ def solve_exact(instance: Instance, params: SolveParams, backend: str) -> Method
     }
     from .worker import run
 
-    remaining = payload["time_limit_s"]
+    remaining = max(limit - (time.monotonic() - started), 0.05)
     if options.get("isolate", True):
         child = run_isolated(
             run,

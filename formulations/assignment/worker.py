@@ -85,6 +85,8 @@ class Search:
         self.best: dict[str, str] | None = None
         self.best_key: tuple[float, ...] | None = None
         self.best_bound: float | None = None
+        coefficients = _objective_coefficients(self.instance, self.objectives[0])
+        self._integral = bool(np.all(np.abs(coefficients - np.round(coefficients)) < 1e-12))
         self.stop_reason = StopReason.COMPLETED
         reference = payload.get("reference")
         if reference is not None:
@@ -123,12 +125,8 @@ class Search:
             self.emit("bound", {"value": value, "source": source})
 
     def integral_primary(self) -> bool:
-        cached = getattr(self, "_integral", None)
-        if cached is None:
-            am_obj = _objective_coefficients(self.instance, self.objectives[0])
-            cached = bool(np.all(np.abs(am_obj - np.round(am_obj)) < 1e-12))
-            self._integral = cached
-        return cached
+        """Does the primary objective take integer values only (so its bound may be rounded)?"""
+        return self._integral
 
     def settings(self, time_limit: float, warm: np.ndarray | None, am: AssignmentModel, source: str, emit_incumbents):
         def on_incumbent(values: np.ndarray, objective: float, bound: float | None) -> None:
@@ -375,7 +373,7 @@ class Search:
                 c, const = natural[0]
                 lm = am.model.with_objective(c, const, levels[0].maximize)
             else:
-                c = sum(w * s * v[0] for w, s, v in zip(weights, signs, natural))
+                c = np.sum([w * s * v[0] for w, s, v in zip(weights, signs, natural)], axis=0)
                 const = float(sum(w * s * v[1] for w, s, v in zip(weights, signs, natural)))
                 lm = am.model.with_objective(c, const, False)
             if remaining() < MIN_PHASE_S:

@@ -62,7 +62,7 @@ STATUS_TABLE: dict[str, StatusEntry] = {
 def version() -> str:
     import ortools
 
-    return str(ortools.__version__)
+    return str(getattr(ortools, "__version__", "unknown"))
 
 
 def grid_scale(upper: float) -> float:

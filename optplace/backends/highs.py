@@ -135,23 +135,24 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
         solution.value_valid = True
         h.setSolution(solution)
 
-    last_bound = [time.perf_counter(), None]
-    if settings.on_incumbent is not None:
+    last_bound: list[float] = [time.perf_counter(), float("nan")]
+    on_incumbent, on_bound = settings.on_incumbent, settings.on_bound
+    if on_incumbent is not None:
 
         def improving(event) -> None:
             values = np.array(event.data_out.mip_solution, dtype=np.float64)
             bound = float(event.data_out.mip_dual_bound)
-            settings.on_incumbent(values, float(event.data_out.objective_function_value), _finite(bound))
+            on_incumbent(values, float(event.data_out.objective_function_value), _finite(bound))
 
         h.cbMipImprovingSolution.subscribe(improving)
-    if settings.on_bound is not None:
+    if on_bound is not None:
 
         def interrupt(event) -> None:
             now = time.perf_counter()
             bound = _finite(float(event.data_out.mip_dual_bound))
             if bound is not None and now - last_bound[0] >= BOUND_REPORT_INTERVAL_S and bound != last_bound[1]:
                 last_bound[0], last_bound[1] = now, bound
-                settings.on_bound(bound)
+                on_bound(bound)
 
         h.cbMipInterrupt.subscribe(interrupt)
 

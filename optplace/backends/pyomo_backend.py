@@ -167,12 +167,12 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
             has_solution = bool(np.all(np.isfinite(values)))
     except Exception:
         values, has_solution = None, False
-    objective = float(model.objective_value(values)) if has_solution else None
+    objective = float(model.objective_value(values)) if has_solution and values is not None else None
     lower, upper = _bound(results.problem.lower_bound), _bound(results.problem.upper_bound)
     bound = upper if model.maximize else lower
     mapped, stop = map_status(STATUS_TABLE, raw, has_solution)
     mapped, stop = gap_stop(mapped, stop, objective, bound, model.maximize)
-    if has_solution and settings.on_incumbent is not None:
+    if has_solution and values is not None and objective is not None and settings.on_incumbent is not None:
         settings.on_incumbent(values, objective, bound)
     return BackendResult(
         status=mapped,

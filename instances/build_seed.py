@@ -16,22 +16,15 @@ from pathlib import Path
 
 import yaml
 
+from optplace.validation import EDGETPU_PROFILES
+
 SOURCE = (
     "umassos/ibis commit ac0f8d7 (MIT), workloads/{file}; profiles from the authors' isolated runs (BRIEF.md section 2)"
 )
 
-# Isolated edgeTPU service time / switch overhead (ms), authors' profiles.
-TPU = {
-    "efficientnet-S": (9.83, 17.33),
-    "efficientnet-M": (15.85, 22.63),
-    "efficientnet-L": (42.18, 17.53),
-    "mobilenet_v1": (4.55, 15.12),
-    "mobilenet_v2": (4.91, 10.43),
-    "inception_v3": (62.95, 19.39),
-    "inception_v4": (125.13, 19.43),
-    "ssd_mobilenet_v1": (18.03, 23.93),
-    "ssd_mobilenet_v2": (19.23, 24.63),
-}
+# Isolated edgeTPU service time / switch overhead (ms), the authors' profiles: one table, kept
+# with the model validation that checks it against the released logs.
+TPU = EDGETPU_PROFILES
 # Jetson Nano GPU (TensorRT FP16) isolated service times (ms).
 NANO = {
     "resnet18": 10.8,

@@ -43,6 +43,7 @@ class BuildOptions:
     frontend_segments: int = 4  # front-end load segments per node with pre-processing
     utilization_segments: int = 4  # utilisation segments where a factor depends on rho (percentiles, additive PS)
     switch_share: float = 1.0 / 3.0  # tangent point of the switch bound for a class absent from the reference
+    switch_tangents: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # tangent shares to choose from
     margin: float = 1e-9  # relative safety margin on latency budgets (capacities are exact linear sums)
     symmetry: bool = True  # order identical accelerators: used ones first
     symmetry_load: bool = False  # and by load (measured slower with HiGHS and CP-SAT; see model.md)
@@ -89,7 +90,7 @@ class AccModel:
     modes: list[AccMode]
     aux: dict[str, int]  # U, A, L, Asw, Usw -> column
     h_vars: dict[int, int]  # shareable model -> H column
-    tangent: dict[int, float]  # shareable model -> tangent share t
+    tangent: dict[int, list[tuple[float, int]]]  # shareable model -> [(tangent share, binary that picks it)]
     dominant: dict[str, Any] = field(default_factory=dict)  # relaxed switch bound: delta per class, L_dom, H_tot
 
 
@@ -435,7 +436,7 @@ class _Builder:
 
         # Switch bound (conservative only): H_i >= (1 - t)^2 lambda_i + t^2 Lambda_{-i} >= lambda_i p_i.
         h_vars: dict[int, int] = {}
-        tangent: dict[int, float] = {}
+        tangent: dict[int, list[tuple[float, int]]] = {}
         asw_max = usw_max = 0.0
         charge_switch = self.cons and has_switch and discipline == Discipline.FCFS
         dominant: dict[str, Any] = {}
@@ -458,23 +459,37 @@ class _Builder:
                     t = 1.0  # alone in the reference: exact there (no switch)
                 else:
                     t = opt.switch_share
-                tangent[m] = t
-                sum_t2 += t * t
-                h_ub = max((1 - t) ** 2, t * t) * lam_max
+                # The reference's share, plus a few fixed shares the solver may pick instead (h is below
+                # every tangent, so the smallest one is the best bound; a binary per tangent picks it).
+                shares = sorted({round(t, 12), *(float(v) for v in opt.switch_tangents)})
+                sum_t2 += max(v * v for v in shares)
+                h_ub = max(max((1 - v) ** 2, v * v) for v in shares) * lam_max
                 (h,) = b.add_vars(
                     "H", 1, lower=0.0, upper=h_ub, integer=False, labels=[(data.model_names[m], acc.name)]
                 )
                 h_vars[m] = int(h)
-                coef = np.where(classes == m, (1 - t) ** 2, t * t) * lam
-                self.row(
-                    "switch_tangent",
-                    [*x, int(h)],
-                    [*coef, -1.0],
-                    -INF,
-                    0.0,
-                    indicator=self.z[(m, acc.index)],
-                    relax=[(self.z[(m, acc.index)], t * t * lam_max)],
-                )
+                z_m = self.z[(m, acc.index)]
+                if len(shares) == 1:
+                    choices = [(shares[0], z_m)]
+                else:
+                    picks = b.add_vars(
+                        "tangent", len(shares), labels=[(data.model_names[m], acc.name, v) for v in shares]
+                    )
+                    choices = list(zip(shares, (int(c) for c in picks)))
+                    self.row("one_tangent", [*picks, z_m], [*np.ones(len(shares)), -1.0], 0.0, 0.0)
+                tangent[m] = choices
+                for v, pick in choices:
+                    coef = np.where(classes == m, (1 - v) ** 2, v * v) * lam
+                    big = max((1 - v) ** 2, v * v) * lam_max if pick != z_m else v * v * lam_max
+                    self.row(
+                        "switch_tangent",
+                        [*x, int(h)],
+                        [*coef, -1.0],
+                        -INF,
+                        0.0,
+                        indicator=pick,
+                        relax=[(pick, big)],
+                    )
                 o_m, s_m = float(o[rows[0]]), float(s[rows[0]])
                 coef_a.append((int(h), 2 * o_m * s_m + o_m * o_m))
                 coef_u.append((int(h), o_m))

@@ -98,8 +98,11 @@ def encode(model: AssignmentModel, placement: dict[str, str]) -> tuple[np.ndarra
         total = sum(rates.values())
         for m, h in am.h_vars.items():
             if rates.get(m, 0.0) > 0:
-                t = am.tangent[m]
-                vec[h] = (1 - t) ** 2 * rates[m] + t * t * (total - rates[m])
+                values = [((1 - t) ** 2 * rates[m] + t * t * (total - rates[m]), pick) for t, pick in am.tangent[m]]
+                value, pick = min(values)
+                vec[h] = value
+                if len(values) > 1:
+                    vec[pick] = 1.0
         if am.dominant and rates:
             # relaxed switch bound: the largest class is the dominant one
             largest = max(rates, key=lambda c: rates[c])

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from optplace.diagnose import check_alone
 from optplace.domain import Instance
@@ -122,9 +121,3 @@ def brute_force(instance: Instance) -> tuple[dict[str, str] | None, tuple[float,
 
 def primary_of(instance: Instance, key: tuple[float, ...]) -> float:
     return key[0] if instance.objectives[0].maximize else -key[0]
-
-
-@pytest.fixture
-def fast_exact() -> dict[str, Any]:
-    """Parameters that keep the exact methods quick on tiny instances."""
-    return {"time_limit_s": 20, "threads": 1, "options": {"warm_start_methods": ["first_fit"]}}

@@ -64,12 +64,14 @@ def instance() -> Instance:
     return Instance.model_validate(make_instance())
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _forget_test_methods():
-    """Methods a test registers in this process (plugins, throwaway methods) never leak into later tests.
+    """Methods a test module registers in this process (plugins, test-only methods) never leak into later modules.
 
-    ``auto`` and the exact methods' warm starts run every registered heuristic, so a leaked test
-    method that hangs would stall whichever test runs them next.
+    Module scope, because a module's app or batch fixtures may keep using them across its tests.
+
+    ``auto``, the exact methods' warm starts and the property tests run every registered method, so
+    a leaked test method that hangs or exits would take down whichever test runs them next.
     """
     from optplace import registry
 

@@ -18,6 +18,8 @@ from enum import StrEnum
 
 import numpy as np
 
+from optplace.backends.highs import new_highs
+
 
 class MasterStatus(StrEnum):
     OPTIMAL = "optimal"
@@ -70,9 +72,8 @@ def _status(model_status, has_solution: bool) -> MasterStatus:
 
 
 def highs_version() -> str:
-    import highspy
 
-    h = highspy.Highs()
+    h = new_highs()
     return f"{h.version()}" if hasattr(h, "version") else "highspy"
 
 
@@ -93,7 +94,7 @@ class Master:
         self.n_apps = len(equality)
         self.n_classes = len(class_counts)
         self.n_nodes = len(node_limits)
-        h = highspy.Highs()
+        h = new_highs()
         h.setOptionValue("output_flag", False)
         # Re-solves start from the previous basis; presolve would throw it away every round.
         h.setOptionValue("presolve", "off")
@@ -202,7 +203,7 @@ class Master:
         """The master over the current columns with integer multiplicities (artificials forbidden)."""
         highspy = self._highspy
         lp = self.h.getLp()
-        h = highspy.Highs()
+        h = new_highs()
         h.setOptionValue("output_flag", False)
         if threads:
             h.setOptionValue("threads", int(threads))

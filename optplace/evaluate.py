@@ -227,7 +227,9 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
                     )
                 )
             for q in {a.slo.quantile for a in runnable}:
-                result = _queue(acc_type.discipline, q, class_rates, service, scv, switch, settings.ps_model)
+                result = latency.accelerator_latency(
+                    acc_type.discipline, q, class_rates, service, scv, switch, ps_model=settings.ps_model
+                )
                 per_class_latency[q] = result.latency_ms
                 utilization = result.utilization
             if utilization >= 1.0:
@@ -365,25 +367,6 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
         objectives=objective_values(instance, placement),
         violations=violations,
     )
-
-
-def _queue(
-    discipline: Discipline,
-    q: float | None,
-    rates: np.ndarray,
-    service: np.ndarray,
-    scv: np.ndarray,
-    switch: np.ndarray,
-    ps_model: str,
-) -> latency.QueueLatency:
-    if discipline == Discipline.PS:
-        if q is None:
-            return latency.ps_latency(rates, service, variant=ps_model)
-        return latency.ps_quantile(q, rates, service, variant=ps_model)
-    # fcfs, and dedicated (a one-backend FCFS queue; a shared dedicated device is flagged above)
-    if q is None:
-        return latency.fcfs_latency(rates, service, scv, switch)
-    return latency.fcfs_quantile(q, rates, service, scv, switch)
 
 
 def _nodes(

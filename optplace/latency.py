@@ -655,3 +655,27 @@ def merge_classes(keys: list[str], rates_rps: ArrayLike) -> tuple[list[str], Flo
     merged = np.zeros(len(order), dtype=np.float64)
     np.add.at(merged, index, rates)
     return list(order), merged, index
+
+
+def accelerator_latency(
+    discipline: str,
+    q: float | None,
+    rates_rps: ArrayLike,
+    service_ms: ArrayLike,
+    service_scv: ArrayLike = 0.0,
+    switch_ms: ArrayLike = 0.0,
+    *,
+    ps_model: str = "exact",
+) -> QueueLatency:
+    """Per-class latency of one accelerator in its discipline: the mean (``q`` None) or the q-quantile.
+
+    ``"ps"`` uses the PS model named by ``ps_model``; ``"fcfs"`` and ``"dedicated"`` (a one-backend
+    FCFS queue) use the FCFS-with-switch model.
+    """
+    if discipline == "ps":
+        if q is None:
+            return ps_latency(rates_rps, service_ms, variant=ps_model)
+        return ps_quantile(q, rates_rps, service_ms, variant=ps_model)
+    if q is None:
+        return fcfs_latency(rates_rps, service_ms, service_scv, switch_ms)
+    return fcfs_quantile(q, rates_rps, service_ms, service_scv, switch_ms)

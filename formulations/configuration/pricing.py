@@ -142,7 +142,7 @@ class SetChecker:
         quantiles = c.quantile[index]
         acc_latency = np.empty(len(index))
         for q in {None if math.isnan(x) else float(x) for x in quantiles}:
-            result = _queue(c.discipline, q, rates, service, scv, switch, c.ps_variant)
+            result = latency.accelerator_latency(c.discipline, q, rates, service, scv, switch, ps_model=c.ps_variant)
             if not result.stable or not _fits(result.utilization, c.utilization_cap):
                 return False
             rows = np.isnan(quantiles) if q is None else quantiles == q
@@ -166,19 +166,6 @@ class SetChecker:
 
 def _fits(value: float, limit: float) -> bool:
     return value <= limit * (1.0 + CHECK)
-
-
-def _queue(discipline, q, rates, service, scv, switch, variant) -> latency.QueueLatency:
-    if discipline == Discipline.PS:
-        if q is None:
-            return latency.ps_latency(rates, service, variant=variant)
-        return latency.ps_quantile(q, rates, service, variant=variant)
-    if q is None:
-        return latency.fcfs_latency(rates, service, scv, switch)
-    return latency.fcfs_quantile(q, rates, service, scv, switch)
-
-
-# --- scenarios ---------------------------------------------------------------------------------
 
 
 def _ps_rho_star(budget: np.ndarray, quantile: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "optplace.commands.serve",
     "optplace.commands.validate",
     "optplace.commands.simulate",
+    "optplace.commands.calibrate",
 ]
 
 

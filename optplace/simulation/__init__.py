@@ -7,6 +7,7 @@ its checks against the analytic models and its throughput are in ``docs/validati
 
 from optplace.simulation.arrivals import ARRIVAL_KINDS, ArrivalProcess, arrival_times_ms, load_trace
 from optplace.simulation.core import (
+    AcceleratorRequests,
     AcceleratorSimulation,
     ApplicationSimulation,
     NodeSimulation,
@@ -18,6 +19,7 @@ from optplace.simulation.statistics import Estimate, batch_estimate
 
 __all__ = [
     "ARRIVAL_KINDS",
+    "AcceleratorRequests",
     "AcceleratorSimulation",
     "ApplicationSimulation",
     "ArrivalProcess",

@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -82,6 +83,29 @@ class NodeSimulation(_Out):
     predicted_frontend_utilization: float
 
 
+@dataclass(frozen=True)
+class AcceleratorRequests:
+    """Every request served by one accelerator, for request logs (``simulate(request_log=...)``).
+
+    Times in ms from the start of the run; one entry per request in the accelerator's arrival
+    order. ``service_ms`` is the time the request held the device (its switch included) under
+    ``fcfs``/``dedicated``, and its work under ``ps``; ``measured`` marks requests that arrived
+    inside the measurement window.
+    """
+
+    accelerator: str
+    accelerator_type: str
+    applications: list[str]
+    models: list[str]  # model of each application
+    memory_mb: list[float]  # backend memory of each application's profile
+    owner: np.ndarray  # index into applications, per request
+    arrival_ms: np.ndarray  # arrival at the application, before the front end and network
+    accelerator_arrival_ms: np.ndarray
+    service_ms: np.ndarray
+    departure_ms: np.ndarray
+    measured: np.ndarray
+
+
 class SimulationReport(_Out):
     """Per-application latency statistics (with 95% CIs), loads and observed SLO violations."""
 
@@ -114,6 +138,7 @@ def simulate(
     arrivals: str | ArrivalProcess = "poisson",
     warmup_s: float | None = None,
     batches: int = 20,
+    request_log: list[AcceleratorRequests] | None = None,
 ) -> SimulationReport:
     """Simulate ``placement`` on ``instance`` and report latency statistics per application.
 
@@ -122,7 +147,8 @@ def simulate(
     neither, ``requests_per_app`` defaults to 20,000. ``warmup_s`` defaults to 10% of the
     horizon; requests arriving during it are simulated but not measured. ``arrivals`` is
     ``"poisson"`` or an :class:`ArrivalProcess` (gamma renewal or trace replay). The same seed,
-    instance and placement give the same report.
+    instance and placement give the same report. When ``request_log`` is a list, one
+    :class:`AcceleratorRequests` per used accelerator is appended to it (for request logs).
     """
     started = time.perf_counter()
     process = arrivals if isinstance(arrivals, ArrivalProcess) else ArrivalProcess(kind=arrivals)
@@ -212,6 +238,22 @@ def simulate(
             departure, work = run.departure_ms, run.service_ms
             switch_fraction = float(run.switched[window].mean()) if window.any() else None
         _scatter(departure, owner, order, hosted, done)
+        if request_log is not None:
+            request_log.append(
+                AcceleratorRequests(
+                    accelerator=acc.name,
+                    accelerator_type=acc.type,
+                    applications=[a.name for a in hosted],
+                    models=[a.model for a in hosted],
+                    memory_mb=[models[a.model].profiles[acc.type].memory_mb for a in hosted],
+                    owner=owner,
+                    arrival_ms=np.concatenate([arrival[a.name] for a in hosted])[order],
+                    accelerator_arrival_ms=times,
+                    service_ms=work,
+                    departure_ms=departure,
+                    measured=window,
+                )
+            )
         acc_reports.append(
             AcceleratorSimulation(
                 accelerator=acc.name,

@@ -33,6 +33,7 @@ import numpy as np
 
 from optplace import zoo
 from optplace.domain import Instance
+from optplace.profiles import ProfilesDocument, apply_profiles
 
 GENERATOR_VERSION = "1"
 
@@ -197,12 +198,14 @@ def generate_instance(
     n_apps: int | None = None,
     n_accelerators: int | None = None,
     seed: int = 0,
+    profiles: ProfilesDocument | None = None,
     **knobs: Any,
 ) -> Instance:
     """Build one instance of ``family``; ``n_apps=None`` uses the family's size (60 for hetero).
 
     ``n_accelerators=None`` derives the cluster size from ``apps_per_accelerator``. Any knob of
-    :data:`DEFAULT_KNOBS` may be overridden by keyword.
+    :data:`DEFAULT_KNOBS` may be overridden by keyword. ``profiles`` (a calibrated profiles
+    document) is merged over the zoo's profiles (:func:`optplace.profiles.apply_profiles`).
     """
     p = resolve_knobs(family, n_apps, n_accelerators, knobs)
     n = int(p["n_apps"])
@@ -289,6 +292,8 @@ def generate_instance(
         },
     }
     instance = Instance.model_validate(document)
+    if profiles is not None:
+        instance = apply_profiles(instance, profiles, source=profiles.provenance.get("source"))
     return instance.model_copy(
         update={"provenance": {**instance.provenance, "offered_load": round(offered_load(instance), 4)}}
     )
@@ -413,6 +418,7 @@ def write_set(
     n_apps: int | None = None,
     n_accelerators: int | None = None,
     command: str | None = None,
+    profiles: ProfilesDocument | None = None,
     **knobs: Any,
 ) -> list[Path]:
     """Write ``count`` instances (seeds ``seed``..``seed+count-1``) and update ``out/manifest.json``.
@@ -432,7 +438,7 @@ def write_set(
     command = command or "python -c 'optplace.generate.write_set(...)' " + shlex.join(sys.argv[1:])
     written = []
     for i in range(count):
-        instance = generate_instance(family, n_apps, n_accelerators, seed + i, **knobs)
+        instance = generate_instance(family, n_apps, n_accelerators, seed + i, profiles=profiles, **knobs)
         path = out / f"{instance.name}.json"
         dump_instance(instance, path)
         written.append(path)
@@ -447,6 +453,8 @@ def write_set(
             "sha256": file_sha256(path),
             "command": command,
         }
+        if profiles is not None:
+            entries[path.name]["profiles_sha256"] = instance.provenance["calibrated_profiles"]["document_sha256"]
     manifest["generator_version"] = GENERATOR_VERSION
     manifest["files"] = [entries[k] for k in sorted(entries)]
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

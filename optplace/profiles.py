@@ -37,8 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from optplace.domain import Discipline, Instance, Name, Profile
 
-FORMAT = "optplace-profiles"
-VERSION = 1
+FORMAT: Literal["optplace-profiles"] = "optplace-profiles"
+VERSION: Literal[1] = 1
 
 
 class ProfilesError(ValueError):
@@ -207,6 +207,17 @@ def apply_profiles(instance: Instance, document: ProfilesDocument, *, source: st
     data["models"] = merged_models
     data["provenance"] = provenance
     return Instance.model_validate(data)
+
+
+def apply_profiles_file(instance: Instance, path: str | Path) -> Instance:
+    """:func:`apply_profiles` with a document read from ``path`` (the ``--profiles`` option)."""
+    return apply_profiles(instance, load_profiles(path), source=str(path))
+
+
+PROFILES_HELP = (
+    "profiles document (optplace calibrate --out) merged over the instance's models before use; "
+    "an unknown model or accelerator type is an error"
+)
 
 
 def _overlay(old: Profile | None, new: Profile) -> Profile:

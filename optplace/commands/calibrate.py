@@ -138,7 +138,7 @@ def render(report: dict, points: list) -> str:
     if points:
         out.append("")
         out.append("Residuals: measured vs predicted mean latency per load point (in-sample), ms")
-        rows = [
+        residual_rows = [
             (
                 p.source,
                 p.load_point or "-",
@@ -153,8 +153,19 @@ def render(report: dict, points: list) -> str:
             )
             for p in points
         ]
-        headers = ("log", "load", "model", "n", "rate", "rho", "measured ± 95% CI", "predicted", "residual", "error %")
-        out.append(format_table(headers, rows, align_right=set(range(3, 10))))
+        residual_headers = (
+            "log",
+            "load",
+            "model",
+            "n",
+            "rate",
+            "rho",
+            "measured ± 95% CI",
+            "predicted",
+            "residual",
+            "error %",
+        )
+        out.append(format_table(residual_headers, residual_rows, align_right=set(range(3, 10))))
         mape = report.get("mape_percent_in_sample")
         out.append(f"MAPE (in-sample): {number(mape, 2)}%")
     return "\n".join(out)

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from optplace.commands.table import format_table, number
+from optplace.profiles import PROFILES_HELP
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
     parser.add_argument("--out", default=None, metavar="FILE", help="also write the JSON result to FILE")
+    parser.add_argument("--profiles", default=None, metavar="FILE", help=PROFILES_HELP)
     parser.set_defaults(handler=run_solve)
 
     methods = subparsers.add_parser("methods", help="list the available methods")
@@ -43,10 +45,13 @@ def run_solve(args: argparse.Namespace) -> int:
 
     from optplace.io import InstanceError, load_instance
     from optplace.params import SolveParams
+    from optplace.profiles import ProfilesError, apply_profiles_file
     from optplace.solve import solve
 
     try:
         instance = load_instance(args.instance)
+        if args.profiles:
+            instance = apply_profiles_file(instance, args.profiles)
         params = SolveParams(
             time_limit_s=args.time_limit,
             seed=args.seed,
@@ -54,7 +59,7 @@ def run_solve(args: argparse.Namespace) -> int:
             objectives=args.objective,
             options=parse_options(args.option),
         )
-    except InstanceError as error:
+    except (InstanceError, ProfilesError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (ValidationError, ValueError) as error:

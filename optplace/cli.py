@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "optplace.commands.validate",
     "optplace.commands.simulate",
     "optplace.commands.calibrate",
+    "optplace.commands.k8s",
 ]
 
 

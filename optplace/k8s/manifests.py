@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from optplace.domain import Application, Discipline, Instance
-from optplace.evaluate import ViolationCode, backend_key, evaluate
+from optplace.evaluate import backend_key
 from optplace.k8s import scheme
 from optplace.k8s.config import KubernetesConfig
+from optplace.k8s.plan import PlanError, verified_placement
 from optplace.k8s.quantity import cpu_quantity, memory_quantity
-from optplace.result import SolveResult, Status
+from optplace.result import SolveResult
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 COMPONENT = "app.kubernetes.io/component"
@@ -80,7 +81,10 @@ class _Backend:
 def build_manifests(instance: Instance, result: SolveResult, config: KubernetesConfig | None = None) -> Export:
     """Manifests for every hosted application of ``result`` (computed for ``instance``)."""
     config = config or KubernetesConfig()
-    _check_result(instance, result)
+    try:
+        verified_placement(instance, result)
+    except PlanError as error:
+        raise ExportError(f"{error}; nothing is exported") from None
     k8s = instance.provenance.get("kubernetes")
     if not isinstance(k8s, dict) or not isinstance(k8s.get("accelerators"), dict):
         raise ExportError(
@@ -105,25 +109,6 @@ def build_manifests(instance: Instance, result: SolveResult, config: KubernetesC
         files.append(ManifestFile(name, [_frontend(app, accelerator, serving[app_name], namespace, name, config)]))
     unplaced = [a.name for a in instance.applications if a.name not in placement]
     return Export(files, unplaced)
-
-
-def _check_result(instance: Instance, result: SolveResult) -> None:
-    from optplace.solve import input_hash
-
-    objectives = result.params.get("objectives") if isinstance(result.params, dict) else None
-    solved = instance.model_copy(update={"objectives": list(objectives)}) if objectives else instance
-    if result.input_hash and result.input_hash != input_hash(solved):
-        raise ExportError(
-            "the result was computed for another instance (its input_hash differs); pass the instance file "
-            "the result was solved from"
-        )
-    if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
-        raise ExportError(f"the result has no placement to export (status {result.status.value})")
-    evaluation = evaluate(instance, result.placement())
-    broken = [v for v in evaluation.violations if v.code != ViolationCode.NOT_HOSTED]
-    if broken:
-        shown = "; ".join(f"{v.code.value}: {v.message}" for v in broken[:5])
-        raise ExportError(f"the placement breaks the model and is not exported: {shown}")
 
 
 class _Names:

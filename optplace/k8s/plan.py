@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from optplace.domain import Instance, Node
+from optplace.domain import Instance, Node, Objective
 from optplace.evaluate import ViolationCode, evaluate
 from optplace.result import SolveResult, Status
 
@@ -24,7 +24,7 @@ def verified_placement(instance: Instance, result: SolveResult) -> dict[str, str
     from optplace.solve import input_hash
 
     objectives = result.params.get("objectives") if isinstance(result.params, dict) else None
-    solved = instance.model_copy(update={"objectives": list(objectives)}) if objectives else instance
+    solved = instance.model_copy(update={"objectives": [Objective(o) for o in objectives]}) if objectives else instance
     if result.input_hash and result.input_hash != input_hash(solved):
         raise PlanError(
             "the result was computed for another instance (its input_hash differs); pass the instance "

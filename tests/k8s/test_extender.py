@@ -265,3 +265,14 @@ def test_scripted_cycle_puts_every_pod_where_the_plan_says(tmp_path: Path, cycle
         blind.schedule(p) != planned_node[p["metadata"]["annotations"][scheme.APPLICATION]] for p in arrivals
     )
     assert elsewhere >= 10
+
+
+def test_plan_instances_obey_the_server_size_limits(tmp_path: Path, cluster, plan_result) -> None:
+    """An instance with more applications than OPTPLACE_MAX_APPLICATIONS is refused as for a solve."""
+    with TestClient(create_app(make_settings(tmp_path, max_applications=5)), raise_server_exceptions=False) as client:
+        response = client.put(
+            "/v1/extender/plan",
+            json={"instance": cluster.model_dump(mode="json"), "result": plan_result.model_dump(mode="json")},
+        )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["code"] == "too_many_items"

@@ -8,14 +8,13 @@ connections work side by side), so the job store itself is unchanged.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from optplace.api.store.sqlite import sqlite_path
+from optplace.api.store.sqlite import connect, sqlite_path
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -50,13 +49,8 @@ class SqliteDocumentStore:
 
     def __init__(self, path: str | Path):
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db = connect(self.path)
         self._db.executescript(SCHEMA)
 
     def put(self, key: str, body: str) -> StoredDocument:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from optplace.k8s.quantity import QuantityError, parse_quantity
+from optplace.k8s.quantity import parse_quantity
 
 
 class _Lenient(BaseModel):
@@ -166,7 +166,3 @@ def read_object(raw: dict[str, Any], model: type[Node] | type[Pod], where: str) 
         first = error.errors(include_url=False)[0]
         field = ".".join(str(p) for p in first["loc"])
         raise ObjectError(f"{where}.{field}: {first['msg']}") from None
-
-
-def describe_quantity_error(error: QuantityError, where: str) -> ObjectError:
-    return ObjectError(f"{where}: {error}")

@@ -18,6 +18,8 @@ from optplace.solve import solve
 
 DATA = Path(__file__).parent / "data"
 KUBERNETES_VERSION = "1.33.0"  # the schemas every exported manifest is validated against
+# The JSON strings of upstream's extender/v1 TestCompatibility: what json.Marshal writes for each type.
+UPSTREAM = json.loads((DATA / "extender" / "upstream-types-test.json").read_text())
 
 
 def document(name: str) -> Any:

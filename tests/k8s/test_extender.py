@@ -19,11 +19,10 @@ from optplace.k8s.cluster import import_cluster
 from optplace.result import SolveResult
 from optplace.solve import solve
 from tests.api.conftest import make_settings, wait_for
-from tests.k8s.conftest import DATA, document
+from tests.k8s.conftest import DATA, UPSTREAM, document
 from tests.k8s.scheduler import ScriptedScheduler
 
 FILTER_KEYS = ["Nodes", "NodeNames", "FailedNodes", "FailedAndUnresolvableNodes", "Error"]
-UPSTREAM = json.loads((DATA / "extender" / "upstream-types-test.json").read_text())
 
 
 def body(name: str) -> dict[str, Any]:

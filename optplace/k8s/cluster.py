@@ -84,10 +84,12 @@ def import_cluster(
         raise ClusterImportError(str(error)) from None
     _unique_names(nodes, nodes_source)
     live = [p for p in pods if not p.terminated]
-    modelled = [
-        p for p in live if scheme.is_application(p.metadata.annotations) or scheme.is_backend(p.metadata.annotations)
-    ]
-    foreign = [p for p in live if p not in modelled]
+    # Pods optplace does not model, by node: their requests are taken off what the node offers.
+    foreign: dict[str, list[Pod]] = {}
+    for pod in live:
+        annotations = pod.metadata.annotations
+        if pod.spec.nodeName and not (scheme.is_application(annotations) or scheme.is_backend(annotations)):
+            foreign.setdefault(pod.spec.nodeName, []).append(pod)
     type_names = {t.name for t in catalog.accelerator_types}
 
     node_docs: list[dict[str, Any]] = []
@@ -98,7 +100,7 @@ def import_cluster(
             state = "cordoned (spec.unschedulable)" if node.spec.unschedulable else "not Ready"
             warnings.append(f"{where}: skipped, it is {state}")
             continue
-        on_node = [p for p in foreign if p.spec.nodeName == node.metadata.name]
+        on_node = foreign.get(node.metadata.name, [])
         found = _devices(node, on_node, config, type_names, where, warnings)
         if not found:
             continue

@@ -168,14 +168,14 @@ FAMILIES: dict[str, Family] = {
             "edgeTPU-only cluster with three models, one used by 90% of the applications (so each edgeTPU mixes "
             "a dominant model with one or two rare ones), every SLO a p95/p99 at 40% of its class, no front end "
             "or network delay",
-            {**_TPU_ONLY, **_BARE, "apps_per_accelerator": 16.0, "popularity": "dominant", "n_models": 3}
+            {**_TPU_ONLY, **_BARE, "apps_per_accelerator": 24.0, "popularity": "dominant", "n_models": 3}
             | {"models": list(_SMALL_AND_MEDIUM_TPU_MODELS), "percentile_share": 1.0, "slo_scale": 0.4},
         ),
         Family(
             "fcfs-dominant-mean",
             "fcfs-dominant with tight mean SLOs (25% of the class) instead of percentiles: FCFS means on skewed "
             "switch mixes",
-            {**_TPU_ONLY, **_BARE, "apps_per_accelerator": 16.0, "popularity": "dominant", "n_models": 3}
+            {**_TPU_ONLY, **_BARE, "apps_per_accelerator": 24.0, "popularity": "dominant", "n_models": 3}
             | {"models": list(_SMALL_AND_MEDIUM_TPU_MODELS), "slo_scale": 0.25},
         ),
         Family(

@@ -117,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_shipped:
         sources += [("file", str(p.relative_to(ROOT)), None, None, {}) for p in shipped_files()]
     tasks = [(source, method, time_limit, requests) for source in sources for method in methods]
-    print(f"{len(tasks)} solves ({len(sources)} instances x {len(methods)} methods), {args.jobs} process(es)", flush=True)
+    print(
+        f"{len(tasks)} solves ({len(sources)} instances x {len(methods)} methods), {args.jobs} process(es)", flush=True
+    )
 
     started = time.perf_counter()
     outcomes: list[dict[str, Any]] = []

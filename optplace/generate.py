@@ -87,17 +87,9 @@ _NANO_ONLY = {"hosts": {"nano": 1.0}}
 
 _HETERO = {"hosts": {"nano": 0.5, "edgetpu": 0.5}}
 
-# fcfs-dominant draws from the small and medium edgeTPU models: a large dominant model (42-125 ms
-# of service) leaves room for one or two applications per device and no mix to speak of.
-_SMALL_AND_MEDIUM_TPU_MODELS = (
-    "mobilenet_v1",
-    "mobilenet_v2",
-    "efficientnet-S",
-    "ssd_mobilenet_v1",
-    "ssd_mobilenet_v2",
-    "googlenet",
-    "efficientnet-M",
-)
+# fcfs-dominant draws from the fast edgeTPU models (4.6-15.9 ms): a slow dominant model (18-125 ms
+# under a tail SLO of 80-240 ms) leaves room for two or three applications per device and no mix.
+_FAST_TPU_MODELS = ("mobilenet_v1", "mobilenet_v2", "googlenet", "efficientnet-S", "efficientnet-M")
 
 FAMILIES: dict[str, Family] = {
     f.name: f
@@ -169,14 +161,14 @@ FAMILIES: dict[str, Family] = {
             "a dominant model with one or two rare ones), every SLO a p95/p99 at 40% of its class, no front end "
             "or network delay",
             {**_TPU_ONLY, **_BARE, "apps_per_accelerator": 24.0, "popularity": "dominant", "n_models": 3}
-            | {"models": list(_SMALL_AND_MEDIUM_TPU_MODELS), "percentile_share": 1.0, "slo_scale": 0.4},
+            | {"models": list(_FAST_TPU_MODELS), "percentile_share": 1.0, "slo_scale": 0.4},
         ),
         Family(
             "fcfs-dominant-mean",
             "fcfs-dominant with tight mean SLOs (25% of the class) instead of percentiles: FCFS means on skewed "
             "switch mixes",
             {**_TPU_ONLY, **_BARE, "apps_per_accelerator": 24.0, "popularity": "dominant", "n_models": 3}
-            | {"models": list(_SMALL_AND_MEDIUM_TPU_MODELS), "slo_scale": 0.25},
+            | {"models": list(_FAST_TPU_MODELS), "slo_scale": 0.25},
         ),
         Family(
             "ps-scv",
@@ -187,9 +179,10 @@ FAMILIES: dict[str, Family] = {
         ),
         Family(
             "ps-low-load",
-            "Jetson-Nano-only cluster at very low load (0.2-1 req/s per application, so accelerators run at "
-            "utilisation 0.02-0.1) with p95/p99 SLOs only 10-50% above the service time, no front end or network",
-            {**_NANO_ONLY, **_BARE, "apps_per_accelerator": 3.0, "rate_min_rps": 0.2, "rate_max_rps": 1.0}
+            "Jetson-Nano-only cluster at very low load (0.5-2 req/s per application, so accelerators run at "
+            "utilisation up to about 0.08) with p95/p99 SLOs only 10-50% above the service time, no front end or "
+            "network",
+            {**_NANO_ONLY, **_BARE, "apps_per_accelerator": 3.0, "rate_min_rps": 0.5, "rate_max_rps": 2.0}
             | {"rate_step_rps": 0.1, "percentile_share": 1.0, "slo_service_multiple": [1.1, 1.5]},
         ),
         Family(
@@ -322,13 +315,14 @@ def generate_instance(
     models, profile_provenance, assumed_fields = _models(runnable, host_keys, float(p["switch_scale"]))
     if p["service_scv"] is not None:
         low, high = p["service_scv"]
-        for model in models:
-            for type_name, profile in model["profiles"].items():
+        for model_document in models:
+            for type_name, profile in model_document["profiles"].items():
+                where = f"{model_document['name']}@{type_name}"
                 profile["service_time_scv"] = round(float(model_rng.uniform(low, high)), 2)
-                profile_provenance[f"{model['name']}@{type_name}"]["service_time_scv"] = (
+                profile_provenance[where]["service_time_scv"] = (
                     f"{profile['service_time_scv']:g} (ASSUMED: drawn uniformly in [{low:g}, {high:g}] by the generator)"
                 )
-                assumed_fields.append(f"{model['name']}@{type_name}.service_time_scv")
+                assumed_fields.append(f"{where}.service_time_scv")
 
     # Applications.
     if p["popularity"] == "dominant":
@@ -356,8 +350,9 @@ def generate_instance(
     is_percentile = app_rng.random(size=n) < p["percentile_share"]
     which_percentile = app_rng.integers(0, len(p["percentiles"]), size=n)
     if p["slo_service_multiple"] is not None:
-        multiple = app_rng.uniform(*p["slo_service_multiple"], size=n)
-        fastest = {m["name"]: min(prof["service_time_ms"] for prof in m["profiles"].values()) for m in models}
+        low_multiple, high_multiple = p["slo_service_multiple"]
+        multiple = app_rng.uniform(low_multiple, high_multiple, size=n)
+        fastest = {d["name"]: min(prof["service_time_ms"] for prof in d["profiles"].values()) for d in models}
     width = max(3, len(str(n)))
     applications = []
     for i in range(n):

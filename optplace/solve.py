@@ -22,7 +22,6 @@ from optplace.domain import Instance, Objective
 from optplace.evaluate import Evaluation, ViolationCode, evaluate
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, get_method
-from optplace.simulation.guard import SimulationCheck
 from optplace.result import (
     Assignment,
     SolveResult,
@@ -32,6 +31,7 @@ from optplace.result import (
     UnplacedReason,
     relative_gap,
 )
+from optplace.simulation.guard import SimulationCheck
 
 
 class PlacementVerificationError(RuntimeError):

@@ -15,7 +15,11 @@ changing only ``n_accelerators`` keeps the same applications (a load sweep).
 
 Scale families cover 10 to 10,000 applications; tightness families scale the SLO classes;
 switch-pressure families put many distinct models on edgeTPU-only clusters with switch overheads
-scaled by ratios measured on other Coral hosts.
+scaled by ratios measured on other Coral hosts. The hard-case families (issue 10) are where the
+analytic latency models were found optimistic in simulation: edgeTPUs dominated by one model
+under tail SLOs (``edgetpu-zipf-tail``, ``fcfs-dominant``) or tight mean SLOs
+(``fcfs-dominant-mean``), processor sharing with variable service (``ps-scv``) and at very low
+load (``ps-low-load``); ``benchmarks/slo_guard.py`` hunts violations on them.
 """
 
 from __future__ import annotations

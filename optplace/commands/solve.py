@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from optplace.commands.table import format_table, number
+from optplace.commands.table import format_table, interval, number
 from optplace.profiles import PROFILES_HELP
 
 
@@ -180,7 +180,7 @@ def render_simulation(check) -> str:
             a.accelerator,
             a.statistic,
             number(a.predicted_ms),
-            _interval(a.simulated_ms),
+            interval(a.simulated_ms),
             f"{a.slo_ms:g}",
             a.verdict.value,
         )
@@ -205,12 +205,6 @@ def render_simulation(check) -> str:
         + (f" ({', '.join((check.sure_violations + check.borderline)[:10])})" if not check.ok else "")
     )
     return "\n".join(lines)
-
-
-def _interval(estimate) -> str:
-    if estimate.half_width is None:
-        return f"{estimate.value:.1f}"
-    return f"{estimate.value:.1f} ± {estimate.half_width:.1f}"
 
 
 def run_methods(args: argparse.Namespace) -> int:

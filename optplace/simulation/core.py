@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict
 from optplace.domain import Application, Discipline, Instance
 from optplace.evaluate import backend_key, evaluate
 from optplace.simulation.arrivals import ArrivalProcess, arrival_times_ms
+from optplace.simulation.guard import Verdict, judge
 from optplace.simulation.stations import fcfs_departures, ps_departures
 from optplace.simulation.statistics import Estimate, batch_estimate
 
@@ -321,7 +322,7 @@ def simulate(
                 simulated_ms=simulated,
                 predicted_ms=predicted.get(app.name),
                 meets_slo=bool(simulated.value <= app.slo.latency_ms),
-                violation_significant=bool(simulated.ci_low is not None and simulated.ci_low > app.slo.latency_ms),
+                violation_significant=judge(simulated, app.slo.latency_ms) == Verdict.SURE_VIOLATION,
             )
         )
 

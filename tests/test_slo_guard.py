@@ -48,6 +48,8 @@ def test_hunt_command_writes_its_table_and_rows(tmp_path):
     document = json.loads(out.with_suffix(".json").read_text())
     assert document["settings"]["requests_per_accelerator"] == 2000
     assert document["totals"]["placements"] == 1
-    hosted = document["runs"][0]["hosted"]
+    runs = [json.loads(line) for line in (tmp_path / "hunt_runs.jsonl").read_text().splitlines()]
+    hosted = runs[0]["hosted"]
+    assert len(runs[0]["applications"]) == hosted
     assert document["totals"]["hosted"] == hosted > 0
     assert "| ps-low-load | first_fit | 1 |" in out.with_suffix(".md").read_text()

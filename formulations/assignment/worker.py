@@ -475,7 +475,7 @@ class Search:
             self.consider(state.placement(), source)
 
     def _state(self):
-        from optplace.heuristics.state import ClusterState
+        from optplace.cluster_state import ClusterState
 
         return ClusterState(self.instance, self.objectives)
 

@@ -421,7 +421,7 @@ def _repair(instance: Instance, placement: dict[str, str], model: ConfigurationM
 
 def _fill(instance: Instance, placement: dict[str, str]) -> dict[str, str]:
     """Greedily add unplaced applications where they fit (highest priority first)."""
-    from optplace.heuristics.state import ClusterState
+    from optplace.cluster_state import ClusterState
 
     state = ClusterState(instance)
     state.load(placement, check=False)

@@ -25,9 +25,9 @@ import time
 
 import numpy as np
 
+from optplace.cluster_state import ClusterState
 from optplace.domain import Instance, Objective
 from optplace.heuristics.greedy import finish, first_feasible, pass_stats, start
-from optplace.heuristics.state import ClusterState
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, register
 

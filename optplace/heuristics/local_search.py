@@ -36,11 +36,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from optplace.cluster_state import ClusterState, better
 from optplace.domain import Instance, Objective
 from optplace.heuristics.fit import construct, order_applications, ranked_candidates
 from optplace.heuristics.greedy import finish, start
 from optplace.heuristics.regret import regret_pass
-from optplace.heuristics.state import ClusterState, better
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, register
 from optplace.result import StopReason

@@ -46,6 +46,14 @@ class SolveParams(BaseModel):
         default=None, min_length=1, description="Override the instance's lexicographic objectives."
     )
     warm_start: bool = Field(default=True, description="Exact methods start from the best heuristic.")
+    deterministic: bool = Field(
+        default=False,
+        description=(
+            "Reproducible run: the time limit becomes a work budget (solver node, iteration and deterministic-time "
+            "limits, heuristic move counts), one solver thread, fixed seeds; the same input gives the same placement "
+            "on any machine. The wall clock is then only a safety stop at 3x the limit (the result says if it fired)."
+        ),
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="Method-specific options.")
     verify: Literal["none", "simulate"] = Field(
         default="none",

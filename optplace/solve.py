@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from optplace import __version__
+from optplace.bounds import tighter, trivial_bound
 from optplace.diagnose import check_alone
-from optplace.domain import Instance, Objective
+from optplace.domain import Instance
 from optplace.evaluate import Evaluation, ViolationCode, evaluate
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, get_method
@@ -139,9 +140,14 @@ def build_result(
     primary = instance.objectives[0]
     objective = evaluation.objectives[primary.value] if has_solution else None
     bound = output.bound
-    if bound is None and primary == Objective.MAX_HOSTED and not may_violate_slo:
-        # Always true: nothing can host an application that fits nowhere even alone.
-        bound = float(sum(a.priority for a in instance.applications if alone[a.name].feasible_accelerators))
+    stats = output.stats
+    if not may_violate_slo and status not in (Status.INFEASIBLE, Status.ERROR):
+        # A bound is always at hand: the trivial one (optplace.bounds), when the method has none
+        # or a weaker one.
+        trivial = trivial_bound(instance, alone)
+        if trivial is not None and tighter(bound, trivial, primary.maximize) != bound:
+            bound = trivial
+            stats = {**stats, "bound_from": "trivial"}
     if (
         status == Status.FEASIBLE
         and objective is not None
@@ -213,5 +219,5 @@ def build_result(
         input_hash=input_hash(instance),
         params=params.model_dump(mode="json"),
         message=output.message,
-        stats=output.stats,
+        stats=stats,
     )

@@ -27,6 +27,7 @@ import numpy as np
 
 from optplace.backends import get_backend
 from optplace.backends.common import BackendResult, SolverSettings
+from optplace.budget import Budget
 from optplace.domain import Instance, Objective
 from optplace.evaluate import evaluate
 from optplace.isolation import Emit
@@ -38,6 +39,7 @@ from .data import InstanceData, prepare
 from .solution import canonicalize, encode, extract
 
 MIN_PHASE_S = 0.2  # a solve given less than this is not started
+LAGRANGIAN_S_PER_PAIR = 2e-7  # deterministic mode: work charged per pair and Lagrangian evaluation
 LAGRANGIAN_SHARE = 0.2  # of the time, for the Lagrangian bound (maximisation objectives)
 LAGRANGIAN_SHARE_LARGE = 0.3
 LNS_ABOVE_PAIRS = 8000  # eligible pairs beyond which the full MILP is replaced by neighbourhood search
@@ -66,7 +68,11 @@ class Search:
 
     def __init__(self, payload: dict[str, Any], emit: Emit):
         self.started = time.monotonic()
-        self.deadline = self.started + float(payload["time_limit_s"]) - SAFETY_S
+        # Wall-clock seconds, or in deterministic mode work (optplace.budget): solves then get
+        # work limits, and the phases below run the same way on any machine.
+        self.budget = Budget(
+            max(float(payload["time_limit_s"]) - SAFETY_S, 0.0), deterministic=bool(payload.get("deterministic"))
+        )
         self.emit = emit
         self.instance = Instance.model_validate(payload["instance"])
         self.objectives = [Objective(o) for o in payload["objectives"]]
@@ -99,7 +105,7 @@ class Search:
     # --- bookkeeping ---------------------------------------------------------------------------
 
     def left(self) -> float:
-        return self.deadline - time.monotonic()
+        return self.budget.left()
 
     def consider(self, placement: dict[str, str], source: str, *, emit_it: bool = True) -> bool:
         """Keep ``placement`` if it is feasible and better; stream it. Returns True if it became best."""
@@ -128,13 +134,24 @@ class Search:
         """Does the primary objective take integer values only (so its bound may be rounded)?"""
         return self._integral
 
-    def settings(self, time_limit: float, warm: np.ndarray | None, am: AssignmentModel, source: str, emit_incumbents):
+    def settings(
+        self,
+        time_limit: float,
+        warm: np.ndarray | None,
+        am: AssignmentModel,
+        source: str,
+        emit_incumbents,
+        on_bound=None,
+    ):
         def on_incumbent(values: np.ndarray, objective: float, bound: float | None) -> None:
             if emit_incumbents:
                 self.emit("incumbent", {"placement": extract(am, values), "source": source})
 
+        deterministic = self.budget.deterministic
         return SolverSettings(
-            time_limit_s=time_limit,
+            time_limit_s=self.budget.wall_limit() if deterministic else time_limit,
+            work_limit_s=time_limit if deterministic else None,
+            on_bound=on_bound,
             threads=self.threads,
             seed=self.seed,
             relative_gap=self.relative_gap if self.relative_gap is not None else 1e-6,
@@ -195,7 +212,9 @@ class Search:
         am = self.build("relaxed")
         c, _ = am.objective(self.objectives[0])
         target = 0.0 if self.best_key is None else float(self.best_key[0])
-        value, stats = lagrangian_bound(am, c[am.x], target, self.left() * share)
+        deterministic = self.budget.deterministic
+        value, stats = lagrangian_bound(am, c[am.x], target, math.inf if deterministic else self.left() * share)
+        self.budget.charge(stats["evaluations"] * am.data.pairs.size * LAGRANGIAN_S_PER_PAIR)
         self.emit("phase", {"phase": "lagrangian", "bound": value, **stats})
         self.report_bound(value, "lagrangian")
 
@@ -291,7 +310,8 @@ class Search:
     def solve_conservative(self, am: AssignmentModel, share: float) -> LexOutcome:
         warm, why = encode(am, am.options.reference) if am.options.reference else (None, "no warm start")
         budget = self.left() * share
-        outcome = self.lexicographic(am, warm, budget, "conservative", primary_only=False)
+        bound_source = "exact model" if am.exact and self.bound_backend is self.backend else None
+        outcome = self.lexicographic(am, warm, budget, "conservative", primary_only=False, bound_source=bound_source)
         self.emit(
             "phase",
             {
@@ -316,7 +336,14 @@ class Search:
         warm, why = encode(am, am.options.reference) if am.options.reference else (None, "no warm start")
         budget = self.left() * share
         outcome = self.lexicographic(
-            am, warm, budget, source, primary_only=True, emit_incumbents=False, backend=self.bound_backend
+            am,
+            warm,
+            budget,
+            source,
+            primary_only=True,
+            emit_incumbents=False,
+            backend=self.bound_backend,
+            bound_source=source,
         )
         self.emit(
             "phase",
@@ -340,7 +367,12 @@ class Search:
     def done(self) -> None:
         self.emit(
             "done",
-            {"elapsed_s": time.monotonic() - self.started, "stop_reason": self.stop_reason.value},
+            {
+                "elapsed_s": time.monotonic() - self.started,
+                "stop_reason": self.stop_reason.value,
+                "work_s": self.budget.elapsed() if self.budget.deterministic else None,
+                "safety_stop": self.budget.safety_fired,
+            },
         )
 
     # --- one model, lexicographically --------------------------------------------------------------
@@ -355,7 +387,10 @@ class Search:
         primary_only: bool,
         emit_incumbents: bool = True,
         backend=None,
+        bound_source: str | None = None,
     ) -> LexOutcome:
+        """Solve ``am`` under the objectives; ``bound_source`` streams the solver's dual bound on the
+        primary objective as it improves (only for solves whose bound is valid for the placement problem)."""
         out = LexOutcome()
         backend = backend or self.backend
         levels = self.objectives[:1] if primary_only else list(self.objectives)
@@ -363,10 +398,19 @@ class Search:
         signs = [-1.0 if o.maximize else 1.0 for o in levels]
         how = self.options.get("lexicographic", "auto")
         weights = _lex_weights(natural, signs) if len(levels) > 1 and how in ("auto", "weighted") else None
-        started = time.monotonic()
+        stage = self.budget.child(budget)
 
         def remaining() -> float:
-            return min(budget - (time.monotonic() - started), self.left())
+            return stage.left()
+
+        def stream(convert):
+            if bound_source is None:
+                return None
+
+            def on_bound(value: float) -> None:
+                self.report_bound(convert(value), bound_source)
+
+            return on_bound
 
         if len(levels) == 1 or weights is not None:
             if weights is None:
@@ -378,8 +422,11 @@ class Search:
                 lm = am.model.with_objective(c, const, False)
             if remaining() < MIN_PHASE_S:
                 return out
-            result = backend.solve(lm, self.settings(remaining(), warm, am, source, emit_incumbents))
-            self.note(result)
+            convert = (
+                (lambda b: b) if weights is None else (lambda b: _primary_from_weighted(b, weights, signs, natural, am))
+            )
+            result = backend.solve(lm, self.settings(remaining(), warm, am, source, emit_incumbents, stream(convert)))
+            self.note(result, stage)
             out.solver_version = result.solver_version
             out.solves.append(_solve_stats(result, "weighted" if weights else levels[0].value))
             out.stop_reason = result.stop_reason
@@ -404,8 +451,9 @@ class Search:
             if limit < MIN_PHASE_S:
                 break
             lm = lm_fixed.with_objective(c, const, objective.maximize)
-            result = backend.solve(lm, self.settings(limit, values, am, source, emit_incumbents))
-            self.note(result)
+            on_bound = stream(lambda b: b) if index == 0 else None
+            result = backend.solve(lm, self.settings(limit, values, am, source, emit_incumbents, on_bound))
+            self.note(result, stage)
             out.solver_version = result.solver_version
             out.solves.append(_solve_stats(result, objective.value))
             if index == 0:
@@ -426,8 +474,9 @@ class Search:
                 lm_fixed = lm_fixed.with_extra_row(c, -np.inf, level_value + tol)
         return out
 
-    def note(self, result: BackendResult) -> None:
-        if result.stop_reason == StopReason.TIME_LIMIT:
+    def note(self, result: BackendResult, stage: Budget) -> None:
+        stage.charge(float(result.stats.get("work_s") or 0.0))
+        if result.stop_reason in (StopReason.TIME_LIMIT, StopReason.ITERATION_LIMIT):
             self.stop_reason = StopReason.TIME_LIMIT
         self.emit("solver", {"solver": result.solver, "version": result.solver_version})
 

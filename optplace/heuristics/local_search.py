@@ -21,9 +21,12 @@ objective key improves (or, for rebalancing, stays equal while the load falls), 
 cannot cycle. The order in which applications and accelerators are examined is shuffled by a
 ``random.Random(params.seed)``: for a given seed the result is deterministic whenever the search
 stops at a local optimum or at ``options.max_rounds``; a wall-clock stop can cut it at different
-points. The default budget is modest because ``auto`` runs it too: ``params.time_limit_s`` if
-set (constructions included), else ``min(2, 0.2 + 0.003 * applications)`` seconds in all, except
-that the first construction always completes; it stops early at a local optimum.
+points, so ``params.deterministic`` replaces the clock by a work budget (:mod:`optplace.budget`:
+every examined candidate is one step, every construction a pass over the applications) and the
+result is then the same on any machine. The default budget is modest because ``auto`` runs it too:
+``params.time_limit_s`` if set (constructions included), else ``min(2, 0.2 + 0.003 * applications)``
+seconds in all, except that the first construction always completes; it stops early at a local
+optimum.
 ``stats.trace`` records the objectives after every improving move (improvement over time, the
 first 1,000 moves).
 """
@@ -36,6 +39,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from optplace.budget import HEURISTIC_S_PER_APPLICATION, LOCAL_SEARCH_STEPS_PER_S, Budget
 from optplace.cluster_state import ClusterState, better
 from optplace.domain import Instance, Objective
 from optplace.heuristics.fit import construct, order_applications, ranked_candidates
@@ -64,10 +68,10 @@ def potential(state: ClusterState) -> float:
 class LocalSearch:
     """One improvement run on a state; moves mutate the state and revert on failure."""
 
-    def __init__(self, state: ClusterState, rng: random.Random, deadline: float, started: float):
+    def __init__(self, state: ClusterState, rng: random.Random, budget: Budget, started: float):
         self.state = state
         self.rng = rng
-        self.deadline = deadline
+        self.budget = budget
         self.started = started
         self.timed_out = False
         self.moves = {"insert": 0, "eject": 0, "consolidate": 0, "return_home": 0, "relocate": 0, "rebalance": 0}
@@ -82,7 +86,9 @@ class LocalSearch:
     # --- helpers -------------------------------------------------------------------------------
 
     def out_of_time(self) -> bool:
-        if time.perf_counter() > self.deadline:
+        """One step of work; True once the budget (wall clock, or steps when deterministic) is spent."""
+        self.budget.charge(1.0 / LOCAL_SEARCH_STEPS_PER_S)
+        if self.budget.expired():
             self.timed_out = True
         return self.timed_out
 
@@ -426,7 +432,7 @@ def state_maximizes(instance: Instance) -> bool:
     return not instance.host_all and instance.objectives[0].maximize
 
 
-def initial_state(instance: Instance, params: SolveParams, deadline: float) -> tuple[ClusterState, str]:
+def initial_state(instance: Instance, params: SolveParams, budget: Budget) -> tuple[ClusterState, str]:
     """The start: a given placement (what fits of it), else the best of several constructions."""
     given = params.options.get("initial_placement")
     if given is not None:
@@ -443,13 +449,21 @@ def initial_state(instance: Instance, params: SolveParams, deadline: float) -> t
     recipes += [("best", "auto"), ("best", "load"), ("best", "density"), ("best", "slack"), ("first", "load")]
     recipes += [("best", "priority"), ("first", "density"), ("worst", "load")]
     best_state, best_name, best_key = None, "", None
-    constructing_until = time.perf_counter() + (deadline - time.perf_counter()) / 2
+    constructing_until = budget.elapsed() + budget.left() / 2
+    deadline = time.perf_counter() + budget.left()
+    pass_s = len(instance.applications) * HEURISTIC_S_PER_APPLICATION
     for rule, order in recipes:
-        if best_state is not None and time.perf_counter() > constructing_until:
+        if best_state is not None and budget.elapsed() > constructing_until:
             break  # half the budget for constructions, the rest for the search
         # The first construction always completes under the default budget; an explicit time
-        # limit cuts it short (the applications it did not reach stay unplaced).
-        cut = deadline if params.time_limit_s is not None or best_state is not None else None
+        # limit cuts it short (the applications it did not reach stay unplaced). A deterministic
+        # run never cuts a construction: each counts as one pass of work.
+        cut = (
+            deadline
+            if (params.time_limit_s is not None or best_state is not None) and not budget.deterministic
+            else None
+        )
+        budget.charge(pass_s)
         if rule == "regret":
             state = ClusterState(instance)
             regret_pass(state, start(state, order_applications(state, order)), cut)
@@ -465,19 +479,24 @@ def initial_state(instance: Instance, params: SolveParams, deadline: float) -> t
 def improve(instance: Instance, params: SolveParams) -> tuple[ClusterState, dict, bool]:
     """Run the local search; returns the final state, stats and whether it reached a local optimum."""
     started = time.perf_counter()
-    budget = params.time_limit_s if params.time_limit_s is not None else default_budget(len(instance.applications))
-    deadline = started + budget
-    state, origin = initial_state(instance, params, deadline)
+    seconds = params.time_limit_s if params.time_limit_s is not None else default_budget(len(instance.applications))
+    budget = Budget(seconds, deterministic=params.deterministic, clock=time.perf_counter)
+    state, origin = initial_state(instance, params, budget)
     initial = state.objective_values()
-    search = LocalSearch(state, random.Random(params.seed), deadline, started)
+    search = LocalSearch(state, random.Random(params.seed), budget, started)
     trace = search.run(int(params.options.get("max_rounds", 50)))
     stats = {
         "initial": origin,
         "initial_objectives": {o.value: initial[o] for o in state.objectives},
         "moves": search.moves,
         "trace": trace,
-        "budget_s": budget,
+        "budget_s": seconds,
         "runtime_s": time.perf_counter() - started,
+        **(
+            {"work_s": round(budget.elapsed(), 6), "deterministic": not budget.safety_fired}
+            if params.deterministic
+            else {}
+        ),
     }
     return state, stats, not search.timed_out
 

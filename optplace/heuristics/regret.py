@@ -115,7 +115,8 @@ def _fallback(state: ClusterState, apps: list[int]) -> bool:
 )
 def regret_greedy(instance: Instance, params: SolveParams) -> MethodOutput:
     started = time.perf_counter()
-    deadline = started + params.time_limit_s if params.time_limit_s is not None else None
+    # A deterministic run is never cut by the clock: the pass is bounded by itself.
+    deadline = started + params.time_limit_s if params.time_limit_s is not None and not params.deterministic else None
     state = ClusterState(instance)
     rest = start(state, order_applications(state, str(params.options.get("order", "auto"))))
     completed = regret_pass(state, rest, deadline)

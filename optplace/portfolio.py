@@ -10,7 +10,8 @@ found through the registry, and every stage's placements and bounds go into one
    first-fit first), then **local search** from the best of them;
 2. **configuration** (column generation: the strong bound, diving, set neighbourhoods),
    started from the best placement so far;
-3. **milp_highs**, warm-started from the best placement, with whatever is left.
+3. **milp_highs**, warm-started from the best placement, with whatever is left; if time is
+   still left (either stage may end early) and nothing is proven, 2 and 3 take turns again.
 
 *Time by size and by what is proven.* On instances small enough for the exact stages (at most
 ``EXACT_MAX_APPLICATIONS`` applications and ``EXACT_MAX_PAIRS`` alone-feasible
@@ -108,18 +109,31 @@ def auto(instance: Instance, params: SolveParams) -> MethodOutput:
         output = _stage(log, IMPROVER, instance, params, heuristics.left(), heuristics, f"heuristic:{IMPROVER}", start)
         stages.append(_record(IMPROVER, output))
 
-    # 2. and 3. The exact stages, each started from the best placement so far.
-    for index, name in enumerate(EXACT_STAGES):
-        if name not in registered or log.proven() or share >= 1.0 or budget.left() < MIN_STAGE_S:
-            continue
-        last = index == len(EXACT_STAGES) - 1
-        seconds = budget.left() * (1.0 if last else float(options.get("configuration_share", CONFIGURATION_SHARE)))
-        extra = {"initial_placement": log.best} if log.best else {}
-        passed = {k: v for k, v in options.items() if k not in ("heuristic_share", "configuration_share")}
-        output = _stage(log, name, instance, params, seconds, budget, name, {**passed, **extra})
-        stages.append(_record(name, output))
-        if output.status == Status.INFEASIBLE:
-            return _finish(log, budget, Status.INFEASIBLE, StopReason.COMPLETED, stages, decided_by=name)
+    # 2. and 3. The exact stages, each started from the best placement so far; while time is left
+    # and nothing is proven they take turns again (another seed), since either may end early.
+    exact = [n for n in EXACT_STAGES if n in registered] if share < 1.0 else []
+    passed = {k: v for k, v in options.items() if k not in ("heuristic_share", "configuration_share")}
+    cycle = 0
+    while exact and not log.proven() and budget.left() >= MIN_STAGE_S:
+        progressed = False
+        for index, name in enumerate(list(exact)):
+            if log.proven() or budget.left() < MIN_STAGE_S:
+                break
+            last = index == len(exact) - 1
+            seconds = budget.left() * (1.0 if last else float(options.get("configuration_share", CONFIGURATION_SHARE)))
+            extra = {"initial_placement": log.best} if log.best else {}
+            stage_params = params if cycle == 0 else params.model_copy(update={"seed": params.seed + cycle})
+            output = _stage(log, name, instance, stage_params, seconds, budget, name, {**passed, **extra})
+            stages.append(_record(name, output))
+            if output.status == Status.INFEASIBLE:
+                return _finish(log, budget, Status.INFEASIBLE, StopReason.COMPLETED, stages, decided_by=name)
+            if output.status == Status.ERROR:
+                exact.remove(name)  # unsupported here (e.g. an objective it does not handle): not again
+            elif (output.stats.get("stage_s") or 0.0) >= MIN_STAGE_S:
+                progressed = True
+        cycle += 1
+        if not progressed:
+            break
 
     if log.best is None or (instance.host_all and len(log.best) < len(instance.applications)):
         return _finish(log, budget, Status.NO_SOLUTION_FOUND, log.stop_reason, stages)

@@ -312,7 +312,9 @@ class ColumnLp:
     def solve(self, *, time_limit_s: float | None = None, iteration_limit: int | None = None) -> LpSolution:
         """Re-solve the LP; duals and values are those of the last basis whatever the status."""
         h = self.h
-        h.setOptionValue("time_limit", float(time_limit_s) if time_limit_s else self._highspy.kHighsInf)
+        # HiGHS compares time_limit with the object's run time summed over every run so far.
+        limit = h.getRunTime() + float(time_limit_s) if time_limit_s else self._highspy.kHighsInf
+        h.setOptionValue("time_limit", limit)
         h.setOptionValue("simplex_iteration_limit", int(iteration_limit) if iteration_limit else 2147483647)
         before = int(h.getInfo().simplex_iteration_count)
         h.run()

@@ -9,12 +9,13 @@ fresh process takes its place. Messages (all plain tuples of strings and dicts):
   ``("incumbent", task_id, result_json)`` followed by exactly one ``("result", task_id, result_json)``
   or ``("error", task_id, code, message)``.
 
-Incumbent streaming: a method running inside a worker calls :func:`report_incumbent` with each
-better placement it finds. The worker verifies it with the independent evaluator (through
-``optplace.solve.build_result``, exactly like a final answer) and sends it to the server, which
-stores it at once as the job's best result so far. Outside a worker the call does nothing, so a
-method may call it unconditionally; a method that never calls it simply has its final result as
-its only result.
+Incumbent streaming: the worker listens on the library's incumbent channel
+(:func:`optplace.progress.listening`) while it solves. Every built-in method publishes there each
+better placement it finds (through its :class:`optplace.progress.IncumbentLog`), and a plug-in
+method may call :func:`report_incumbent`. The worker verifies each with the independent evaluator
+(through ``optplace.solve.build_result``, exactly like a final answer) and sends it to the server,
+which stores it at once as the job's best result so far. Outside a worker nobody listens and the
+call does nothing, so a method may call it unconditionally.
 """
 
 from __future__ import annotations
@@ -24,20 +25,17 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from optplace.progress import listening, publish
 from optplace.registry import MethodOutput
-
-_sink: Callable[[MethodOutput], None] | None = None
 
 
 def report_incumbent(output: MethodOutput) -> None:
     """Publish ``output`` (a feasible placement better than any reported before) as the running
     solve's best result so far. A no-op outside a worker process."""
-    if _sink is not None:
-        _sink(output)
+    publish(output)
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -72,7 +70,6 @@ def main(conn: Connection, method_modules: list[str], parent_pid: int) -> None:
 
 
 def _solve(conn: Connection, task_id: str, instance_json: str, method: str, params: dict[str, Any]) -> tuple:
-    global _sink
     from optplace.domain import Instance
     from optplace.params import SolveParams
     from optplace.registry import get_method
@@ -106,12 +103,10 @@ def _solve(conn: Connection, task_id: str, instance_json: str, method: str, para
             with lock:
                 conn.send(("incumbent", task_id, result.model_dump_json()))
 
-        _sink = sink
-        result = solve(instance, method, solve_params)
+        with listening(sink):
+            result = solve(instance, method, solve_params)
         return ("result", task_id, result.model_dump_json())
     except PlacementVerificationError as error:
         return ("error", task_id, "verification_failed", str(error))
     except Exception as error:
         return ("error", task_id, "internal_error", f"{type(error).__name__}: {error}")
-    finally:
-        _sink = None

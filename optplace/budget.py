@@ -8,8 +8,10 @@ same input stops at the same point on any machine and the answer is byte-identic
 get work limits instead of time limits (HiGHS ``mip_max_nodes`` and ``simplex_iteration_limit``,
 CP-SAT ``max_deterministic_time``) and one thread.
 
-The rates were measured on the development machine (a shared 2-CPU VM) so that a deterministic
-run takes roughly its time limit there; a faster machine finishes sooner, a slower one later.
+The costs were fitted on the development machine (a shared, loaded 2-CPU VM) so that a
+deterministic run takes roughly its time limit there; a faster machine finishes sooner, a slower
+one later. They are estimates: a solver's root node cannot be cut by a node limit, so a stage may
+overrun its share, and the overrun is charged (deterministically) to what comes after.
 The wall clock still guards a deterministic run: past ``SAFETY_FACTOR`` times the limit (plus
 ``SAFETY_EXTRA_S``) it stops like a normal run, and the result says the run was not deterministic
 (``stats["deterministic"] == False``).
@@ -24,13 +26,49 @@ from collections.abc import Callable
 SAFETY_FACTOR = 3.0
 SAFETY_EXTRA_S = 5.0
 
-# Reference rates: units of work per second of budget.
-KNAPSACK_NODES_PER_S = 1.5e6  # configuration pricing, pure-Python branch and bound
-DP_CELLS_PER_S = 2.0e8  # configuration pricing, vectorised dynamic programming
-SIMPLEX_ITERATIONS_PER_S = 2.0e4  # master LP re-solves (a few thousand columns)
-MIP_NODES_PER_S = 200.0  # HiGHS branch and bound on a master or assignment model of moderate size
-LOCAL_SEARCH_STEPS_PER_S = 2.0e4  # local-search candidate examinations
-HEURISTIC_S_PER_APPLICATION = 2.0e-4  # one greedy pass over the applications
+# Reference costs, in seconds of the development machine (fitted by least squares on measured
+# runs; see docs/concepts.md, "Deterministic mode"). Each is a deterministic count times a cost.
+HEURISTIC_S_PER_APPLICATION = 8e-4  # one greedy construction pass, per application
+LOCAL_SEARCH_STEP_S = 3e-4  # one local-search candidate examination, times 1 + ln(1 + accelerators / 20)
+PRICING_S_PER_NODE = 5e-6  # configuration pricing: one branch-and-bound node
+PRICING_S_PER_EXPLORED = 3.2e-3  # ... one knapsack set up and searched
+PRICING_S_PER_SUBPROBLEM = 2e-4  # ... one tightest-member subproblem bounded
+PRICING_S_PER_SCENARIO = 4.3e-4  # ... one scenario bounded
+PRICING_S_PER_CELL = 5e-9  # ... one dynamic-programming cell
+HIGHS_S_PER_ITERATION_AND_LINE = 1.5e-6  # one simplex iteration, per row and column of the model
+HIGHS_S_PER_NONZERO = 2e-5  # presolve and root work of a MIP, per matrix nonzero
+HIGHS_S_PER_NODE_AND_LINE = 1e-5  # one branch-and-bound node, per row and column
+LAGRANGIAN_S_PER_PAIR = 1.7e-5  # one Lagrangian evaluation, per application-accelerator pair
+MODEL_BUILD_S_PER_NONZERO = 7e-6  # building an assignment model, per matrix nonzero
+
+
+def local_search_step_s(accelerators: int) -> float:
+    """Reference cost of one local-search step: larger clusters have more candidates per step."""
+    return LOCAL_SEARCH_STEP_S * (1.0 + math.log(1.0 + accelerators / 20.0))
+
+
+def highs_mip_work_s(iterations: int, nodes: int, rows: int, cols: int, nonzeros: int) -> float:
+    """Reference seconds of one HiGHS MIP solve, from its deterministic counts."""
+    lines = rows + cols
+    return (
+        iterations * lines * HIGHS_S_PER_ITERATION_AND_LINE
+        + nonzeros * HIGHS_S_PER_NONZERO
+        + nodes * lines * HIGHS_S_PER_NODE_AND_LINE
+    )
+
+
+def highs_root_work_s(rows: int, cols: int, nonzeros: int) -> float:
+    """Reference seconds HiGHS needs before its first branching (presolve, root LP of about 0.4 x rows
+    iterations, cuts): no node limit can cut this, so a deterministic run does not start a MIP that
+    has less left than this."""
+    return nonzeros * HIGHS_S_PER_NONZERO + 0.4 * rows * (rows + cols) * HIGHS_S_PER_ITERATION_AND_LINE
+
+
+def highs_node_limit(work_s: float, rows: int, cols: int, nonzeros: int) -> int:
+    """The branch-and-bound nodes a MIP of this size may explore within ``work_s`` (at least 1)."""
+    lines = max(1, rows + cols)
+    left = work_s - highs_root_work_s(rows, cols, nonzeros)
+    return max(1, int(left / (lines * (HIGHS_S_PER_NODE_AND_LINE + 20 * HIGHS_S_PER_ITERATION_AND_LINE))))
 
 
 class Budget:
@@ -112,9 +150,9 @@ class Budget:
         left = self.left()
         return None if math.isinf(left) else max(0.0, left)
 
-    def node_limit(self, seconds: float | None = None, rate: float = MIP_NODES_PER_S) -> int | None:
-        """A MIP node limit worth ``seconds`` of work (deterministic mode only; None otherwise)."""
+    def work_limit(self) -> float | None:
+        """Work a solver call may do (deterministic mode only; None otherwise)."""
         if not self.deterministic:
             return None
-        seconds = self.left() if seconds is None else min(seconds, self.left())
-        return None if math.isinf(seconds) else max(1, int(seconds * rate))
+        left = self.left()
+        return None if math.isinf(left) else max(left, 0.0)

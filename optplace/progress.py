@@ -51,6 +51,27 @@ def publish(output: MethodOutput) -> None:
         listener(output)
 
 
+def someone_listens() -> bool:
+    """Whether :func:`publish` reaches anybody here (so a method can skip building an output)."""
+    return _listener.get() is not None
+
+
+class Throttle:
+    """Lets something through at most once per ``interval_s`` (for methods that improve very often)."""
+
+    def __init__(self, interval_s: float = 0.5, clock: Callable[[], float] = time.monotonic):
+        self.interval_s = interval_s
+        self.clock = clock
+        self.last = -math.inf
+
+    def ready(self) -> bool:
+        now = self.clock()
+        if now - self.last >= self.interval_s:
+            self.last = now
+            return True
+        return False
+
+
 @contextlib.contextmanager
 def listening(listener: Listener | None) -> Iterator[None]:
     """Within the block, :func:`publish` calls ``listener`` (``None``: nobody listens)."""

@@ -216,6 +216,7 @@ def build_result(
         optplace_version=__version__,
         seed=params.seed,
         threads=params.threads,
+        deterministic=params.deterministic and bool(stats.get("deterministic", True)),
         input_hash=input_hash(instance),
         params=params.model_dump(mode="json"),
         message=output.message,

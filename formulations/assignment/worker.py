@@ -27,7 +27,7 @@ import numpy as np
 
 from optplace.backends import get_backend
 from optplace.backends.common import BackendResult, SolverSettings
-from optplace.budget import Budget
+from optplace.budget import LAGRANGIAN_S_PER_PAIR, MODEL_BUILD_S_PER_NONZERO, Budget, highs_root_work_s
 from optplace.domain import Instance, Objective
 from optplace.evaluate import evaluate
 from optplace.isolation import Emit
@@ -39,7 +39,6 @@ from .data import InstanceData, prepare
 from .solution import canonicalize, encode, extract
 
 MIN_PHASE_S = 0.2  # a solve given less than this is not started
-LAGRANGIAN_S_PER_PAIR = 2e-7  # deterministic mode: work charged per pair and Lagrangian evaluation
 LAGRANGIAN_SHARE = 0.2  # of the time, for the Lagrangian bound (maximisation objectives)
 LAGRANGIAN_SHARE_LARGE = 0.3
 LNS_ABOVE_PAIRS = 8000  # eligible pairs beyond which the full MILP is replaced by neighbourhood search
@@ -94,6 +93,7 @@ class Search:
         coefficients = _objective_coefficients(self.instance, self.objectives[0])
         self._integral = bool(np.all(np.abs(coefficients - np.round(coefficients)) < 1e-12))
         self.stop_reason = StopReason.COMPLETED
+        self.out_of_work = False  # deterministic: a MIP was not started because its root would not fit
         reference = payload.get("reference")
         if reference is not None:
             self.consider(reference, "warm_start", emit_it=False)
@@ -213,7 +213,11 @@ class Search:
         c, _ = am.objective(self.objectives[0])
         target = 0.0 if self.best_key is None else float(self.best_key[0])
         deterministic = self.budget.deterministic
-        value, stats = lagrangian_bound(am, c[am.x], target, math.inf if deterministic else self.left() * share)
+        evaluation_s = max(1, am.data.pairs.size) * LAGRANGIAN_S_PER_PAIR
+        iterations = min(400, max(1, int(self.left() * share / evaluation_s))) if deterministic else 400
+        value, stats = lagrangian_bound(
+            am, c[am.x], target, math.inf if deterministic else self.left() * share, iterations=iterations
+        )
         self.budget.charge(stats["evaluations"] * am.data.pairs.size * LAGRANGIAN_S_PER_PAIR)
         self.emit("phase", {"phase": "lagrangian", "bound": value, **stats})
         self.report_bound(value, "lagrangian")
@@ -238,7 +242,7 @@ class Search:
         if len(self.data.accelerators) <= 2 * target:
             return  # a neighbourhood would be (nearly) the whole instance: the full model already was
         stall_limit = int(self.options.get("lns_stall", LNS_STALL))
-        while self.left() > MIN_PHASE_S and not self.proven() and stalled < stall_limit:
+        while self.left() > MIN_PHASE_S and not self.proven() and stalled < stall_limit and not self.out_of_work:
             current = dict(self.best or {})
             chosen, count = [], 0
             for n in rng.permutation(len(nodes)):
@@ -263,6 +267,7 @@ class Search:
             sub_data = prepare(sub, {a.name: [x for x in eligible.get(a.name, ()) if x in names] for a in sub_apps})
             reference = canonicalize(sub_data, {a.name: current[a.name] for a in inside}, _groups(sub_data))
             am = build(sub_data, BuildOptions.from_options(self.options, mode="conservative", reference=reference))
+            self.budget.charge(int(am.model.A.nnz) * MODEL_BUILD_S_PER_NONZERO)
             warm, _ = encode(am, reference)
             outcome = self.lexicographic(
                 am, warm, min(step, self.left()), "lns", primary_only=False, emit_incumbents=False
@@ -294,6 +299,7 @@ class Search:
         reference = canonicalize(self.data, self.best, _groups(self.data)) if self.best else None
         options = BuildOptions.from_options(self.options, mode=mode, reference=reference)
         am = build(self.data, options)
+        self.budget.charge(int(am.model.A.nnz) * MODEL_BUILD_S_PER_NONZERO)
         self.emit(
             "phase",
             {
@@ -401,7 +407,14 @@ class Search:
         stage = self.budget.child(budget)
 
         def remaining() -> float:
-            return stage.left()
+            left = stage.left()
+            if stage.deterministic:
+                # a MIP's root cannot be cut: do not start one that the budget cannot pay for
+                nonzeros = int(am.model.A.nnz) + (0 if am.model.relax is None else int(am.model.relax.nnz))
+                if left < highs_root_work_s(am.model.num_rows, am.model.num_vars, nonzeros):
+                    self.out_of_work = True
+                    return 0.0
+            return left
 
         def stream(convert):
             if bound_source is None:

@@ -37,6 +37,7 @@ class LpResult:
     values: np.ndarray  # primal value per column (artificials excluded)
     artificial: float  # total artificial activity (0 when the LP is feasible with real columns)
     iterations: int
+    work_s: float
 
 
 @dataclass
@@ -47,6 +48,7 @@ class MipResult:
     bound: float | None
     values: np.ndarray | None  # integer multiplicity per column (artificials excluded)
     nodes: int
+    work_s: float
 
 
 def highs_version() -> str:
@@ -122,7 +124,8 @@ class Master:
         self.values.extend(costs)
         self.n_columns += count
 
-    def solve_lp(self, time_limit: float | None = None, iteration_limit: int | None = None) -> LpResult:
+    def solve_lp(self, time_limit: float | None = None, work_limit: float | None = None) -> LpResult:
+        iteration_limit = None if work_limit is None else self.lp.iteration_limit(work_limit)
         solution = self.lp.solve(time_limit_s=time_limit, iteration_limit=iteration_limit)
         duals, primal = solution.row_duals, solution.values
         a, k = self.n_apps, self.n_classes
@@ -136,6 +139,7 @@ class Master:
             values=primal[self.n_artificial :],
             artificial=float(primal[: self.n_artificial].sum()) if self.n_artificial else 0.0,
             iterations=solution.iterations,
+            work_s=solution.work_s,
         )
 
     # --- diving: fix a column outside the LP, and undo it --------------------------------------
@@ -183,7 +187,7 @@ class Master:
         tie_break: np.ndarray | None = None,
         start: np.ndarray | None = None,
         cutoff: float | None = None,
-        node_limit: int | None = None,
+        work_limit: float | None = None,
         seed: int = 0,
     ) -> MipResult:
         """The master over the current columns with integer multiplicities (artificials forbidden)."""
@@ -196,7 +200,7 @@ class Master:
             full_start = np.concatenate([np.zeros(self.n_artificial), np.asarray(start, dtype=np.float64)])
         solution = self.lp.solve_integer(
             time_limit_s=time_limit,
-            node_limit=node_limit,
+            work_limit_s=work_limit,
             costs=costs,
             fixed_zero=np.arange(self.n_artificial),
             start=full_start,
@@ -204,6 +208,8 @@ class Master:
             seed=seed,
         )
         if solution.values is None:
-            return MipResult(solution.status, solution.stop_reason, None, None, None, solution.nodes)
+            return MipResult(solution.status, solution.stop_reason, None, None, None, solution.nodes, solution.work_s)
         x = solution.values[self.n_artificial :].astype(int)
-        return MipResult(solution.status, solution.stop_reason, float(values @ x), solution.bound, x, solution.nodes)
+        return MipResult(
+            solution.status, solution.stop_reason, float(values @ x), solution.bound, x, solution.nodes, solution.work_s
+        )

@@ -43,11 +43,12 @@ import numpy as np
 
 from optplace.bounds import trivial_bound
 from optplace.budget import (
-    DP_CELLS_PER_S,
     HEURISTIC_S_PER_APPLICATION,
-    KNAPSACK_NODES_PER_S,
-    MIP_NODES_PER_S,
-    SIMPLEX_ITERATIONS_PER_S,
+    PRICING_S_PER_CELL,
+    PRICING_S_PER_EXPLORED,
+    PRICING_S_PER_NODE,
+    PRICING_S_PER_SCENARIO,
+    PRICING_S_PER_SUBPROBLEM,
     Budget,
 )
 from optplace.domain import Instance, Objective
@@ -70,6 +71,7 @@ DIVE_ROUNDS_PER_NODE = 40  # column-generation rounds at one dive node, at most
 LNS_STEP_S = 2.0  # time for one neighbourhood
 LNS_STALL = 30  # neighbourhoods in a row without improvement before the search stops
 LNS_SUBPROBLEM_APPS = 60  # applications per neighbourhood, at most
+ENUMERATED_SET_S = 1e-4  # deterministic mode: work charged per set the reduced-cost enumeration finds
 
 
 @dataclass
@@ -299,17 +301,22 @@ class ColumnGeneration:
         app = np.where(self.model.equality, app_duals, np.maximum(app_duals, 0.0))
         return app, np.maximum(node_duals, 0.0)
 
-    def price_all(self, app_duals: np.ndarray, node_duals: np.ndarray, *, heuristic: bool = False):
-        """Price every class; returns (zetas, candidates, complete). Only complete exact zetas give a bound."""
+    def price_all(self, app_duals: np.ndarray, node_duals: np.ndarray, budget: Budget, *, heuristic: bool = False):
+        """Price every class within ``budget``; returns (zetas, candidates, complete).
+
+        Only complete exact zetas give a bound.
+        """
         zetas, candidates = [], []
         complete = not heuristic
-        budget = self.budget
         deadline = math.inf if budget.deterministic else time.perf_counter() + max(0.0, budget.left())
         for cls, pricer, (profit, group_cost) in zip(
             self.model.classes, self.pricers, self.profits(app_duals, node_duals)
         ):
+            if budget.expired():
+                complete = False  # a round cut short gives no bound
+                break
             floor = -cls.fixed_value
-            node_budget = budget.left() * KNAPSACK_NODES_PER_S if budget.deterministic else math.inf
+            node_budget = budget.left() / PRICING_S_PER_NODE if budget.deterministic else math.inf
             result = pricer.price(
                 profit,
                 group_cost,
@@ -319,7 +326,13 @@ class ColumnGeneration:
                 deadline=deadline,
                 node_budget=node_budget,
             )
-            budget.charge(result.nodes / KNAPSACK_NODES_PER_S + result.cells / DP_CELLS_PER_S)
+            budget.charge(
+                result.nodes * PRICING_S_PER_NODE
+                + result.explored * PRICING_S_PER_EXPLORED
+                + result.subproblems * PRICING_S_PER_SUBPROBLEM
+                + len(pricer.scenarios) * PRICING_S_PER_SCENARIO
+                + result.cells * PRICING_S_PER_CELL
+            )
             complete = complete and result.complete
             self.stats.knapsack_nodes += result.nodes
             self.stats.dp_cells += result.cells
@@ -339,10 +352,9 @@ class ColumnGeneration:
     def solve_lp(self, budget: Budget) -> LpResult:
         assert self.master is not None
         t0 = time.perf_counter()
-        limit = None if not budget.deterministic else max(1, int(budget.left() * SIMPLEX_ITERATIONS_PER_S))
         wall = budget.wall_limit()
-        lp = self.master.solve_lp(None if wall is None else max(0.05, wall), iteration_limit=limit)
-        budget.charge(lp.iterations / SIMPLEX_ITERATIONS_PER_S)
+        lp = self.master.solve_lp(None if wall is None else max(0.05, wall), work_limit=budget.work_limit())
+        budget.charge(lp.work_s)
         self.stats.lp_s += time.perf_counter() - t0
         return lp
 
@@ -390,7 +402,7 @@ class ColumnGeneration:
                             attempt * center[1] + (1 - attempt) * duals_lp[1],
                         )
                     )
-                    zetas, candidates, complete = self.price_all(duals[0], duals[1], heuristic=not exact)
+                    zetas, candidates, complete = self.price_all(duals[0], duals[1], budget, heuristic=not exact)
                     if exact and complete:
                         bound = self.lagrangian(duals[0], duals[1], zetas)
                         if bound < node_bound:
@@ -478,10 +490,10 @@ class ColumnGeneration:
             tie_break=tie,
             start=start,
             cutoff=cutoff,
-            node_limit=budget.node_limit(),
+            work_limit=budget.work_limit(),
             seed=self.params.seed,
         )
-        budget.charge(max(1, result.nodes) / MIP_NODES_PER_S)
+        budget.charge(result.work_s)
         self.stats.mip_s += time.perf_counter() - t0
         if result.values is None:
             return result.status, None, -math.inf
@@ -790,31 +802,27 @@ def _enumerate(run: ColumnGeneration, instance: Instance, log: IncumbentLog, bud
     target = (incumbent + 1.0) if math.isfinite(incumbent) else -math.inf
     if not math.isfinite(target):
         return None, None
-    saved = run.budget
-    run.budget = budget
-    try:
-        # Any solution worth >= target uses only columns with reduced cost >= target - UB at these duals.
-        profits = run.profits(app_duals, node_duals)
-        zetas, _, complete = run.price_all(app_duals, node_duals)
-        if not complete:
+    # Any solution worth >= target uses only columns with reduced cost >= target - UB at these duals.
+    profits = run.profits(app_duals, node_duals)
+    zetas, _, complete = run.price_all(app_duals, node_duals, budget)
+    if not complete:
+        return None, None
+    ub = run.lagrangian(app_duals, node_duals, zetas)
+    slack = target - ub - 1e-7
+    found: list[tuple[int, tuple[int, ...]]] = []
+    deadline = math.inf if budget.deterministic else time.perf_counter() + max(0.0, budget.left())
+    for cls, pricer, (profit, group_cost), zeta in zip(model.classes, run.pricers, profits, zetas):
+        mu = max(0.0, zeta)
+        floor = slack + mu - cls.fixed_value
+        sets = pricer.enumerate(profit, group_cost, floor, run.enumeration_limit, deadline)
+        budget.charge(len(sets or ()) * ENUMERATED_SET_S)
+        if sets is None or budget.expired():
+            run.stats.enumerated = None
             return None, None
-        ub = run.lagrangian(app_duals, node_duals, zetas)
-        slack = target - ub - 1e-7
-        found: list[tuple[int, tuple[int, ...]]] = []
-        deadline = math.inf if budget.deterministic else time.perf_counter() + max(0.0, budget.left())
-        for cls, pricer, (profit, group_cost), zeta in zip(model.classes, run.pricers, profits, zetas):
-            mu = max(0.0, zeta)
-            floor = slack + mu - cls.fixed_value
-            sets = pricer.enumerate(profit, group_cost, floor, run.enumeration_limit, deadline)
-            if sets is None or budget.expired():
-                run.stats.enumerated = None
-                return None, None
-            found.extend((cls.index, s) for s in sets)
-        run.add_columns(found)
-        run.stats.enumerated = len(found)
-        status, placement, _value = run.integer_master(budget, None)
-    finally:
-        run.budget = saved
+        found.extend((cls.index, s) for s in sets)
+    run.add_columns(found)
+    run.stats.enumerated = len(found)
+    status, placement, _value = run.integer_master(budget, None)
     if status not in (Status.OPTIMAL, Status.INFEASIBLE) or placement is None:
         return None, None
     if not evaluate(instance, placement).feasible:

@@ -17,7 +17,7 @@ import numpy as np
 
 from optplace.backends.common import BackendResult, SolverSettings, StatusEntry, gap_stop, map_status
 from optplace.backends.linear import LinearModel
-from optplace.budget import MIP_NODES_PER_S
+from optplace.budget import HIGHS_S_PER_ITERATION_AND_LINE, highs_mip_work_s, highs_node_limit
 from optplace.result import Status, StopReason
 
 SOLVER = "highs"
@@ -93,7 +93,9 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
     if settings.relative_gap is not None:
         h.setOptionValue("mip_rel_gap", float(settings.relative_gap))
     if settings.work_limit_s is not None:
-        h.setOptionValue("mip_max_nodes", max(1, int(settings.work_limit_s * MIP_NODES_PER_S)))
+        nonzeros = int(model.A.nnz) + (0 if model.relax is None else int(model.relax.nnz))
+        limit = highs_node_limit(settings.work_limit_s, model.num_rows, model.num_vars, nonzeros)
+        h.setOptionValue("mip_max_nodes", limit)
     for key, value in settings.options.items():
         h.setOptionValue(key, value)
 
@@ -192,7 +194,13 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
         runtime_s=time.perf_counter() - started,
         stats={
             "build_s": build_s,
-            "work_s": max(1, int(info.mip_node_count)) / MIP_NODES_PER_S if is_mip else 0.0,
+            "work_s": highs_mip_work_s(
+                max(0, int(info.simplex_iteration_count)),
+                max(0, int(info.mip_node_count)),
+                model.num_rows,
+                model.num_vars,
+                int(csc.nnz),
+            ),
             "nodes": int(info.mip_node_count) if is_mip else 0,
             "mip_gap": _finite(float(info.mip_gap)) if is_mip else None,
         },
@@ -217,6 +225,7 @@ class LpSolution:
     row_duals: np.ndarray
     values: np.ndarray
     iterations: int
+    work_s: float  # reference seconds of the solve (optplace.budget), from the iteration count
 
 
 @dataclass
@@ -230,6 +239,7 @@ class MipSolution:
     bound: float | None
     values: np.ndarray | None  # rounded to integers
     nodes: int
+    work_s: float  # reference seconds of the solve (optplace.budget), from its counts
 
 
 class ColumnLp:
@@ -262,6 +272,9 @@ class ColumnLp:
         self.threads = threads
         self.num_rows = len(lower)
         self.num_cols = 0
+        # Which simplex suits the next solve: primal after columns were added (the basis stays
+        # primal feasible), dual after bounds changed (it stays dual feasible).
+        self.bounds_changed = False
 
     def add_columns(
         self,
@@ -292,6 +305,7 @@ class ColumnLp:
     def set_row_bounds(self, rows: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         inf = self._highspy.kHighsInf
         rows = np.asarray(rows, dtype=np.int32)
+        self.bounds_changed = True
         self.h.changeRowsBounds(
             len(rows),
             rows,
@@ -302,6 +316,7 @@ class ColumnLp:
     def set_column_bounds(self, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         inf = self._highspy.kHighsInf
         cols = np.asarray(cols, dtype=np.int32)
+        self.bounds_changed = True
         self.h.changeColsBounds(
             len(cols),
             cols,
@@ -315,6 +330,8 @@ class ColumnLp:
         # HiGHS compares time_limit with the object's run time summed over every run so far.
         limit = h.getRunTime() + float(time_limit_s) if time_limit_s else self._highspy.kHighsInf
         h.setOptionValue("time_limit", limit)
+        h.setOptionValue("simplex_strategy", 1 if self.bounds_changed else 4)  # dual / primal
+        self.bounds_changed = False
         h.setOptionValue("simplex_iteration_limit", int(iteration_limit) if iteration_limit else 2147483647)
         before = int(h.getInfo().simplex_iteration_count)
         h.run()
@@ -323,6 +340,7 @@ class ColumnLp:
         optimal = raw == "kOptimal"
         status, stop = map_status(STATUS_TABLE, raw, optimal)
         solution = h.getSolution()
+        iterations = max(0, int(info.simplex_iteration_count) - before)
         return LpSolution(
             status=status,
             stop_reason=stop,
@@ -330,14 +348,19 @@ class ColumnLp:
             objective=float(info.objective_function_value) if optimal else None,
             row_duals=np.array(solution.row_dual, dtype=np.float64),
             values=np.array(solution.col_value, dtype=np.float64),
-            iterations=max(0, int(info.simplex_iteration_count) - before),
+            iterations=iterations,
+            work_s=iterations * (self.num_rows + self.num_cols) * HIGHS_S_PER_ITERATION_AND_LINE,
         )
+
+    def iteration_limit(self, work_s: float) -> int:
+        """Simplex iterations worth ``work_s`` reference seconds at this LP's size (at least 1)."""
+        return max(1, int(work_s / ((self.num_rows + self.num_cols) * HIGHS_S_PER_ITERATION_AND_LINE)))
 
     def solve_integer(
         self,
         *,
         time_limit_s: float | None = None,
-        node_limit: int | None = None,
+        work_limit_s: float | None = None,
         costs: np.ndarray | None = None,
         fixed_zero: np.ndarray | None = None,
         start: np.ndarray | None = None,
@@ -348,7 +371,7 @@ class ColumnLp:
 
         ``costs`` replaces the objective (a tie-break), ``fixed_zero`` lists columns forced to 0,
         ``start`` is a feasible integer point to start from, ``cutoff`` an objective bound the
-        solver may prune against.
+        solver may prune against, ``work_limit_s`` a work budget (a node limit, deterministic runs).
         """
         highspy = self._highspy
         h = new_highs()
@@ -360,12 +383,14 @@ class ColumnLp:
         h.setOptionValue("mip_abs_gap", 1e-9)
         if time_limit_s is not None:
             h.setOptionValue("time_limit", max(0.01, float(time_limit_s)))
-        if node_limit is not None:
-            h.setOptionValue("mip_max_nodes", int(node_limit))
-        h.passModel(self.h.getLp())
+        lp = self.h.getLp()
+        nonzeros = len(lp.a_matrix_.value_)
+        if work_limit_s is not None:
+            h.setOptionValue("mip_max_nodes", highs_node_limit(work_limit_s, self.num_rows, self.num_cols, nonzeros))
+        h.passModel(lp)
         total = self.num_cols
         if total == 0:
-            return MipSolution(Status.ERROR, StopReason.ERROR, "no columns", None, None, None, 0)
+            return MipSolution(Status.ERROR, StopReason.ERROR, "no columns", None, None, None, 0, 0.0)
         h.changeColsIntegrality(total, np.arange(total, dtype=np.int32), np.full(total, highspy.HighsVarType.kInteger))
         if costs is not None:
             h.changeColsCost(total, np.arange(total, dtype=np.int32), np.asarray(costs, dtype=np.float64))
@@ -393,4 +418,11 @@ class ColumnLp:
             bound=_finite(float(info.mip_dual_bound)),
             values=values,
             nodes=int(info.mip_node_count),
+            work_s=highs_mip_work_s(
+                max(0, int(info.simplex_iteration_count)),
+                max(0, int(info.mip_node_count)),
+                self.num_rows,
+                self.num_cols,
+                nonzeros,
+            ),
         )

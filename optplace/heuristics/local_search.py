@@ -39,21 +39,23 @@ from collections.abc import Callable
 
 import numpy as np
 
-from optplace.budget import HEURISTIC_S_PER_APPLICATION, LOCAL_SEARCH_STEPS_PER_S, Budget
+from optplace.budget import HEURISTIC_S_PER_APPLICATION, Budget, local_search_step_s
 from optplace.cluster_state import ClusterState, better
 from optplace.domain import Instance, Objective
 from optplace.heuristics.fit import construct, order_applications, ranked_candidates
 from optplace.heuristics.greedy import finish, start
 from optplace.heuristics.regret import regret_pass
 from optplace.params import SolveParams
+from optplace.progress import Throttle, publish, someone_listens
 from optplace.registry import MethodOutput, register
-from optplace.result import StopReason
+from optplace.result import Status, StopReason
 
 _EPS = 1e-9
 EJECT_ACCELERATORS = 8  # accelerators examined per unplaced application in an ejection
 SECOND_ADMITS = 10  # unplaced applications tried as the second admission
 SWAP_ACCELERATORS = 32  # accelerators of other types sampled for swap partners
 TRACE_LIMIT = 1000  # improving moves recorded in stats.trace
+PUBLISH_INTERVAL_S = 0.5  # an improved placement is published (live incumbents) at most this often
 
 
 def default_budget(n_apps: int) -> float:
@@ -76,6 +78,8 @@ class LocalSearch:
         self.timed_out = False
         self.moves = {"insert": 0, "eject": 0, "consolidate": 0, "return_home": 0, "relocate": 0, "rebalance": 0}
         self._insert_tried: dict[int, int] = {}  # app -> number of changes when it last failed
+        self.throttle = Throttle(PUBLISH_INTERVAL_S)  # live incumbents: at most this often
+        self.step_s = local_search_step_s(state.n_accs)  # work of one step (deterministic mode)
         self.changes = 0
         self.trace: list[dict] = []
         objectives = state.objectives
@@ -87,7 +91,7 @@ class LocalSearch:
 
     def out_of_time(self) -> bool:
         """One step of work; True once the budget (wall clock, or steps when deterministic) is spent."""
-        self.budget.charge(1.0 / LOCAL_SEARCH_STEPS_PER_S)
+        self.budget.charge(self.step_s)
         if self.budget.expired():
             self.timed_out = True
         return self.timed_out
@@ -114,6 +118,10 @@ class LocalSearch:
         self.changes += 1
         if len(self.trace) < TRACE_LIMIT:
             self.trace.append({**self.snapshot(), "move": name})
+        if someone_listens() and self.throttle.ready():
+            output = finish(self.state)  # None of a placement unless it is a solution (host_all, pinned)
+            if output.status == Status.FEASIBLE:
+                publish(output)
 
     def undo(self, placed: list[int], removed: list[tuple[int, int]]) -> None:
         """Revert: take off ``placed`` apps, put ``removed`` (app, accelerator) pairs back."""

@@ -58,6 +58,10 @@ HEURISTIC_SHARE_SMALL = 0.10
 HEURISTIC_SHARE_MEDIUM = 0.30
 CONFIGURATION_SHARE = 0.45  # of what the heuristics leave
 MIN_STAGE_S = 0.3  # an exact stage given less than this is not started
+# ... and the MILP less than this: its solver runs in a child process, whose start (a fork server
+# importing the solver stack) and model build take about a second even before any search
+MIN_STAGE_S_BY_NAME = {"milp_highs": 2.0}
+IMPROVER_MIN_SHARE = 0.05  # of the limit, for the local search whatever the constructions took
 
 
 def heuristic_share(instance: Instance, pairs: int, options: dict[str, Any]) -> float:
@@ -104,9 +108,12 @@ def auto(instance: Instance, params: SolveParams) -> MethodOutput:
         heuristics.charge(len(instance.applications) * HEURISTIC_S_PER_APPLICATION)
         stages.append(_record(name, output))
         tried.append(name)
-    if IMPROVER in registered and not log.proven() and not heuristics.expired():
+    if IMPROVER in registered and not log.proven() and not budget.expired():
+        # The local search always gets a turn (at least IMPROVER_MIN_SHARE of the limit), even when
+        # slow constructions used up the heuristics' share: it never loses its start.
+        seconds = min(budget.left(), max(heuristics.left(), IMPROVER_MIN_SHARE * limit))
         start = {"initial_placement": log.best} if log.best else {}
-        output = _stage(log, IMPROVER, instance, params, heuristics.left(), heuristics, f"heuristic:{IMPROVER}", start)
+        output = _stage(log, IMPROVER, instance, params, seconds, budget, f"heuristic:{IMPROVER}", start)
         stages.append(_record(IMPROVER, output))
 
     # 2. and 3. The exact stages, each started from the best placement so far; while time is left
@@ -119,8 +126,15 @@ def auto(instance: Instance, params: SolveParams) -> MethodOutput:
         for index, name in enumerate(list(exact)):
             if log.proven() or budget.left() < MIN_STAGE_S:
                 break
-            last = index == len(exact) - 1
-            seconds = budget.left() * (1.0 if last else float(options.get("configuration_share", CONFIGURATION_SHARE)))
+            share_now = float(options.get("configuration_share", CONFIGURATION_SHARE))
+            following = exact[index + 1 :]
+            # the last stage takes everything, and so does one whose successors could not start after it
+            last = not following or all(
+                budget.left() * (1.0 - share_now) < MIN_STAGE_S_BY_NAME.get(n, MIN_STAGE_S) for n in following
+            )
+            seconds = budget.left() * (1.0 if last else share_now)
+            if seconds < MIN_STAGE_S_BY_NAME.get(name, MIN_STAGE_S):
+                continue
             extra = {"initial_placement": log.best} if log.best else {}
             stage_params = params if cycle == 0 else params.model_copy(update={"seed": params.seed + cycle})
             output = _stage(log, name, instance, stage_params, seconds, budget, name, {**passed, **extra})

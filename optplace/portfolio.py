@@ -30,6 +30,9 @@ whether the run held to it (False only if the wall-clock safety stop fired).
 
 At the limit the best incumbent is returned with status ``feasible``, its bound and the stop
 reason (``time_limit``, or ``iteration_limit`` for an exhausted work budget).
+
+Options: ``heuristic_share`` (replaces the size rule), ``configuration_share`` (0.45 of what is
+left), and every ``milp_highs`` option, which goes to the MILP stage.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ from optplace.result import Status, StopReason
 
 DEFAULT_TIME_LIMIT_S = 10.0
 IMPROVER = "local_search"  # the heuristic that starts from a placement (options.initial_placement)
-EXACT_STAGES = ("configuration", "milp_highs")
+MILP_STAGE = "milp_highs"
+EXACT_STAGES = ("configuration", MILP_STAGE)
 EXACT_MAX_APPLICATIONS = 2000
 EXACT_MAX_PAIRS = 150_000
 SMALL_APPLICATIONS = 200
@@ -137,7 +141,10 @@ def auto(instance: Instance, params: SolveParams) -> MethodOutput:
                 continue
             extra = {"initial_placement": log.best} if log.best else {}
             stage_params = params if cycle == 0 else params.model_copy(update={"seed": params.seed + cycle})
-            output = _stage(log, name, instance, stage_params, seconds, budget, name, {**passed, **extra})
+            # auto's own options are milp_highs options (as before this portfolio); the other
+            # stages get only their start
+            own = passed if name == MILP_STAGE else {}
+            output = _stage(log, name, instance, stage_params, seconds, budget, name, {**own, **extra})
             stages.append(_record(name, output))
             if output.status == Status.INFEASIBLE:
                 return _finish(log, budget, Status.INFEASIBLE, StopReason.COMPLETED, stages, decided_by=name)

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from optplace.batch import latest_rows, read_results
+from optplace.result import Status
 
-SOLVED = ("optimal", "feasible")
+SOLVED = tuple(status.value for status in Status if status.has_solution)  # statuses as stored in rows
 MAXIMISED = ("max_hosted", "max_value")
 PLOTS = {
     "performance_profile": "performance_profile.png",

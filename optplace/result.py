@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from optplace.evaluate import Violation
+from optplace.tables import format_table, number
 
 
 class Status(StrEnum):
@@ -21,6 +22,11 @@ class Status(StrEnum):
     INFEASIBLE = "infeasible"  # proven: no placement satisfies the hard constraints (e.g. host_all)
     NO_SOLUTION_FOUND = "no_solution_found"  # stopped without a placement, infeasibility not proven
     ERROR = "error"  # the method failed; see message
+
+    @property
+    def has_solution(self) -> bool:
+        """Whether a result with this status carries a verified placement: optimal or feasible."""
+        return self in (Status.OPTIMAL, Status.FEASIBLE)
 
 
 class StopReason(StrEnum):
@@ -94,6 +100,53 @@ class SolveResult(BaseModel):
     def placement(self) -> dict[str, str]:
         """The placement as application -> accelerator."""
         return {a.application: a.accelerator for a in self.assignments}
+
+    def summary(self, title: str | None = None) -> str:
+        """A plain-text report: status, the placement table, unplaced applications with their
+        reasons, and the objective, bound and gap (what ``optplace solve`` prints).
+
+        ``title`` (e.g. the instance's name) heads the first line.
+        """
+        head = f"instance {title}: " if title else ""
+        parts = [
+            f"{head}method {self.method}, status {self.status.value} ({self.stop_reason.value}) "
+            f"in {self.runtime_s:.3f} s"
+        ]
+        if self.assignments:
+            rows = [
+                (
+                    a.application,
+                    a.accelerator,
+                    a.node,
+                    number(a.predicted_latency_ms),
+                    f"{a.slo_ms:g}",
+                    a.statistic,
+                    "yes" if a.meets_slo else "NO",
+                )
+                for a in self.assignments
+            ]
+            headers = ["application", "accelerator", "node", "latency_ms", "slo_ms", "stat", "meets"]
+            parts.append(format_table(headers, rows, align_right={3, 4}))
+        if self.unplaced:
+            parts.append("unplaced:")
+            rows = [(u.application, u.reason.value, u.detail) for u in self.unplaced]
+            parts.append(format_table(["application", "reason", "detail"], rows))
+        bound = "-" if self.bound is None else f"{self.bound:g}"
+        gap = "-" if self.gap is None else f"{100 * self.gap:.2f}%"
+        objective = "-" if self.objective is None else f"{self.objective:g}"
+        parts.append(
+            f"hosted {self.hosted}/{self.hosted + len(self.unplaced)}; "
+            f"{self.objective_name} = {objective}, bound {bound}, gap {gap}; "
+            f"accelerators used {self.objectives.get('min_accelerators', 0):g}"
+        )
+        if self.violates_slo:
+            parts.append(
+                f"WARNING: this placement violates SLOs ({len(self.violations)} violations; "
+                f"{self.hosted_without_violation} hosted without violation)"
+            )
+        if self.message:
+            parts.append(self.message)
+        return "\n".join(parts)
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:

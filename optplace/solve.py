@@ -17,7 +17,8 @@ from typing import Any
 from optplace import __version__
 from optplace.diagnose import check_alone
 from optplace.domain import Instance, Objective
-from optplace.evaluate import Evaluation, ViolationCode, evaluate
+from optplace.evaluate import ViolationCode, evaluate
+from optplace.exceptions import PlacementVerificationError
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, get_method
 from optplace.result import (
@@ -29,15 +30,6 @@ from optplace.result import (
     UnplacedReason,
     relative_gap,
 )
-
-
-class PlacementVerificationError(RuntimeError):
-    """A method returned a placement the evaluator rejects: a bug, never a result."""
-
-    def __init__(self, method: str, evaluation: Evaluation):
-        self.evaluation = evaluation
-        shown = "; ".join(f"{v.code}: {v.message}" for v in evaluation.violations[:5])
-        super().__init__(f"method {method!r} returned an infeasible placement: {shown}")
 
 
 def input_hash(instance: Instance) -> str:
@@ -102,7 +94,7 @@ def build_result(
 ) -> SolveResult:
     """Verify ``output`` with the evaluator and turn it into a :class:`SolveResult`."""
     alone = alone if alone is not None else check_alone(instance)
-    has_solution = output.status in (Status.OPTIMAL, Status.FEASIBLE)
+    has_solution = output.status.has_solution
     placement = dict(output.placement) if has_solution else {}
     evaluation = evaluate(instance, placement)
     status = output.status

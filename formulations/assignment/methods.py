@@ -270,7 +270,7 @@ def warm_start(
         except Exception:  # a broken heuristic must not stop the exact search
             continue
         tried.append(info.name)
-        if output.status in (Status.OPTIMAL, Status.FEASIBLE):
+        if output.status.has_solution:
             collector.consider(output.placement, f"heuristic:{info.name}")
     return {"tried": tried, "chosen": collector.best_source, "seconds": round(time.monotonic() - started, 4)}
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from optplace.diagnose import check_alone
 from optplace.domain import Discipline, Instance, Objective
+from optplace.exceptions import UnsupportedInstance
 from optplace.params import SolveParams
 
 SUPPORTED_PRIMARY = (
@@ -30,10 +31,6 @@ SUPPORTED_PRIMARY = (
     Objective.MIN_COST,
     Objective.MIN_MIGRATIONS,
 )
-
-
-class UnsupportedInstance(ValueError):
-    """The configuration method does not handle this objective or instance; the message says why."""
 
 
 @dataclass

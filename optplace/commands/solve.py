@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from optplace.commands.table import format_table, number
+from optplace.commands.table import format_table
 from optplace.profiles import PROFILES_HELP
 
 
@@ -77,8 +77,8 @@ def run_solve(args: argparse.Namespace) -> int:
     if args.json:
         print(text)
     else:
-        print(render_result(result, instance.name))
-    return 0 if result.status.value in ("optimal", "feasible") else 1
+        print(result.summary(instance.name))
+    return 0 if result.status.has_solution else 1
 
 
 def parse_options(pairs: list[str]) -> dict:
@@ -95,57 +95,6 @@ def parse_options(pairs: list[str]) -> dict:
         except json.JSONDecodeError:
             options[key] = value
     return options
-
-
-def render_result(result, instance_name: str) -> str:
-    rows = [
-        (
-            a.application,
-            a.accelerator,
-            a.node,
-            number(a.predicted_latency_ms),
-            f"{a.slo_ms:g}",
-            a.statistic,
-            "yes" if a.meets_slo else "NO",
-        )
-        for a in result.assignments
-    ]
-    parts = [
-        f"instance {instance_name}: method {result.method}, status {result.status.value} "
-        f"({result.stop_reason.value}) in {result.runtime_s:.3f} s"
-    ]
-    if rows:
-        parts.append(
-            format_table(
-                ["application", "accelerator", "node", "latency_ms", "slo_ms", "stat", "meets"],
-                rows,
-                align_right={3, 4},
-            )
-        )
-    if result.unplaced:
-        parts.append("unplaced:")
-        parts.append(
-            format_table(
-                ["application", "reason", "detail"],
-                [(u.application, u.reason.value, u.detail) for u in result.unplaced],
-            )
-        )
-    bound = "-" if result.bound is None else f"{result.bound:g}"
-    gap = "-" if result.gap is None else f"{100 * result.gap:.2f}%"
-    objective = "-" if result.objective is None else f"{result.objective:g}"
-    parts.append(
-        f"hosted {result.hosted}/{result.hosted + len(result.unplaced)}; "
-        f"{result.objective_name} = {objective}, bound {bound}, gap {gap}; "
-        f"accelerators used {result.objectives.get('min_accelerators', 0):g}"
-    )
-    if result.violates_slo:
-        parts.append(
-            f"WARNING: this placement violates SLOs ({len(result.violations)} violations; "
-            f"{result.hosted_without_violation} hosted without violation)"
-        )
-    if result.message:
-        parts.append(result.message)
-    return "\n".join(parts)
 
 
 def run_methods(args: argparse.Namespace) -> int:

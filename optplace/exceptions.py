@@ -22,6 +22,8 @@ This module imports nothing from optplace, so every module can import it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from difflib import get_close_matches
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -72,8 +74,6 @@ class UnknownMethodError(InvalidInputError):
     def __init__(self, name: str, known: list[str]):
         self.name = name
         self.known = known
-        from difflib import get_close_matches
-
         close = get_close_matches(name, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         super().__init__(f"unknown method {name!r}{hint}; known methods: {', '.join(known)}")
@@ -129,3 +129,15 @@ class ImplausibleUnitsWarning(OptplaceWarning):
 
 class ObjectiveWarning(OptplaceWarning):
     """The objectives make the empty placement optimal: a solve hosts nothing."""
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """ "; did you mean 'x'?" for the closest known name, else " (known: ...)"; appended to "unknown ..." messages."""
+    known = sorted(set(known))
+    close = get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    if not known:
+        return " (none is declared)"
+    shown = ", ".join(repr(k) for k in known[:10])
+    return f" (known: {shown}{', ...' if len(known) > 10 else ''})"

@@ -28,11 +28,12 @@ def dotted(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def validation_errors(error: ValidationError) -> list[dict[str, str]]:
-    """Flatten a pydantic error into {field, pointer, code, message} entries."""
+def validation_errors(error: ValidationError, prefix: tuple[Any, ...] = ()) -> list[dict[str, str]]:
+    """Flatten a pydantic error into {field, pointer, code, message} entries; ``prefix`` is the
+    location of the validated document inside a larger one."""
     entries = []
     for item in error.errors(include_url=False):
-        loc = tuple(item.get("loc", ()))
+        loc = (*prefix, *item.get("loc", ()))
         message = str(item.get("msg", ""))
         code = str(item.get("type", "invalid"))
         if code == "value_error":

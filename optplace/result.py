@@ -129,8 +129,8 @@ class SolveResult(BaseModel):
             parts.append(format_table(headers, rows, align_right={3, 4}))
         if self.unplaced:
             parts.append("unplaced:")
-            rows = [(u.application, u.reason.value, u.detail) for u in self.unplaced]
-            parts.append(format_table(["application", "reason", "detail"], rows))
+            reasons = [(u.application, u.reason.value, u.detail) for u in self.unplaced]
+            parts.append(format_table(["application", "reason", "detail"], reasons))
         bound = "-" if self.bound is None else f"{self.bound:g}"
         gap = "-" if self.gap is None else f"{100 * self.gap:.2f}%"
         objective = "-" if self.objective is None else f"{self.objective:g}"

@@ -11,14 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from optplace import __version__
-from optplace.diagnose import check_alone
-from optplace.domain import Instance, Objective
+from optplace.diagnose import AloneCheck, check_alone
+from optplace.domain import Application, Instance, Objective
 from optplace.evaluate import ViolationCode, evaluate
-from optplace.exceptions import PlacementVerificationError
+from optplace.exceptions import ObjectiveWarning, PlacementVerificationError
+from optplace.objectives import hosts_nothing
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, get_method
 from optplace.result import (
@@ -57,7 +59,7 @@ def solve(
 
     alone = check_alone(instance)
     hopeless = [
-        a for a in instance.applications if not alone[a.name].feasible_accelerators and (a.pinned or instance.host_all)
+        a for a in instance.applications if not alone[a.name].candidate_accelerators and (a.pinned or instance.host_all)
     ]
     if hopeless:
         output = MethodOutput(
@@ -79,7 +81,12 @@ def solve(
                 message=f"{type(error).__name__}: {error}",
             )
     runtime = time.perf_counter() - started
-    return build_result(instance, info.name, params, output, runtime, alone=alone, may_violate_slo=info.may_violate_slo)
+    result = build_result(
+        instance, info.name, params, output, runtime, alone=alone, may_violate_slo=info.may_violate_slo
+    )
+    if reason := hosts_nothing(instance):
+        warnings.warn(reason, ObjectiveWarning, stacklevel=2)
+    return result
 
 
 def build_result(
@@ -110,7 +117,7 @@ def build_result(
     bound = output.bound
     if bound is None and primary == Objective.MAX_HOSTED and not may_violate_slo:
         # Always true: nothing can host an application that fits nowhere even alone.
-        bound = float(sum(a.priority for a in instance.applications if alone[a.name].feasible_accelerators))
+        bound = float(sum(a.priority for a in instance.applications if alone[a.name].candidate_accelerators))
     if (
         status == Status.FEASIBLE
         and objective is not None
@@ -134,6 +141,8 @@ def build_result(
         for name, acc in ((a.name, placement.get(a.name)) for a in instance.applications)
         if acc is not None
     ]
+    objectives_warning = hosts_nothing(instance)
+    empty_reason = objectives_warning if has_solution and not placement else None
     unplaced = []
     for app in instance.applications:
         if app.name in placement:
@@ -146,7 +155,7 @@ def build_result(
                 Unplaced(
                     application=app.name,
                     reason=UnplacedReason.INSUFFICIENT_CAPACITY,
-                    detail="fits alone on some accelerator, but not beside the placed applications",
+                    detail=_capacity_detail(app, check, placement, empty_reason),
                 )
             )
         else:
@@ -181,6 +190,26 @@ def build_result(
         threads=params.threads,
         input_hash=input_hash(instance),
         params=params.model_dump(mode="json"),
-        message=output.message,
+        message="; ".join(m for m in (output.message, objectives_warning) if m),
         stats=output.stats,
     )
+
+
+def _capacity_detail(
+    app: Application, check: AloneCheck, placement: Mapping[str, str], empty_reason: str | None
+) -> str:
+    """Why an application that some accelerator could take is unplaced, with numbers."""
+    if not check.feasible_accelerators:
+        fits = check.detail  # it misses its SLO alone; only a neighbour could have helped
+    else:
+        best = check.best_alone_latency_ms
+        fits = f"fits alone on {len(check.feasible_accelerators)} accelerator(s)" + (
+            f" (best {app.slo.statistic} latency alone {best:.3f} ms against an SLO of {app.slo.latency_ms:g} ms)"
+            if best is not None
+            else ""
+        )
+    if placement:
+        return f"{fits}, but not beside the placed applications"
+    if empty_reason:
+        return f"{fits}, but nothing is hosted: the objectives make hosting nothing optimal (see the message)"
+    return f"{fits}, but nothing is hosted"

@@ -153,7 +153,7 @@ def build(instance: Instance, params: SolveParams | None = None) -> Configuratio
 
     eligible_on: dict[str, set[int]] = {}
     for j, app in enumerate(apps):
-        for acc_name in alone[app.name].feasible_accelerators:
+        for acc_name in alone[app.name].candidate_accelerators:
             eligible_on.setdefault(acc_name, set()).add(j)
     if settings.ps_model == "additive":
         # The seed's additive PS latency is not monotone: a slow application that misses its SLO alone

@@ -46,7 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="MODULE",
         help="import MODULE (which registers methods) in the server and workers; repeatable",
     )
-    parser.add_argument("--log-level", default=None, choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn and service log level (default info)",
+    )
     parser.set_defaults(handler=run_serve)
 
 

@@ -10,12 +10,17 @@ from optplace.profiles import PROFILES_HELP
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("solve", help="place the applications of one instance file")
-    parser.add_argument("instance", help="instance JSON file")
+    parser = subparsers.add_parser(
+        "solve",
+        help="place the applications of one instance file",
+        epilog="exit status: 0 a verified placement (optimal or feasible); 1 none (infeasible, no solution found, "
+        "error); 2 bad input or usage; 130 interrupted; 141 stdout closed.",
+    )
+    parser.add_argument("instance", help="instance JSON file, or - for standard input")
     parser.add_argument("--method", "-m", default="auto", help="method name (see 'optplace methods'); default auto")
     parser.add_argument("--time-limit", type=float, default=None, metavar="S", help="wall-clock limit in seconds")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the method and solver, for reproducibility")
+    parser.add_argument("--threads", type=int, default=None, help="solver threads (default: the solver's own choice)")
     parser.add_argument(
         "--objective",
         action="append",
@@ -36,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_solve)
 
     methods = subparsers.add_parser("methods", help="list the available methods")
-    methods.add_argument("--json", action="store_true")
+    methods.add_argument("--json", action="store_true", help="print the methods as JSON")
     methods.set_defaults(handler=run_methods)
 
 

@@ -435,8 +435,9 @@ def make_plots(summary: dict[str, Any], out_dir: Path, prefix: str = "") -> dict
 
     Line style by method kind: baselines dashed, heuristics solid, exact dash-dot, portfolio dotted.
     """
-    import matplotlib
+    from optplace.extras import require
 
+    matplotlib = require("matplotlib", "batch", "the plots of optplace report (--no-plots skips them)")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

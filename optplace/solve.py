@@ -9,7 +9,6 @@ that is not allowed to violate SLOs and returns a placement that does is a bug: 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 import warnings
 from collections.abc import Mapping
@@ -33,11 +32,22 @@ from optplace.result import (
     relative_gap,
 )
 
+_last_hash: tuple[Instance, str] | None = None  # the last instance hashed (by identity) and its hash
+
 
 def input_hash(instance: Instance) -> str:
-    """SHA-256 of the instance's canonical JSON, recorded with every result."""
-    canonical = json.dumps(instance.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of the instance's JSON as optplace serialises it, recorded with every result.
+
+    Fields come in the schema's order; lists and maps keep the order they were given in, which is
+    the order the methods see (ties can depend on it), so equal hashes mean the methods saw the same
+    input. Serialised by pydantic-core: about a quarter of the cost of key-sorted ``json.dumps``.
+    """
+    global _last_hash
+    cached = _last_hash
+    if cached is None or cached[0] is not instance:
+        cached = (instance, hashlib.sha256(instance.model_dump_json().encode()).hexdigest())
+        _last_hash = cached
+    return cached[1]
 
 
 def as_instance(instance: Instance | Mapping[str, Any]) -> Instance:
@@ -57,10 +67,10 @@ def solve(
         instance = instance.model_copy(update={"objectives": list(params.objectives)})
     started = time.perf_counter()
 
-    alone = check_alone(instance)
-    hopeless = [
-        a for a in instance.applications if not alone[a.name].candidate_accelerators and (a.pinned or instance.host_all)
-    ]
+    # Only applications that must be hosted can prove infeasibility before the search.
+    must_host = [a for a in instance.applications if a.pinned or instance.host_all]
+    alone = check_alone(instance, [a.name for a in must_host])
+    hopeless = [a for a in must_host if not alone[a.name].candidate_accelerators]
     if hopeless:
         output = MethodOutput(
             placement={},
@@ -81,9 +91,7 @@ def solve(
                 message=f"{type(error).__name__}: {error}",
             )
     runtime = time.perf_counter() - started
-    result = build_result(
-        instance, info.name, params, output, runtime, alone=alone, may_violate_slo=info.may_violate_slo
-    )
+    result = build_result(instance, info.name, params, output, runtime, may_violate_slo=info.may_violate_slo)
     if reason := hosts_nothing(instance):
         warnings.warn(reason, ObjectiveWarning, stacklevel=2)
     return result
@@ -96,14 +104,14 @@ def build_result(
     output: MethodOutput,
     runtime_s: float,
     *,
-    alone: dict | None = None,
     may_violate_slo: bool = False,
 ) -> SolveResult:
     """Verify ``output`` with the evaluator and turn it into a :class:`SolveResult`."""
-    alone = alone if alone is not None else check_alone(instance)
     has_solution = output.status.has_solution
     placement = dict(output.placement) if has_solution else {}
     evaluation = evaluate(instance, placement)
+    # Only unplaced applications need the alone check (for their reasons and the bound below).
+    alone = check_alone(instance, [a.name for a in instance.applications if a.name not in placement])
     status = output.status
 
     # Without a solution the (empty) placement's violations, e.g. an unplaced pinned app, are
@@ -116,8 +124,14 @@ def build_result(
     objective = evaluation.objectives[primary.value] if has_solution else None
     bound = output.bound
     if bound is None and primary == Objective.MAX_HOSTED and not may_violate_slo:
-        # Always true: nothing can host an application that fits nowhere even alone.
-        bound = float(sum(a.priority for a in instance.applications if alone[a.name].candidate_accelerators))
+        # Always true: nothing can host an application that fits nowhere even alone. Every
+        # application of a verified placement is a candidate (alone it needs no more memory and
+        # load, and where the model makes it so no more latency, than beside its neighbours).
+        bound = float(
+            sum(
+                a.priority for a in instance.applications if a.name in placement or alone[a.name].candidate_accelerators
+            )
+        )
     if (
         status == Status.FEASIBLE
         and objective is not None

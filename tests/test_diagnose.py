@@ -92,3 +92,15 @@ def test_pinned_reason_says_why() -> None:
     check = check_alone(b.instance())["a"]
     assert check.reason == UnplacedReason.PINNED_ACCELERATOR_INFEASIBLE
     assert "pinned accelerator 'g1' even alone: predicted mean latency alone" in check.detail
+
+
+@settings(max_examples=40, deadline=None)
+@given(instances())
+def test_placed_applications_are_candidates(instance: Instance) -> None:
+    """Every application of a verified placement has a candidate accelerator (solve's bound checks only the unplaced)."""
+    from optplace import solve
+
+    for method in ("first_fit", "local_search"):
+        result = solve(instance, method, {"time_limit_s": 2})
+        checks = check_alone(instance)
+        assert all(a.accelerator in checks[a.application].candidate_accelerators for a in result.assignments)

@@ -64,6 +64,14 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from optplace.exceptions import MissingExtraError
+    from optplace.extras import require_extra
+
+    try:
+        require_extra("server", "optplace serve")
+    except MissingExtraError as missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
     import uvicorn
     from pydantic import ValidationError
 

@@ -123,7 +123,19 @@ def check_document(data: Any, source: str = "instance") -> CheckReport:
     report.findings += _unit_warnings(data)
     if report.instance is not None:
         report.findings += _instance_warnings(report.instance)
+    report.findings.sort(key=_document_order)
     return report
+
+
+_SECTIONS = {name: index for index, name in enumerate(Instance.model_fields)}
+
+
+def _document_order(finding: Finding) -> tuple:
+    """Errors before warnings, each in the order of the document (sections as the schema lists them)."""
+    tokens = _tokens(finding.pointer)
+    section = _SECTIONS.get(tokens[0], len(_SECTIONS)) if tokens else -1
+    rest = tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in tokens[1:])
+    return (finding.severity != "error", section, rest)
 
 
 # --- errors -------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ evaluator, which flags where the authors' model and optplace's disagree.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -70,6 +71,8 @@ GPU, TPU = "gpu", "tpu"
 SIDE_OF = {Discipline.PS: GPU, Discipline.DEDICATED: GPU, Discipline.FCFS: TPU}
 Policy = Literal["depth_first", "breadth_first"]
 QUIRKS = ("frontend_threshold_8", "gpu_share_anyway", "no_device_type_check")
+KNOWN_CHECKS = 4_000_000  # check results kept (over all demand signatures; about 20 bytes each)
+MIN_KNOWN_SIGNATURES = 64
 
 
 class IbisOptions(BaseModel):
@@ -129,6 +132,17 @@ class TpuBackend:
         return self.identities.index(identity) if identity in self.identities else -1
 
 
+@dataclass
+class KnownChecks:
+    """One demand signature's check results over a side's probe order, current up to ``seen`` changes."""
+
+    types: list[int]  # per position: the profile's type, -1 where the node is excluded
+    verdicts: list[str]  # per position: "" if feasible, else the reasons joined by "+"
+    feasible: np.ndarray
+    demands: dict[int, Demand]  # per profile type
+    seen: int
+
+
 @dataclass(frozen=True)
 class Demand:
     """What one application asks of one device kind on one accelerator (the authors' service pair)."""
@@ -178,20 +192,36 @@ class AuthorsCluster:
         self.node_backends: list[list[GpuBackend | TpuBackend]] = [[] for _ in st.node_names]
         self.device_backends: list[list[GpuBackend | TpuBackend]] = [[] for _ in range(st.n_accs)]
         self.required_labels = [a.required_labels for a in instance.applications]
+        # Accelerators each side probes, in the services' node order.
+        probe_all = self.mixed and options.no_device_type_check
+        self.probe_order = {
+            side: [d for d in self.order if probe_all or self.acc_side[d] == side] for side in self.sides
+        }
+        self.position = {side: {d: p for p, d in enumerate(order)} for side, order in self.probe_order.items()}
+        # A check's result is a pure function of the demand and the state of the accelerator's node, so
+        # each demand signature keeps its results and re-checks only accelerators whose node changed.
+        self.signatures: dict[tuple, int] = {}
+        self.known: dict[int, KnownChecks] = {}
+        self.known_limit = max(MIN_KNOWN_SIGNATURES, KNOWN_CHECKS // max(1, st.n_accs))
+        self.changed: list[int] = []  # accelerators whose node changed, in order of the changes
+        self.node_used: list[float | None] = [None] * len(st.node_names)
+        # For the least-utilised choice: each side's utilisation of each accelerator (a host can carry both).
+        self.load: dict[str, list[float | None]] = {side: [None] * st.n_accs for side in (TPU, GPU)}
 
     # --- what an application asks of an accelerator -------------------------------------------
 
-    def demand(self, a: int, side: str, d: int) -> Demand | None:
-        """The application's profile for ``side`` on ``d``, or None where the authors exclude the node."""
+    def profile_type(self, a: int, side: str, d: int) -> int:
+        """The type whose profile ``a`` brings to ``d`` for ``side``, or -1 where the authors exclude the node."""
         st = self.state
         if self.acc_side[d] == side:
-            if not st.compatible_mask(a)[d]:
-                return None
-            t = st.acc_type[d]
-        else:  # a host of the other kind: only without the device-type check
-            t = self.side_profile_type(a, side)
-            if t < 0 or not self.host_allows(a, d):
-                return None
+            return st.acc_type[d] if st.compatible_mask(a)[d] else -1
+        # a host of the other kind: only probed without the device-type check
+        t = self.side_profile_type(a, side)
+        return t if t >= 0 and self.host_allows(a, d) else -1
+
+    def demand(self, a: int, side: str, t: int) -> Demand:
+        """What ``a`` asks of a ``side`` device with its profile for type ``t``."""
+        st = self.state
         s_ms, overhead, _scv, memory = st.profile[st.app_model[a]][t]  # type: ignore[misc]
         model = st.model_names[st.app_model[a]]
         maas = st.model_shareable[st.app_model[a]]
@@ -231,11 +261,14 @@ class AuthorsCluster:
         """``is_memory_feasible``: 80% of the node minus what its services use, >= what is asked."""
         st = self.state
         v = st.acc_node[d]
-        used = 0.0
-        for mb in self.node_frontends[v]:
-            used += mb
-        for backend in self.node_backends[v]:
-            used += backend.memory_mb
+        used = self.node_used[v]
+        if used is None:  # summed as ``get_service_memory_used``: front ends, then backends
+            used = 0.0
+            for mb in self.node_frontends[v]:
+                used += mb
+            for backend in self.node_backends[v]:
+                used += backend.memory_mb
+            self.node_used[v] = used
         available = st.node_limit[v] - used
         device_limit = st.acc_dev_limit[d]
         if device_limit is None:
@@ -269,7 +302,7 @@ class AuthorsCluster:
                 rates[index] += dm.rate
                 slos[index] = min(slos[index], dm.slo_ms)
         backend_ms, rho = authors.fcfs_response_times(service_s, overheads, rates)
-        if np.sum(rho) > self.state.acc_cap[d]:
+        if authors.add_up(rho) > self.state.acc_cap[d]:
             return ["utilization"]
         _, frontend_ms = authors.frontend_delay(dm.rate, authors.TPU_HOST_PREPROCESS_RATE)
         return authors.end_to_end_checks(backend_ms, rates, slos, frontend_ms, self.threshold[TPU])
@@ -306,7 +339,7 @@ class AuthorsCluster:
             slos.append(dm.slo_ms)
         backend_ms, rho = authors.ps_response_times(service_s, rates)
         cap = self.state.acc_cap[d]
-        if np.sum(rho) > cap:
+        if authors.add_up(rho) > cap:
             return ["utilization"]
         frontend_rho, frontend_ms = authors.frontend_delay(dm.rate, authors.GPU_HOST_PREPROCESS_RATE)
         if frontend_rho > cap:
@@ -342,12 +375,18 @@ class AuthorsCluster:
                 rates[index] += demand.rate
         return sum(authors.fcfs_response_times(service_s, overheads, rates)[1])
 
-    def gpu_utilization(self, d: int) -> float:
-        """Sum of d's GPU backends' utilisation, as ``np.sum`` in ``choose_node_breadth_first``."""
-        backends = self.gpu[d]
-        return float(
-            np.sum(authors.ps_response_times([1 / b.service_rate for b in backends], [b.rate for b in backends])[1])
-        )
+    def utilization(self, side: str, d: int) -> float:
+        """d's utilisation on ``side`` as the breadth-first choosers sum it (``sum`` / ``np.sum``), cached."""
+        load = self.load[side][d]
+        if load is None:
+            if side == TPU:
+                load = self.tpu_utilization(self.tpu[d])  # type: ignore[arg-type]
+            else:
+                backends = self.gpu[d]
+                rho = authors.ps_response_times([1 / b.service_rate for b in backends], [b.rate for b in backends])[1]
+                load = authors.add_up(rho)
+            self.load[side][d] = load
+        return load
 
     def choose(self, side: str, dm_of: dict[int, Demand], feasible: list[int]) -> int:
         """``choose_node_depth_first`` / ``choose_node_breadth_first`` of the side's module."""
@@ -365,12 +404,11 @@ class AuthorsCluster:
             for d in feasible:
                 if self.tpu[d] is None:
                     return d
-            loads = [self.tpu_utilization(self.tpu[d]) for d in feasible]  # type: ignore[arg-type]
         else:
             for d in feasible:
                 if not self.gpu[d]:
                     return d
-            loads = [self.gpu_utilization(d) for d in feasible]
+        loads = [self.utilization(side, d) for d in feasible]
         return feasible[int(np.argsort(loads)[0])]
 
     def rise(self, dm: Demand, d: int) -> float:
@@ -389,27 +427,68 @@ class AuthorsCluster:
 
     # --- one application ------------------------------------------------------------------------
 
+    def signature(self, a: int, side: str) -> int:
+        """Applications with the same signature make the same demand on every accelerator."""
+        st = self.state
+        app = st.instance.applications[a]
+        allowed = tuple(app.allowed_accelerator_types) if app.allowed_accelerator_types is not None else None
+        key = (
+            side,
+            st.app_key[a],  # the model, or the application itself if the model is not shareable
+            st.app_rate[a],
+            st.app_slo[a],
+            st.app_fe_mem[a],
+            allowed,
+            tuple(sorted(app.required_labels.items())),
+            st.app_current[a] if st.app_pinned[a] else -1,
+        )
+        return self.signatures.setdefault(key, len(self.signatures))
+
     def find(self, a: int, side: str) -> tuple[int, Demand | None, dict[str, list[int]]]:
-        """The side's chosen accelerator (or -1), its demand, and each rejecting accelerator's reasons."""
-        feasible: list[int] = []
-        dm_of: dict[int, Demand] = {}
-        rejected: dict[str, list[int]] = {}
-        for d in self.order:
-            if self.acc_side[d] != side and not (self.mixed and self.options.no_device_type_check):
-                continue
-            dm = self.demand(a, side, d)
-            if dm is None:
-                continue
-            reasons = self.check(dm, d)
-            if reasons:
-                rejected.setdefault("+".join(reasons), []).append(d)
-            else:
-                feasible.append(d)
-                dm_of[d] = dm
+        """The side's chosen accelerator (or -1) and its demand; if none, each rejecting accelerator's reasons."""
+        order = self.probe_order[side]
+        known = self.known_checks(a, side)
+        feasible = [order[p] for p in np.flatnonzero(known.feasible).tolist()]
         if not feasible:
+            rejected: dict[str, list[int]] = {}
+            for p, verdict in enumerate(known.verdicts):
+                if verdict:
+                    rejected.setdefault(verdict, []).append(order[p])
             return -1, None, rejected
+        position = self.position[side]
+        dm_of = {d: known.demands[known.types[position[d]]] for d in feasible}
         d = self.choose(side, dm_of, feasible)
-        return d, dm_of[d], rejected
+        return d, dm_of[d], {}
+
+    def known_checks(self, a: int, side: str) -> KnownChecks:
+        """The checks of ``a``'s demand signature on every accelerator of the side, brought up to date."""
+        signature = self.signature(a, side)
+        known = self.known.pop(signature, None)  # re-inserted last: the dict is kept in LRU order
+        if known is None:
+            if len(self.known) >= self.known_limit:  # demands that never recur must not pile up
+                del self.known[next(iter(self.known))]
+            order = self.probe_order[side]
+            known = KnownChecks([-1] * len(order), [""] * len(order), np.zeros(len(order), dtype=bool), {}, 0)
+            stale: Iterable[int] = order
+        else:
+            stale = set(self.changed[known.seen :])
+        self.known[signature] = known
+        known.seen = len(self.changed)
+        position = self.position[side]
+        for d in stale:
+            p = position.get(d)
+            if p is None:
+                continue
+            t = known.types[p] = self.profile_type(a, side, d)
+            if t < 0:
+                known.verdicts[p], known.feasible[p] = "", False
+                continue
+            dm = known.demands.get(t)
+            if dm is None:
+                dm = known.demands[t] = self.demand(a, side, t)
+            known.verdicts[p] = "+".join(self.check(dm, d))
+            known.feasible[p] = not known.verdicts[p]
+        return known
 
     def place(self, a: int) -> dict[str, Any]:
         """Deploy ``a`` as the authors' service would; returns the decision record."""
@@ -447,6 +526,9 @@ class AuthorsCluster:
         """Register the front end and the backend (or join one); True if it joined a running one."""
         st = self.state
         v = st.acc_node[d]
+        self.changed.extend(st.node_accs[v])  # memory changes for the whole node, latency for d
+        self.node_used[v] = None
+        self.load[TPU][d] = self.load[GPU][d] = None
         self.node_frontends[v].append(dm.frontend_mb)
         pool = self.device_backends[d] if st.acc_dev_limit[d] is not None else self.node_backends[v]
         if dm.side == GPU:

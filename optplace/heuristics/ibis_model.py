@@ -5,8 +5,8 @@ Source: umassos/ibis (MIT), ``ibis/control_service/placement_algorithms_edgetpu.
 which the evaluator uses); they exist so that the faithful baselines in
 :mod:`optplace.heuristics.ibis` make the decisions the authors' code makes, down to floating-point
 ties. Each function therefore keeps the authors' arithmetic: the same operations in the same order,
-``numpy.sum`` where they use it (its pairwise summation differs from a loop from 8 terms on) and a
-plain loop or ``sum`` where they do.
+``numpy.sum`` where they use it (:func:`add_up`; its pairwise summation differs from a loop from 8
+terms on) and a plain loop or ``sum`` where they do.
 
 What differs from optplace's model, and is kept on purpose:
 
@@ -39,11 +39,16 @@ FRONTEND_THRESHOLD = 0.8  # the GPU module's value; the edgeTPU file's ``08`` is
 FRONTEND_THRESHOLD_AS_8 = 8.0  # that literal read as 8 (the ``frontend_threshold_8`` quirk)
 
 
+def add_up(values: list[float]) -> float:
+    """``numpy.sum`` of a list, without its Python-level dispatch: the same pairwise summation."""
+    return float(np.add.reduce(values))
+
+
 def fcfs_response_times(
     service_s: list[float], switch_overhead_ms: list[float], rates: list[float]
 ) -> tuple[list[float], list[float]]:
     """edgeTPU: (response time in ms, utilisation) per class (``get_mg1_fcfs_response_time``)."""
-    total_rate = np.sum(rates)
+    total_rate = add_up(rates)
     mean_ms = []
     for s, o, lam in zip(service_s, switch_overhead_ms, rates, strict=True):
         s = s * 1000
@@ -54,23 +59,22 @@ def fcfs_response_times(
         first += lam / total_rate * s
         second += lam / total_rate * s**2
     rho = [lam * s / 1000 for lam, s in zip(rates, mean_ms, strict=True)]
-    system_rho = np.sum(rho)
-    with np.errstate(divide="ignore"):
-        waiting_ms = total_rate * second / (2 * (1 - system_rho))
+    system_rho = add_up(rho)
+    denominator = 2 * (1 - system_rho)
+    waiting_ms = total_rate * second / denominator if denominator != 0 else math.inf  # numpy: inf, no error
     waiting_ms = waiting_ms / 1e3
     return [float(s + waiting_ms) for s in mean_ms], rho
 
 
 def ps_response_times(service_s: list[float], rates: list[float]) -> tuple[list[float], list[float]]:
     """GPU: (response time in ms, utilisation) per class, additive PS (``get_mg1_ps_response_time``)."""
-    total_rate = np.sum(rates)
+    total_rate = add_up(rates)
     mean_service = 0.0
     for s, lam in zip(service_s, rates, strict=True):
         mean_service += s * lam
     mean_service = mean_service / total_rate
     mu = 1 / mean_service
-    with np.errstate(divide="ignore"):
-        queueing_s = 1 / (mu - total_rate) - (1 / mu)
+    queueing_s = (1 / (mu - total_rate) if mu != total_rate else math.inf) - (1 / mu)  # numpy: inf, no error
     response_ms = [float((queueing_s + s) * 1000) for s in service_s]
     rho = [s * lam for s, lam in zip(service_s, rates, strict=True)]
     return response_ms, rho

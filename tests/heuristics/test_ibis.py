@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from optplace import Status, solve
 from optplace.domain import Instance
-from optplace.heuristics import ibis_model
+from optplace.heuristics import ibis, ibis_model
 from tests.conftest import ROOT, load
 from tests.heuristics.strategies import instances
 
@@ -85,6 +85,17 @@ def test_reproduces_every_recorded_decision(path: Path, index: int):
     for name in result.stats.get("wrong_kind_hosts", []):
         right_kind.pop(name)
     assert nodes == right_kind
+
+
+def test_forgetting_check_results_changes_no_decision(monkeypatch):
+    """With room for one demand signature, every check is recomputed: the recorded decisions still follow."""
+    monkeypatch.setattr(ibis, "MIN_KNOWN_SIGNATURES", 1)
+    monkeypatch.setattr(ibis, "KNOWN_CHECKS", 1)
+    doc = json.loads((DATA / "heterogeneous.json").read_text())
+    inst = load(ROOT / doc["instance"])
+    for run in doc["runs"]:
+        options = {**run["optplace"]["options"], "record_decisions": True}
+        assert solve(inst, run["optplace"]["method"], {"options": options}).stats["decisions"] == run["decisions"]
 
 
 def test_occupancy_limit_rejects_resnet50_at_10_rps_on_an_empty_nano():

@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "optplace.commands.validate",
     "optplace.commands.simulate",
     "optplace.commands.calibrate",
+    "optplace.commands.k8s",
 ]
 
 DEFAULT_EXIT_STATUS = "exit status: 0 success; 2 bad input or usage; 130 interrupted (Ctrl-C); 141 stdout closed."

@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from optplace.evaluate import Violation
-from optplace.tables import format_table, number
+from optplace.simulation.guard import SimulationCheck
+from optplace.tables import format_table, interval, number
 
 
 class Status(StrEnum):
@@ -96,6 +97,8 @@ class SolveResult(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     message: str = ""
     stats: dict[str, Any] = Field(default_factory=dict)
+    # params.verify == "simulate": every hosted SLO simulated, with a 95% interval and a verdict.
+    simulation: SimulationCheck | None = None
 
     def placement(self) -> dict[str, str]:
         """The placement as application -> accelerator."""
@@ -127,6 +130,8 @@ class SolveResult(BaseModel):
             ]
             headers = ["application", "accelerator", "node", "latency_ms", "slo_ms", "stat", "meets"]
             parts.append(format_table(headers, rows, align_right={3, 4}))
+        if self.simulation is not None:
+            parts.append(_simulation_summary(self.simulation))
         if self.unplaced:
             parts.append("unplaced:")
             reasons = [(u.application, u.reason.value, u.detail) for u in self.unplaced]
@@ -158,3 +163,33 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     if objective is None or bound is None:
         return None
     return abs(bound - objective) / max(abs(objective), 1.0)
+
+
+def _simulation_summary(check: SimulationCheck) -> str:
+    """The verify=simulate table: each hosted SLO predicted, simulated (95% interval) and judged."""
+    rows = [
+        (
+            a.application,
+            a.accelerator,
+            a.statistic,
+            number(a.predicted_ms),
+            interval(a.simulated_ms),
+            f"{a.slo_ms:g}",
+            a.verdict.value,
+        )
+        for a in check.applications
+    ]
+    capped = " (capped by max_requests)" if check.capped else ""
+    lines = [
+        f"simulation check: {check.requests_simulated} requests simulated in {check.runtime_s:.2f} s, "
+        f"{check.requests_per_accelerator} per quietest accelerator{capped}; seed {check.seed}; "
+        f"95% intervals from {check.batches} batch means"
+    ]
+    if rows:
+        headers = ["application", "accelerator", "stat", "predicted", "simulated", "slo_ms", "verdict"]
+        lines.append(format_table(headers, rows, align_right={3, 4, 5}))
+    lines.append(
+        f"simulated: {len(check.sure_violations)} sure violations, {len(check.borderline)} borderline"
+        + (f" ({', '.join((check.sure_violations + check.borderline)[:10])})" if not check.ok else "")
+    )
+    return "\n".join(lines)

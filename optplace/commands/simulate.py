@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from optplace.commands.table import format_table, number
+from optplace.commands.table import format_table, interval, number
 from optplace.profiles import PROFILES_HELP
 
 
@@ -117,12 +117,12 @@ def render(report, name: str) -> str:
             a.application,
             a.accelerator,
             a.requests,
-            _ci(a.mean_ms),
-            _ci(a.p95_ms),
-            _ci(a.p99_ms),
+            interval(a.mean_ms),
+            interval(a.p95_ms),
+            interval(a.p99_ms),
             a.statistic,
             number(a.predicted_ms),
-            _ci(a.simulated_ms),
+            interval(a.simulated_ms),
             f"{a.slo_ms:g}",
             "yes" if a.meets_slo else ("NO (significant)" if a.violation_significant else "NO"),
         )
@@ -164,9 +164,3 @@ def render(report, name: str) -> str:
     ]
     lines.append(f"observed SLO violations: {', '.join(report.violations) if report.violations else 'none'}")
     return "\n".join(lines)
-
-
-def _ci(estimate) -> str:
-    if estimate.half_width is None:
-        return f"{estimate.value:.1f}"
-    return f"{estimate.value:.1f} ± {estimate.half_width:.1f}"

@@ -35,6 +35,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="method-specific option (VALUE parsed as JSON when it is valid JSON); repeatable",
     )
+    parser.add_argument(
+        "--verify",
+        choices=("none", "simulate"),
+        default="none",
+        help="simulate: also simulate the placement and give every hosted SLO a 95%% interval and a verdict",
+    )
+    parser.add_argument(
+        "--verify-requests",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --verify simulate: measured requests on the quietest used accelerator (default 20000)",
+    )
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
     parser.add_argument("--out", default=None, metavar="FILE", help="also write the JSON result to FILE")
     parser.add_argument("--profiles", default=None, metavar="FILE", help=PROFILES_HELP)
@@ -63,6 +76,8 @@ def run_solve(args: argparse.Namespace) -> int:
             threads=args.threads,
             objectives=args.objective,
             options=parse_options(args.option),
+            verify=args.verify,
+            simulation=verify_settings(args),
         )
     except (InstanceError, ProfilesError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -84,6 +99,13 @@ def run_solve(args: argparse.Namespace) -> int:
     else:
         print(result.summary(instance.name))
     return 0 if result.status.has_solution else 1
+
+
+def verify_settings(args: argparse.Namespace) -> dict:
+    """The ``params.simulation`` bounds the flags ask for (validated by SolveParams)."""
+    if args.verify_requests is None:
+        return {}
+    return {"requests_per_accelerator": args.verify_requests}
 
 
 def parse_options(pairs: list[str]) -> dict:

@@ -18,6 +18,7 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
 import warnings
 
@@ -40,6 +41,7 @@ COMMAND_MODULES = [
 DEFAULT_EXIT_STATUS = "exit status: 0 success; 2 bad input or usage; 130 interrupted (Ctrl-C); 141 stdout closed."
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+_VERBOSITY_DEST = re.compile(r"^(level\d+_)?(verbose|quiet)$")
 LOG_LEVELS = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}
 
 
@@ -88,11 +90,28 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(subparsers)
-    for command in subparsers.choices.values():
-        command.formatter_class = HelpFormatter
-        command.epilog = command.epilog or DEFAULT_EXIT_STATUS
-        _add_verbosity(command, "command_")
+    _equip_commands(parser, depth=1)
     return parser
+
+
+def _equip_commands(parser: argparse.ArgumentParser, depth: int) -> None:
+    """Help format, exit statuses and -v/-q on every (sub)command, nested ones (import k8s) included."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for command in action.choices.values():
+            command.formatter_class = HelpFormatter
+            command.epilog = command.epilog or DEFAULT_EXIT_STATUS
+            _add_verbosity(command, f"level{depth}_")
+            _equip_commands(command, depth + 1)
+
+
+def _verbosity(args: argparse.Namespace) -> int:
+    """Verbose minus quiet counts, wherever on the command line they stood."""
+    counts = {k: v for k, v in vars(args).items() if _VERBOSITY_DEST.match(k)}
+    return sum(v for k, v in counts.items() if k.endswith("verbose")) - sum(
+        v for k, v in counts.items() if k.endswith("quiet")
+    )
 
 
 def _version() -> str:
@@ -135,7 +154,7 @@ class _StderrHandler(logging.Handler):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.verbosity = args.verbose + getattr(args, "command_verbose", 0) - args.quiet - getattr(args, "command_quiet", 0)
+    args.verbosity = _verbosity(args)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

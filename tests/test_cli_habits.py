@@ -16,10 +16,18 @@ TINY = INSTANCES / "tiny" / "ps_one_per_gpu.json"
 
 
 def commands() -> dict[str, argparse.ArgumentParser]:
-    """Every subcommand's parser."""
-    parser = build_parser()
-    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return dict(action.choices)
+    """Every subcommand's parser, nested ones ('import k8s') included."""
+    found: dict[str, argparse.ArgumentParser] = {}
+
+    def walk(parser: argparse.ArgumentParser, prefix: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, command in action.choices.items():
+                    found[f"{prefix}{name}"] = command
+                    walk(command, f"{prefix}{name} ")
+
+    walk(build_parser(), "")
+    return found
 
 
 @pytest.mark.parametrize("name", sorted(commands()))
@@ -42,16 +50,24 @@ def test_every_option_has_help() -> None:
 
 
 def test_verbosity_is_read_before_and_after_the_command(monkeypatch) -> None:
-    """-v/-q count the same wherever they stand: args.verbosity is verbose minus quiet."""
+    """-v/-q count the same wherever they stand, nested commands too: args.verbosity is verbose minus quiet."""
     seen = []
     parser = build_parser()
     monkeypatch.setattr("optplace.cli.build_parser", lambda: parser)
-    for action in parser._subparsers._group_actions[0].choices.values():  # type: ignore[union-attr]
-        action.set_defaults(handler=lambda args: seen.append(args.verbosity) or 0)
+
+    def record(parent: argparse.ArgumentParser) -> None:
+        for action in parent._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for command in action.choices.values():
+                    command.set_defaults(handler=lambda args: seen.append(args.verbosity) or 0)
+                    record(command)
+
+    record(parser)
     main(["-qq", "methods"])
     main(["methods", "-v"])
     main(["-v", "methods", "-vq", "-v"])
-    assert seen == [-2, 1, 2]
+    main(["-q", "import", "-q", "k8s", "n.json", "p.json", "--models", "m.json", "-v"])
+    assert seen == [-2, 1, 2, -1]
 
 
 def test_solve_reads_stdin_and_warns_on_stderr() -> None:

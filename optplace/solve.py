@@ -16,11 +16,14 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from optplace import __version__
 from optplace.diagnose import AloneCheck, check_alone
 from optplace.domain import Application, Instance, Objective
 from optplace.evaluate import ViolationCode, evaluate
-from optplace.exceptions import ObjectiveWarning, PlacementVerificationError
+from optplace.exceptions import ObjectiveWarning, ParamsError, PlacementVerificationError
+from optplace.io import parse_instance, validation_errors
 from optplace.objectives import hosts_nothing
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, get_method
@@ -54,7 +57,17 @@ def input_hash(instance: Instance) -> str:
 
 
 def as_instance(instance: Instance | Mapping[str, Any]) -> Instance:
-    return instance if isinstance(instance, Instance) else Instance.model_validate(instance)
+    return instance if isinstance(instance, Instance) else parse_instance(instance)
+
+
+def as_params(params: Mapping[str, Any] | None) -> SolveParams:
+    """``SolveParams`` from a mapping, or :class:`ParamsError` naming each bad field."""
+    try:
+        return SolveParams.model_validate(params or {})
+    except ValidationError as error:
+        errors = validation_errors(error)
+        shown = "; ".join(f"{e['field'] or '(params)'}: {e['message']}" for e in errors)
+        raise ParamsError(f"invalid solve parameters: {shown}", errors) from None
 
 
 def solve(
@@ -64,7 +77,7 @@ def solve(
 ) -> SolveResult:
     """Place ``instance``'s applications with ``method`` and return a verified result."""
     instance = as_instance(instance)
-    params = params if isinstance(params, SolveParams) else SolveParams.model_validate(params or {})
+    params = params if isinstance(params, SolveParams) else as_params(params)
     info = get_method(method)
     if params.objectives is not None:
         instance = instance.model_copy(update={"objectives": list(params.objectives)})

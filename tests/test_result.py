@@ -73,3 +73,18 @@ def test_usual_objectives_do_not_warn(recwarn) -> None:
     assert not [w for w in recwarn if issubclass(w.category, ObjectiveWarning)]
     with pytest.warns(ObjectiveWarning):
         solve(optplace.read(SEED[0]), "first_fit", {"objectives": ["min_cost"]})
+
+
+def test_solve_names_bad_parameters_and_documents(instance) -> None:
+    """Bad params raise ParamsError and a bad instance mapping InstanceError, both InvalidInputError with pointers."""
+    from optplace.exceptions import InvalidInputError, ParamsError
+
+    with pytest.raises(ParamsError) as caught:
+        solve(instance, "first_fit", {"time_limit_s": -1, "sed": 3})
+    assert {e["pointer"] for e in caught.value.errors} == {"/time_limit_s", "/sed"}
+    assert isinstance(caught.value, InvalidInputError) and isinstance(caught.value, ValueError)
+    with pytest.raises(InstanceError) as bad:
+        solve(make_instance(nodes=[]), "first_fit")
+    assert bad.value.errors[0]["pointer"] == "/nodes"
+    with pytest.raises(InvalidInputError, match="did you mean 'first_fit'"):
+        solve(instance, "first_fitt")

@@ -734,8 +734,9 @@ def _ratio(row: dict[str, Any], column: str) -> str:
 
 def plot(report: dict[str, Any], path: Path) -> Path:
     """Measured (with intervals) and predicted mean and p95 against utilisation, one row of panels per mix."""
-    import matplotlib
+    from optplace.extras import require
 
+    matplotlib = require("matplotlib", "gpu-check", "the plot of benchmarks/gpu_ps_check.py")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

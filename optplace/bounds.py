@@ -1,21 +1,23 @@
 """Bounds that are always at hand: the trivial bound of every objective, and how bounds compare.
 
-The *trivial bound* needs nothing but the alone-feasibility of :func:`optplace.diagnose.check_alone`
-(which accelerators an application could use if it were alone, a necessary condition for any
-placement); it costs one pass over the applications and is valid for every instance:
+The *trivial bound* needs nothing but the candidate accelerators of
+:func:`optplace.diagnose.check_alone` (where an application could run at all: a necessary
+condition for any placement, ``AloneCheck.candidate_accelerators``); it costs one pass over the
+applications and is valid for every instance:
 
-* ``max_hosted``: the priorities of the applications that fit somewhere alone;
-* ``max_value``: per application, its best value on an accelerator it fits alone (at least 0
-  unless it must be hosted: ``host_all`` or pinned);
-* ``min_cost``: per application that must be hosted, its cheapest such accelerator, plus the
-  cheapest accelerator type when anything must be hosted (at least one accelerator is used);
-  an optional application counts only a negative cost;
+* ``max_hosted``: the priorities of the applications that have a candidate (those of a verified
+  placement are candidates by construction and need no check);
+* ``max_value``: per application, its best value on a candidate (at least 0 unless it must be
+  hosted: ``host_all`` or pinned);
+* ``min_cost``: per application that must be hosted, its cheapest candidate, plus the cheapest
+  accelerator type when anything must be hosted (at least one accelerator is used); an optional
+  application counts only a negative cost;
 * ``min_accelerators``: when something must be hosted, ``ceil(sum over those applications of
   min_d lambda s_d / (1000 cap_d))``: an accelerator's utilisation never exceeds its cap and is
   at least the sum of ``lambda s`` of what it hosts (model sharing leaves that sum unchanged, a
   switch overhead only adds to it), so the used accelerators carry at most one unit each;
-* ``min_migrations``: the applications whose current accelerator cannot host them even alone
-  (they must move, or stay unplaced, which also counts).
+* ``min_migrations``: the applications whose current accelerator is no candidate for them (they
+  must move, or stay unplaced, which also counts).
 
 For GAP this is the classic bound "every job on its cheapest agent"; for bin packing it is the
 volume bound ``ceil(sum w / C)``. An LP or Lagrangian bound improves on it when one is computed;
@@ -33,6 +35,12 @@ from optplace.domain import Instance, Objective
 
 ROUNDING = 1e-6  # slack before rounding a bound of an integral objective (LP arithmetic)
 CAP_TOLERANCE = 1e-9  # the evaluator accepts a utilisation up to cap * (1 + 1e-9)
+
+
+def refutes(value: float, bound: float, maximize: bool, tolerance: float = 1e-6) -> bool:
+    """A verified objective value on the wrong side of a bound: the bound is wrong (a solver error)."""
+    slack = tolerance * max(1.0, abs(value))
+    return bound < value - slack if maximize else bound > value + slack
 
 
 def tighter(current: float | None, candidate: float | None, maximize: bool) -> float | None:
@@ -71,18 +79,27 @@ def objective_is_integral(instance: Instance, objective: Objective) -> bool:
     return bool(np.all(np.isfinite(coefficients)) and np.all(np.abs(coefficients - np.round(coefficients)) < 1e-12))
 
 
-def trivial_bound(instance: Instance, alone: dict[str, AloneCheck] | None = None) -> float | None:
-    """The trivial bound on the instance's primary objective (see the module docstring)."""
-    alone = alone if alone is not None else check_alone(instance)
+def trivial_bound(
+    instance: Instance, alone: dict[str, AloneCheck] | None = None, *, placement: dict[str, str] | None = None
+) -> float | None:
+    """The trivial bound on the instance's primary objective (see the module docstring).
+
+    ``placement`` (a verified one) spares the alone check of its applications where the bound
+    does not need it (``max_hosted``).
+    """
     objective = instance.objectives[0]
     apps = instance.applications
     required = [a for a in apps if instance.host_all or a.pinned]
     if objective == Objective.MAX_HOSTED:
-        value = float(sum(a.priority for a in apps if alone[a.name].feasible_accelerators))
-    elif objective == Objective.MAX_VALUE:
+        placed = placement or {}
+        unplaced = [a.name for a in apps if a.name not in placed]
+        checks = alone if alone is not None else check_alone(instance, unplaced)
+        return float(sum(a.priority for a in apps if a.name in placed or checks[a.name].candidate_accelerators))
+    alone = alone if alone is not None else check_alone(instance)
+    if objective == Objective.MAX_VALUE:
         value = 0.0
         for a in apps:
-            where = alone[a.name].feasible_accelerators
+            where = alone[a.name].candidate_accelerators
             if not where:
                 continue
             best = max(a.value_by_accelerator.get(d, a.priority) for d in where)
@@ -94,7 +111,7 @@ def trivial_bound(instance: Instance, alone: dict[str, AloneCheck] | None = None
         usable: set[str] = set()
         must = {a.name for a in required}
         for a in apps:
-            where = alone[a.name].feasible_accelerators
+            where = alone[a.name].candidate_accelerators
             if not where:
                 continue
             cheapest = min(a.cost_by_accelerator.get(d, 0.0) for d in where)
@@ -111,7 +128,7 @@ def trivial_bound(instance: Instance, alone: dict[str, AloneCheck] | None = None
                 1
                 for a in apps
                 if a.current_accelerator is not None
-                and a.current_accelerator not in alone[a.name].feasible_accelerators
+                and a.current_accelerator not in alone[a.name].candidate_accelerators
             )
         )
     else:  # an objective added later without a trivial bound here
@@ -127,7 +144,7 @@ def _volume_bound(instance: Instance, required, alone: dict[str, AloneCheck]) ->
     type_of = {acc.name: acc.type for _, acc in instance.accelerators()}
     total = 0.0
     for a in required:
-        where = alone[a.name].feasible_accelerators
+        where = alone[a.name].candidate_accelerators
         if not where:
             continue
         profiles = models[a.model].profiles

@@ -23,7 +23,6 @@ from optplace.domain import Instance, Objective
 from optplace.params import SolveParams
 from optplace.progress import IncumbentLog
 from optplace.registry import list_methods
-from optplace.result import Status
 
 # The seed's first-fit first: it is the cheapest and always gives a start.
 FIRST = "first_fit"
@@ -68,7 +67,7 @@ def warm_start(
             failed[name] = f"{type(error).__name__}: {error}"
             continue
         tried.append(name)
-        if output.status in (Status.OPTIMAL, Status.FEASIBLE):
+        if output.status.has_solution:
             log.offer(dict(output.placement), f"{source_prefix}{name}")
     out: dict[str, Any] = {
         "tried": tried,

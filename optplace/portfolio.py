@@ -96,7 +96,7 @@ def auto(instance: Instance, params: SolveParams) -> MethodOutput:
     alone = check_alone(instance)
     log.offer_bound(trivial_bound(instance, alone), "trivial")
     log.offer({}, "empty")
-    pairs = sum(len(check.feasible_accelerators) for check in alone.values())
+    pairs = sum(len(check.candidate_accelerators) for check in alone.values())
     share = min(1.0, max(0.0, heuristic_share(instance, pairs, options)))
     registered = {m.name for m in list_methods()}
 
@@ -195,7 +195,7 @@ def _stage(
     except Exception as error:  # a failing stage must not lose the answer so far
         output = MethodOutput({}, Status.ERROR, StopReason.ERROR, message=f"{type(error).__name__}: {error}")
     output.stats = {**output.stats, "stage_s": round(time.monotonic() - started, 4)}
-    if output.status in (Status.OPTIMAL, Status.FEASIBLE) and output.placement:
+    if output.status.has_solution and output.placement:
         log.offer(dict(output.placement), source)
     if output.bound is not None and output.status != Status.INFEASIBLE:
         log.offer_bound(output.bound, name)

@@ -225,7 +225,7 @@ class IncumbentLog:
         stats: dict[str, Any] | None = None,
     ) -> MethodOutput:
         """A :class:`MethodOutput` with the incumbent (when ``status`` has a solution) and the bound."""
-        has_solution = status in (Status.OPTIMAL, Status.FEASIBLE)
+        has_solution = status.has_solution
         return MethodOutput(
             placement=dict(self.best) if has_solution and self.best is not None else {},
             status=status,

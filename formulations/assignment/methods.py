@@ -234,6 +234,11 @@ def milp_highs(instance: Instance, params: SolveParams) -> MethodOutput:
     "exact",
 )
 def milp_pyomo(instance: Instance, params: SolveParams) -> MethodOutput:
+    from optplace.extras import require
+
+    # Asked for by name: without Pyomo it fails (status error, naming the extra) rather than
+    # quietly answering with the warm-start heuristic.
+    require("pyomo.environ", "pyomo", "the milp_pyomo method")
     return solve_exact(instance, params, "pyomo")
 
 

@@ -6,8 +6,9 @@ found through the registry, and every stage's placements and bounds go into one
 :class:`~optplace.progress.IncumbentLog` (verified by the evaluator, published as they improve):
 
 0. **bound**: the trivial bound of :mod:`optplace.bounds`, at once, so a bound is always there;
-1. **constructions**: every registered heuristic but the local search, cheapest first (the seed's
-   first-fit first), then **local search** from the best of them;
+1. **constructions**: registered heuristics but the local search, the measured-best first, within
+   half of the heuristics' share (on small instances that is all of them), then the **local
+   search** from the best of them with the rest;
 2. **configuration** (column generation: the strong bound, diving, set neighbourhoods),
    started from the best placement so far;
 3. **milp_highs**, warm-started from the best placement, with whatever is left; if time is
@@ -61,11 +62,23 @@ SMALL_APPLICATIONS = 200
 HEURISTIC_SHARE_SMALL = 0.10
 HEURISTIC_SHARE_MEDIUM = 0.30
 CONFIGURATION_SHARE = 0.45  # of what the heuristics leave
+PREFERRED_CONSTRUCTIONS_MAX = ("ordered_worst_fit", "regret_greedy", "ordered_first_fit", "ordered_best_fit")
+PREFERRED_CONSTRUCTIONS_MIN = ("ordered_best_fit", "ordered_first_fit", "regret_greedy", "ordered_worst_fit")
 MIN_STAGE_S = 0.3  # an exact stage given less than this is not started
 # ... and the MILP less than this: its solver runs in a child process, whose start (a fork server
 # importing the solver stack) and model build take about a second even before any search
 MIN_STAGE_S_BY_NAME = {"milp_highs": 2.0}
 IMPROVER_MIN_SHARE = 0.05  # of the limit, for the local search whatever the constructions took
+
+
+def construction_order(instance: Instance, names: list[str]) -> list[str]:
+    """Constructions in the order worth trying first when time is short: measured best first at
+    scale (benchmarks/results/heuristics.md: worst-fit and regret lead when maximising, best-fit
+    when packing), the seed's online policies last; heuristics not listed keep their order."""
+    maximising = instance.objectives[0].maximize and not instance.host_all
+    preferred = PREFERRED_CONSTRUCTIONS_MAX if maximising else PREFERRED_CONSTRUCTIONS_MIN
+    rank = {name: k for k, name in enumerate(preferred)}
+    return sorted(names, key=lambda n: (rank.get(n, len(rank)), names.index(n)))
 
 
 def heuristic_share(instance: Instance, pairs: int, options: dict[str, Any]) -> float:
@@ -100,12 +113,13 @@ def auto(instance: Instance, params: SolveParams) -> MethodOutput:
     share = min(1.0, max(0.0, heuristic_share(instance, pairs, options)))
     registered = {m.name for m in list_methods()}
 
-    # 1. Constructions, then the local search from the best of them.
+    # 1. Constructions, most promising first, within half the heuristics' share (all of them when
+    # they are fast), then the local search from the best of them with the rest.
     heuristics = budget.child(share * budget.left())
-    constructions = [n for n in heuristic_names() if n != IMPROVER]
+    constructions = construction_order(instance, [n for n in heuristic_names() if n != IMPROVER])
     tried: list[str] = []
     for name in constructions:
-        if tried and heuristics.expired():
+        if tried and (heuristics.expired() or heuristics.elapsed() > 0.5 * (heuristics.seconds or math.inf)):
             break
         seconds = None if params.deterministic else max(heuristics.left(), 0.05)
         output = _stage(log, name, instance, params, seconds, heuristics, f"heuristic:{name}")

@@ -46,7 +46,7 @@ def test_auto_at_the_limit_returns_incumbent_bound_and_gap():
         assert result.stop_reason == StopReason.TIME_LIMIT
         assert result.gap is not None and result.gap > 0
     stages = [s["stage"] for s in result.stats["stages"]]
-    assert stages[0] == "first_fit" and "local_search" in stages
+    assert stages[0] == "ordered_worst_fit" and "local_search" in stages  # measured best first
     if "configuration" in {m.name for m in list_methods()}:
         assert "configuration" in stages
 

@@ -490,7 +490,9 @@ class Search:
     def note(self, result: BackendResult, stage: Budget) -> None:
         stage.charge(float(result.stats.get("work_s") or 0.0))
         if result.stop_reason in (StopReason.TIME_LIMIT, StopReason.ITERATION_LIMIT):
-            self.stop_reason = StopReason.TIME_LIMIT
+            # a deterministic run stops at work limits (node limits): that is no time limit
+            work = self.budget.deterministic and not self.budget.safety_fired
+            self.stop_reason = StopReason.ITERATION_LIMIT if work else StopReason.TIME_LIMIT
         self.emit("solver", {"solver": result.solver, "version": result.solver_version})
 
     # --- repair and polish -------------------------------------------------------------------------

@@ -203,7 +203,7 @@ def summarise(rows: list[dict], methods: list[str]) -> list[dict]:
             )
             proven = [r["gap"] for r in group if r["gap"] is not None]
 
-            sizes = sorted({f"{r['m']}x{r['n']}" for r in group})
+            sizes = [f"{m}x{n}" for m, n in sorted({(r["m"], r["n"]) for r in group})]
             out.append(
                 {
                     "set": set_name,

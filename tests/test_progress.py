@@ -85,7 +85,7 @@ def test_improvements_are_published_to_the_listener_of_the_creating_context():
 
 
 def test_a_nested_log_publishes_into_the_enclosing_one():
-    """A stage's log feeds the outer log, which re-publishes only what improves on its own incumbent."""
+    """A stage's log feeds the outer log, which re-publishes only what improves its incumbent or bound."""
     worse, best = feasible_placements()
     outside: list[MethodOutput] = []
     with listening(outside.append):
@@ -95,16 +95,23 @@ def test_a_nested_log_publishes_into_the_enclosing_one():
         inner = IncumbentLog(PRIORITY)
         inner.offer_bound(7.0, "inner lp")
         inner.offer(worse, "inner")  # worse than the outer incumbent: not re-published
-    assert [o.placement for o in outside] == [best]
-    assert outer.bound == 7.0  # the inner bound arrived with the inner incumbent
+    # the worse inner placement is not re-published; the inner bound arrived with it and tightens
+    # the outer bound, which is published with the outer incumbent
+    assert [o.placement for o in outside] == [best, best]
+    assert [o.bound for o in outside] == [None, 7.0] and outer.bound == 7.0
 
 
 def test_throttle_lets_one_through_per_interval():
-    """At most one event per interval passes (methods that improve thousands of times a second)."""
+    """At most one event per interval passes, and expensive ones are spaced out to keep their cost at 5%."""
     now = [0.0]
     throttle = Throttle(0.5, clock=lambda: now[0])
     assert throttle.ready() and not throttle.ready()
     now[0] = 0.49
     assert not throttle.ready()
     now[0] = 0.51
+    assert throttle.ready()
+    throttle.spent(0.1)  # publishing took 0.1 s: the next waits 0.1 / 5% = 2 s
+    now[0] = 1.2
+    assert not throttle.ready()
+    now[0] = 2.6
     assert throttle.ready()

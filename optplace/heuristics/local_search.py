@@ -119,9 +119,11 @@ class LocalSearch:
         if len(self.trace) < TRACE_LIMIT:
             self.trace.append({**self.snapshot(), "move": name})
         if someone_listens() and self.throttle.ready():
-            output = finish(self.state)  # None of a placement unless it is a solution (host_all, pinned)
+            started = time.perf_counter()
+            output = finish(self.state)  # no placement unless it is a solution (host_all, pinned)
             if output.status == Status.FEASIBLE:
                 publish(output)
+            self.throttle.spent(time.perf_counter() - started)
 
     def undo(self, placed: list[int], removed: list[tuple[int, int]]) -> None:
         """Revert: take off ``placed`` apps, put ``removed`` (app, accelerator) pairs back."""

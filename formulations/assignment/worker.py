@@ -27,6 +27,7 @@ import numpy as np
 
 from optplace.backends import get_backend
 from optplace.backends.common import BackendResult, SolverSettings
+from optplace.bounds import objective_is_integral, round_bound
 from optplace.budget import LAGRANGIAN_S_PER_PAIR, MODEL_BUILD_S_PER_NONZERO, Budget, highs_root_work_s
 from optplace.domain import Instance, Objective
 from optplace.evaluate import evaluate
@@ -90,8 +91,7 @@ class Search:
         self.best: dict[str, str] | None = None
         self.best_key: tuple[float, ...] | None = None
         self.best_bound: float | None = None
-        coefficients = _objective_coefficients(self.instance, self.objectives[0])
-        self._integral = bool(np.all(np.abs(coefficients - np.round(coefficients)) < 1e-12))
+        self._integral = objective_is_integral(self.instance, self.objectives[0])
         self.stop_reason = StopReason.COMPLETED
         self.out_of_work = False  # deterministic: a MIP was not started because its root would not fit
         reference = payload.get("reference")
@@ -124,7 +124,7 @@ class Search:
         if value is None:
             return
         primary = self.objectives[0]
-        value = _round_bound(value, primary, self.integral_primary())
+        value = round_bound(value, primary.maximize, self.integral_primary())
         better = self.best_bound is None or (value < self.best_bound if primary.maximize else value > self.best_bound)
         if better:
             self.best_bound = value
@@ -576,29 +576,6 @@ def _solve_stats(result: BackendResult, objective: str) -> dict[str, Any]:
         "runtime_s": round(result.runtime_s, 4),
         **result.stats,
     }
-
-
-def _objective_coefficients(instance: Instance, objective: Objective) -> np.ndarray:
-    """Every coefficient the primary objective can take (to tell whether its values are integers)."""
-    apps = instance.applications
-    if objective == Objective.MAX_HOSTED:
-        return np.array([a.priority for a in apps] or [0.0])
-    if objective == Objective.MAX_VALUE:
-        values = [a.priority for a in apps] + [v for a in apps for v in a.value_by_accelerator.values()]
-        return np.array(values or [0.0])
-    if objective == Objective.MIN_COST:
-        costs = [t.cost for t in instance.accelerator_types] + [v for a in apps for v in a.cost_by_accelerator.values()]
-        return np.array(costs or [0.0])
-    return np.array([1.0])
-
-
-def _round_bound(value: float, objective: Objective, integral: bool) -> float:
-    """An objective with integer values admits the bound rounded towards the feasible side."""
-    if not integral:
-        return float(value)
-    if objective.maximize:
-        return float(math.floor(value + 1e-6))
-    return float(math.ceil(value - 1e-6))
 
 
 def _lex_weights(natural, signs) -> list[float] | None:

@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from optplace.domain import Objective
 from optplace.bounds import round_bound
+from optplace.domain import Objective
 from optplace.formulations.assignment.worker import _lex_weights, _primary_from_weighted
 
 

@@ -35,7 +35,9 @@ PRICING_S_PER_EXPLORED = 3.2e-3  # ... one knapsack set up and searched
 PRICING_S_PER_SUBPROBLEM = 2e-4  # ... one tightest-member subproblem bounded
 PRICING_S_PER_SCENARIO = 4.3e-4  # ... one scenario bounded
 PRICING_S_PER_CELL = 5e-9  # ... one dynamic-programming cell
-HIGHS_S_PER_ITERATION_AND_LINE = 1.5e-6  # one simplex iteration, per row and column of the model
+PRICING_S_PER_DP_ITEM = 5.5e-5  # ... one item of a dynamic program (a few vector operations)
+HIGHS_S_PER_ITERATION_AND_ROW = 2e-6  # one simplex iteration, per row of the model
+HIGHS_S_PER_LP_SOLVE_AND_LINE = 1e-5  # one LP re-solve's fixed part (reading duals and values), per row and column
 HIGHS_S_PER_NONZERO = 2e-5  # presolve and root work of a MIP, per matrix nonzero
 HIGHS_S_PER_NODE_AND_LINE = 1e-5  # one branch-and-bound node, per row and column
 LAGRANGIAN_S_PER_PAIR = 1.7e-5  # one Lagrangian evaluation, per application-accelerator pair
@@ -49,26 +51,40 @@ def local_search_step_s(accelerators: int) -> float:
 
 def highs_mip_work_s(iterations: int, nodes: int, rows: int, cols: int, nonzeros: int) -> float:
     """Reference seconds of one HiGHS MIP solve, from its deterministic counts."""
-    lines = rows + cols
     return (
-        iterations * lines * HIGHS_S_PER_ITERATION_AND_LINE
+        iterations * rows * HIGHS_S_PER_ITERATION_AND_ROW
         + nonzeros * HIGHS_S_PER_NONZERO
-        + nodes * lines * HIGHS_S_PER_NODE_AND_LINE
+        + nodes * (rows + cols) * HIGHS_S_PER_NODE_AND_LINE
     )
 
 
+def highs_lp_work_s(iterations: int, rows: int, cols: int) -> float:
+    """Reference seconds of one re-solve of a persistent LP, from its deterministic counts."""
+    return iterations * rows * HIGHS_S_PER_ITERATION_AND_ROW + (rows + cols) * HIGHS_S_PER_LP_SOLVE_AND_LINE
+
+
+def highs_iteration_limit(work_s: float, rows: int, cols: int) -> int:
+    """Simplex iterations of one LP re-solve worth ``work_s`` (at least 1)."""
+    left = work_s - (rows + cols) * HIGHS_S_PER_LP_SOLVE_AND_LINE
+    return max(1, int(left / (max(1, rows) * HIGHS_S_PER_ITERATION_AND_ROW)))
+
+
+ROOT_ITERATIONS_PER_ROW = 3.0  # a generous estimate: roots with cuts were seen to take 0.3-2.5 x rows
+
+
 def highs_root_work_s(rows: int, cols: int, nonzeros: int) -> float:
-    """Reference seconds HiGHS needs before its first branching (presolve, root LP of about 0.4 x rows
-    iterations, cuts): no node limit can cut this, so a deterministic run does not start a MIP that
-    has less left than this."""
-    return nonzeros * HIGHS_S_PER_NONZERO + 0.4 * rows * (rows + cols) * HIGHS_S_PER_ITERATION_AND_LINE
+    """Reference seconds HiGHS may need before its first branching (presolve, root LP and cut
+    rounds, about ``ROOT_ITERATIONS_PER_ROW x rows`` iterations): no node limit can cut this, so a
+    deterministic run does not start a MIP that has less left than this."""
+    return nonzeros * HIGHS_S_PER_NONZERO + ROOT_ITERATIONS_PER_ROW * rows * rows * HIGHS_S_PER_ITERATION_AND_ROW
 
 
 def highs_node_limit(work_s: float, rows: int, cols: int, nonzeros: int) -> int:
     """The branch-and-bound nodes a MIP of this size may explore within ``work_s`` (at least 1)."""
     lines = max(1, rows + cols)
     left = work_s - highs_root_work_s(rows, cols, nonzeros)
-    return max(1, int(left / (lines * (HIGHS_S_PER_NODE_AND_LINE + 20 * HIGHS_S_PER_ITERATION_AND_LINE))))
+    per_node = lines * HIGHS_S_PER_NODE_AND_LINE + 20 * rows * HIGHS_S_PER_ITERATION_AND_ROW
+    return max(1, int(left / per_node))
 
 
 class Budget:

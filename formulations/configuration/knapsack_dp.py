@@ -119,6 +119,19 @@ def _unit(values: np.ndarray) -> float | None:
     return top / denominator
 
 
+_UNITS: dict[bytes, float | None] = {}  # a row's unit, by the row's bytes (rows repeat every round)
+
+
+def _row_unit(row: np.ndarray) -> float | None:
+    """:func:`_unit` of a whole weight row, cached: the rational reconstruction is the costly part."""
+    key = np.ascontiguousarray(row, dtype=np.float64).tobytes()
+    if key not in _UNITS:
+        if len(_UNITS) > 4096:
+            _UNITS.clear()
+        _UNITS[key] = _unit(np.asarray(row, dtype=np.float64))
+    return _UNITS[key]
+
+
 def plain_knapsack(
     cls: AcceleratorClass,
     rows: list[np.ndarray],
@@ -162,7 +175,7 @@ def plain_knapsack(
         if np.nanmax(np.abs(scale - factor)) > PROPORTIONAL * factor:
             return None
         capacity = min(capacity, float(cap) / factor)
-    unit = _unit(base_row)
+    unit = _row_unit(rows[0])
     if unit is None:
         return None
     weights = np.rint(rows[0][cand] / unit).astype(np.int64)

@@ -45,6 +45,7 @@ from optplace.bounds import trivial_bound
 from optplace.budget import (
     HEURISTIC_S_PER_APPLICATION,
     PRICING_S_PER_CELL,
+    PRICING_S_PER_DP_ITEM,
     PRICING_S_PER_EXPLORED,
     PRICING_S_PER_NODE,
     PRICING_S_PER_SCENARIO,
@@ -332,6 +333,7 @@ class ColumnGeneration:
                 + result.subproblems * PRICING_S_PER_SUBPROBLEM
                 + len(pricer.scenarios) * PRICING_S_PER_SCENARIO
                 + result.cells * PRICING_S_PER_CELL
+                + result.dp_items * PRICING_S_PER_DP_ITEM
             )
             complete = complete and result.complete
             self.stats.knapsack_nodes += result.nodes

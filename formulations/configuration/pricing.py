@@ -96,6 +96,7 @@ class PricingResult:
     nodes: int
     complete: bool = True  # the search finished: ``best`` is the exact maximum (a bound for relaxed scenarios)
     cells: int = 0  # dynamic-programming table cells (plain knapsacks, ``knapsack_dp``)
+    dp_items: int = 0  # items the dynamic programs went through
 
 
 # --- exact feasibility of a set on one accelerator --------------------------------------------
@@ -820,7 +821,7 @@ class Pricer:
         bounds = self.scenario_bounds(profit, group_cost)
         best = floor
         columns: list[tuple[float, tuple[int, ...]]] = []
-        explored = nodes = count_subs = cells = 0
+        explored = nodes = count_subs = cells = dp_items = 0
         complete = not heuristic
         for index in np.argsort(-bounds, kind="stable"):
             if bounds[index] <= best + EPS or time.perf_counter() > deadline:
@@ -841,7 +842,6 @@ class Pricer:
                     break
                 if not complete and not heuristic:
                     break
-                explored += 1
                 plain = plain_knapsack(
                     self.cls,
                     *sub.rows(),
@@ -857,9 +857,11 @@ class Pricer:
                     forced = [] if sub.forced is None else [sub.forced]
                     found = [(v, tuple(sorted(items + forced))) for v, items in chosen]
                     cells += plain.work
+                    dp_items += len(plain.items)
                     best = max(best, value)
                     columns.extend(found)
                     continue
+                explored += 1  # knapsacks set up for the branch and bound (the DP ones count as cells)
                 knapsack = Knapsack(self.cls, sub, profit, group_cost)
                 knapsack.work_limit = node_budget - nodes
                 try:
@@ -876,7 +878,7 @@ class Pricer:
             unique[items] = max(value, unique.get(items, -math.inf))
         ordered = sorted(((v, k) for k, v in unique.items()), key=lambda item: -item[0])
         return PricingResult(
-            best if best > floor + EPS else -math.inf, ordered, count_subs, explored, nodes, complete, cells
+            best if best > floor + EPS else -math.inf, ordered, count_subs, explored, nodes, complete, cells, dp_items
         )
 
     def enumerate(

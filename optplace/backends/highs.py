@@ -17,7 +17,7 @@ import numpy as np
 
 from optplace.backends.common import BackendResult, SolverSettings, StatusEntry, gap_stop, map_status
 from optplace.backends.linear import LinearModel
-from optplace.budget import HIGHS_S_PER_ITERATION_AND_LINE, highs_mip_work_s, highs_node_limit
+from optplace.budget import highs_iteration_limit, highs_lp_work_s, highs_mip_work_s, highs_node_limit
 from optplace.result import Status, StopReason
 
 SOLVER = "highs"
@@ -349,12 +349,12 @@ class ColumnLp:
             row_duals=np.array(solution.row_dual, dtype=np.float64),
             values=np.array(solution.col_value, dtype=np.float64),
             iterations=iterations,
-            work_s=iterations * (self.num_rows + self.num_cols) * HIGHS_S_PER_ITERATION_AND_LINE,
+            work_s=highs_lp_work_s(iterations, self.num_rows, self.num_cols),
         )
 
     def iteration_limit(self, work_s: float) -> int:
         """Simplex iterations worth ``work_s`` reference seconds at this LP's size (at least 1)."""
-        return max(1, int(work_s / ((self.num_rows + self.num_cols) * HIGHS_S_PER_ITERATION_AND_LINE)))
+        return highs_iteration_limit(work_s, self.num_rows, self.num_cols)
 
     def solve_integer(
         self,

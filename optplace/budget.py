@@ -28,8 +28,8 @@ SAFETY_EXTRA_S = 5.0
 
 # Reference costs, in seconds of the development machine (fitted by least squares on measured
 # runs; see docs/concepts.md, "Deterministic mode"). Each is a deterministic count times a cost.
-HEURISTIC_S_PER_APPLICATION = 8e-4  # one greedy construction pass, per application
-LOCAL_SEARCH_STEP_S = 3e-4  # one local-search candidate examination, times 1 + ln(1 + accelerators / 20)
+HEURISTIC_S_PER_APPLICATION = 1e-4  # one greedy construction pass, per application
+LOCAL_SEARCH_STEP_S = 6e-5  # one local-search candidate examination, times 1 + ln(1 + accelerators / 20)
 PRICING_S_PER_NODE = 5e-6  # configuration pricing: one branch-and-bound node
 PRICING_S_PER_EXPLORED = 3.2e-3  # ... one knapsack set up and searched
 PRICING_S_PER_SUBPROBLEM = 2e-4  # ... one tightest-member subproblem bounded

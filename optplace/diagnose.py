@@ -31,15 +31,15 @@ def alone_latency_ms(instance: Instance, app: Application, node: Node, type_name
     profile = instance.model_map()[app.model].profiles[type_name]
     discipline = instance.accelerator_type_map()[type_name].discipline
     q = app.slo.quantile
-    if discipline == Discipline.PS:
-        if q is None:
-            acc = latency.ps_latency([app.rate_rps], [profile.service_time_ms], variant=instance.settings.ps_model)
-        else:
-            acc = latency.ps_quantile(q, [app.rate_rps], [profile.service_time_ms], variant=instance.settings.ps_model)
-    elif q is None:
-        acc = latency.fcfs_latency([app.rate_rps], [profile.service_time_ms], [profile.scv])
-    else:
-        acc = latency.fcfs_quantile(q, [app.rate_rps], [profile.service_time_ms], [profile.scv])
+    acc = latency.accelerator_latency(
+        discipline,
+        q,
+        [app.rate_rps],
+        [profile.service_time_ms],
+        [profile.scv],
+        [profile.switch_overhead_ms],
+        ps_model=instance.settings.ps_model,
+    )
     pre = 0.0
     if app.preprocess_ms > 0:
         stage = (latency.frontend_latency if q is None else lambda r, s, c: latency.frontend_quantile(q, r, s, c))(
@@ -53,10 +53,12 @@ def alone_latency_ms(instance: Instance, app: Application, node: Node, type_name
 def _alone_is_a_lower_bound(instance: Instance, discipline: Discipline, quantile: float | None) -> bool:
     """Whether an application's latency alone is a lower bound on its latency beside others.
 
-    True for the exact PS model, FCFS means (every co-located class adds work and switches) and
-    dedicated devices. Not for the seed's additive PS formula (a fast neighbour lowers the mean
-    service time it uses) nor for multi-class FCFS percentiles (the tail approximation is not
-    monotone in the mix), so there an SLO missed alone proves nothing and is not used.
+    True for the exact PS model (mean and the v2 percentile both grow with the utilisation), FCFS
+    means (the exact mean wait: every co-located class adds work and switches, so waits grow along
+    every sample path) and dedicated devices. Not for the seed's additive PS formula (a fast
+    neighbour lowers the mean service time it uses) nor for multi-class FCFS percentiles (the
+    queue's true percentiles are monotone, but the model's two Lindley steps on the asymptote are
+    not proven to be), so there an SLO missed alone proves nothing and is not used.
     """
     if discipline == Discipline.PS:
         return instance.settings.ps_model == "exact"

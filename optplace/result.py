@@ -90,6 +90,7 @@ class SolveResult(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     message: str = ""
     stats: dict[str, Any] = Field(default_factory=dict)
+    latency_model: str = ""  # the optplace.latency model version the evaluator checked the placement with
 
     def placement(self) -> dict[str, str]:
         """The placement as application -> accelerator."""

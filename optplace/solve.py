@@ -191,4 +191,5 @@ def build_result(
         params=params.model_dump(mode="json"),
         message=output.message,
         stats=output.stats,
+        latency_model=evaluation.latency_model,
     )

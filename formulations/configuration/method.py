@@ -10,7 +10,7 @@
    whose reduced cost could still be part of a better solution is added, and the integer master
    then either finds that better solution or proves the incumbent optimal.
 
-Options (``params.options``): ``frontend_levels`` (4), ``load_levels`` (4), ``smoothing`` (0.5),
+Options (``params.options``): ``frontend_levels`` (4), ``smoothing`` (0.5),
 ``enumeration_limit`` (30000 sets), ``columns_per_class`` (8 per round), ``exact_every`` (4: one
 exact pricing round in four, the others heuristic), ``cg_share`` (0.6 of the time for column
 generation), ``heuristics`` (list of warm-start methods, default every registered
@@ -81,10 +81,7 @@ class ColumnGeneration:
         self.enumeration_limit = int(opts.get("enumeration_limit", 30000))
         self.cg_share = float(opts.get("cg_share", 0.6))
         self.exact_every = max(1, int(opts.get("exact_every", 4)))
-        self.pricers = [
-            Pricer(c, frontend_levels=int(opts.get("frontend_levels", 4)), load_levels=int(opts.get("load_levels", 4)))
-            for c in model.classes
-        ]
+        self.pricers = [Pricer(c, frontend_levels=int(opts.get("frontend_levels", 4))) for c in model.classes]
         self.node_of_class = [-1] * len(model.classes)
         for r, rows in enumerate(model.node_rows):
             for c in rows.classes:

@@ -56,7 +56,11 @@ class SolveFailed(RuntimeError):
 def effective_params(settings: Settings, params: SolveParams | None) -> SolveParams:
     """The request's params with the server's time limit rules applied."""
     params = params or SolveParams()
-    return params.model_copy(update={"time_limit_s": settings.effective_time_limit(params.time_limit_s)})
+    update: dict[str, Any] = {"time_limit_s": settings.effective_time_limit(params.time_limit_s)}
+    if params.simulation.max_requests > settings.max_verify_requests:
+        # The server bounds the simulation work of verify="simulate" as it bounds the solve's time.
+        update["simulation"] = params.simulation.model_copy(update={"max_requests": settings.max_verify_requests})
+    return params.model_copy(update=update)
 
 
 def time_limit_result(task: Task, outcome: Outcome) -> str:
@@ -122,7 +126,7 @@ class SolveService:
             instance_json=instance_json,
             method=method,
             params=params.model_dump(mode="json"),
-            time_limit_s=params.time_limit_s or self.settings.default_time_limit_s,
+            time_limit_s=self.settings.wall_clock_s(params.model_dump(mode="json")),
             future=future,
             start_by=time.monotonic() + self.settings.sync_wait_s,
         )
@@ -146,7 +150,7 @@ class SolveService:
         """Store a new job and queue it (raises QueueFull without storing anything)."""
         job_id = uuid.uuid4().hex
         dumped = params.model_dump(mode="json")
-        task = Task(job_id, "job", instance_json, method, dumped, params.time_limit_s or 0.0)
+        task = Task(job_id, "job", instance_json, method, dumped, self.settings.wall_clock_s(dumped))
         self.pool.admit(task)
         try:
             record = self.store.create(
@@ -171,7 +175,7 @@ class SolveService:
             return None
         limit = self.settings.effective_time_limit(record.params.get("time_limit_s"))
         params: dict[str, Any] = {**record.params, "time_limit_s": limit}
-        return Task(job_id, "job", instance_json, record.method, params, limit)
+        return Task(job_id, "job", instance_json, record.method, params, self.settings.wall_clock_s(params))
 
     # -- JobListener (called from supervisor threads) ----------------------------------------
     def on_start(self, task: Task) -> bool:

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from optplace.domain import Objective
+
+
+class SimulationCheckSettings(BaseModel):
+    """How much simulation ``verify="simulate"`` may spend; every field is bounded, so no input can
+    ask for unbounded time or memory (about 3 s and 1 GB per 10 million requests at most)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    requests_per_accelerator: int = Field(
+        default=20_000,
+        ge=1_000,
+        le=1_000_000,
+        description="Measured requests expected on the used accelerator with the least arrival rate.",
+    )
+    max_requests: int = Field(
+        default=2_000_000,
+        ge=10_000,
+        le=10_000_000,
+        description="Cap on all simulated requests (warm-up included); the horizon shrinks to fit.",
+    )
+    batches: int = Field(default=20, ge=10, le=100, description="Batches of the batch-means 95% intervals.")
+    seed: int | None = Field(default=None, ge=0, description="Simulation seed; None = the solve's seed.")
 
 
 class SolveParams(BaseModel):
@@ -25,6 +47,13 @@ class SolveParams(BaseModel):
     )
     warm_start: bool = Field(default=True, description="Exact methods start from the best heuristic.")
     options: dict[str, Any] = Field(default_factory=dict, description="Method-specific options.")
+    verify: Literal["none", "simulate"] = Field(
+        default="none",
+        description="'simulate': also simulate the verified placement and report each SLO with a 95% interval.",
+    )
+    simulation: SimulationCheckSettings = Field(
+        default_factory=SimulationCheckSettings, description="Bounds of the simulation that verify='simulate' runs."
+    )
 
     def time_left(self, started: float, now: float) -> float | None:
         if self.time_limit_s is None:

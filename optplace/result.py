@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from optplace.evaluate import Violation
+from optplace.simulation.guard import SimulationCheck
 
 
 class Status(StrEnum):
@@ -90,6 +91,8 @@ class SolveResult(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     message: str = ""
     stats: dict[str, Any] = Field(default_factory=dict)
+    # params.verify == "simulate": every hosted SLO simulated, with a 95% interval and a verdict.
+    simulation: SimulationCheck | None = None
     latency_model: str = ""  # the optplace.latency model version the evaluator checked the placement with
 
     def placement(self) -> dict[str, str]:

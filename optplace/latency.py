@@ -815,23 +815,31 @@ _LEGENDRE_X, _LEGENDRE_W = np.polynomial.legendre.leggauss(8)
 _NODES, _WEIGHTS = (_LEGENDRE_X + 1.0) / 2.0, _LEGENDRE_W / 2.0
 
 
-def ps_tail(t: float, service_ms: float, scv: float, utilization: float) -> float:
+def ps_tail(t: float, service_ms: float, scv: float, utilization: float, rate_per_ms: float | None = None) -> float:
     """Upper bound on P(R > t) for a PS request of mean size s (gamma, SCV c) at load rho.
 
-    A request of size x that sees N others is slowed to x (1 + N) at most in the small-request
-    limit, and N is geometric (P(N >= k) = rho^k, insensitive to the service law); interpolated
-    continuously, P(R > x (1 + u)) <= rho^u. Larger requests average their slowdown over the
-    arrivals they overlap, so the bound holds for them with room (checked against simulation at
-    utilisation 0.03-0.8 and SCV 0-2 in docs/validation.md). A gamma size is integrated out:
-    P(R > t) = P(X >= t) + E[rho^(t / X - 1); X < t] (composite Gauss-Legendre, panels no wider
-    than a quarter of the size's standard deviation, at most 64).
+    Two facts about a request of size x, bounded separately and the smaller taken:
+
+    * **slowdown**: in the small-request limit it is slowed to x (1 + N), N the number of others it
+      finds, and N is geometric (P(N >= k) = rho^k, insensitive to the service law); interpolated
+      continuously, P(R > x (1 + u)) <= rho^u. Larger requests average their slowdown over the
+      requests they overlap, so the bound holds for them with room (checked against simulation at
+      utilisation 0.03-0.8 and SCV 0-2 in docs/validation.md);
+    * **no overlap** (exact, when ``rate_per_ms`` Lambda is given): the request is never slowed iff
+      it finds the device idle and nobody arrives during its x, so P(R > x) = 1 - (1 - rho) e^{-Lambda x}.
+      This is what fixes very low loads, where "delay 0 with probability 1 - rho" was wrong.
+
+    A gamma size is integrated out: P(R > t) = P(X >= t) + E[min(b(X), rho^(t / X - 1)); X < t]
+    (composite Gauss-Legendre, panels no wider than a quarter of the size's standard deviation, at
+    most 64).
     """
     if t <= 0.0:
         return 1.0
     if scv <= 0.0:
         if t < service_ms:
             return 1.0
-        return 0.0 if utilization <= 0.0 else math.exp(math.log(utilization) * (t / service_ms - 1.0))
+        value = 0.0 if utilization <= 0.0 else math.exp(math.log(utilization) * (t / service_ms - 1.0))
+        return min(value, _overlap(service_ms, utilization, rate_per_ms))
     survival = _gamma_survival(t, service_ms, scv)
     if utilization <= 0.0:
         return survival
@@ -843,8 +851,18 @@ def ps_tail(t: float, service_ms: float, scv: float, utilization: float) -> floa
     x = (edges[:-1, None] + lengths * _NODES[None, :]).ravel()
     w = (lengths * _WEIGHTS[None, :]).ravel()
     log_density = (shape - 1.0) * np.log(x) - x / scale - (math.lgamma(shape) + shape * math.log(scale))
-    integral = float(np.dot(w, np.exp(log_density + math.log(utilization) * (t / x - 1.0))))
+    slowed = np.exp(math.log(utilization) * (t / x - 1.0))
+    if rate_per_ms is not None:
+        slowed = np.minimum(slowed, 1.0 - (1.0 - utilization) * np.exp(-rate_per_ms * x))
+    integral = float(np.dot(w, np.exp(log_density) * slowed))
     return min(survival + integral, 1.0)
+
+
+def _overlap(size_ms: float, utilization: float, rate_per_ms: float | None) -> float:
+    """P(a PS request of this size ever shares the device) = 1 - (1 - rho) e^{-Lambda x}; 1 when Lambda is unknown."""
+    if rate_per_ms is None:
+        return 1.0
+    return 1.0 - (1.0 - utilization) * math.exp(-rate_per_ms * size_ms)
 
 
 def _gamma_survival(t: float, service_ms: float, scv: float) -> float:
@@ -853,21 +871,24 @@ def _gamma_survival(t: float, service_ms: float, scv: float) -> float:
     return float(gammaincc(1.0 / scv, t / (service_ms * scv)))
 
 
-def ps_request_quantile(q: float, service_ms: float, scv: float, utilization: float) -> float:
-    """The q-quantile of :func:`ps_tail`: s (1 + ln(1 - q) / ln rho) for a deterministic size."""
+def ps_request_quantile(
+    q: float, service_ms: float, scv: float, utilization: float, rate_per_ms: float | None = None
+) -> float:
+    """The q-quantile of :func:`ps_tail`; deterministic size: s when the request overlaps nobody with
+    probability at least q, else s (1 + ln(1 - q) / ln rho)."""
     if utilization >= 1.0:
         return math.inf
     if scv <= 0.0:
-        if utilization <= 0.0:
+        if utilization <= 0.0 or _overlap(service_ms, utilization, rate_per_ms) <= 1.0 - q:
             return service_ms
         return service_ms * (1.0 + math.log(1.0 - q) / math.log(utilization))
     target = 1.0 - q
     lo, hi = 0.0, service_ms * (1.0 + max(scv, 1.0) * 4.0)
-    while ps_tail(hi, service_ms, scv, utilization) > target:
+    while ps_tail(hi, service_ms, scv, utilization, rate_per_ms) > target:
         lo, hi = hi, 2.0 * hi
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        if ps_tail(mid, service_ms, scv, utilization) > target:
+        if ps_tail(mid, service_ms, scv, utilization, rate_per_ms) > target:
             lo = mid
         else:
             hi = mid
@@ -876,13 +897,15 @@ def ps_request_quantile(q: float, service_ms: float, scv: float, utilization: fl
     return hi
 
 
-def ps_within(q: float, budget_ms: float, service_ms: float, scv: float, utilization: float) -> bool:
+def ps_within(
+    q: float, budget_ms: float, service_ms: float, scv: float, utilization: float, rate_per_ms: float | None = None
+) -> bool:
     """Is the PS q-quantile of :func:`ps_request_quantile` at most ``budget_ms``? (One tail evaluation.)"""
     if utilization >= 1.0:
         return False
     if scv <= 0.0:
-        return ps_request_quantile(q, service_ms, 0.0, utilization) <= budget_ms
-    return ps_tail(budget_ms, service_ms, scv, utilization) <= 1.0 - q
+        return ps_request_quantile(q, service_ms, 0.0, utilization, rate_per_ms) <= budget_ms
+    return ps_tail(budget_ms, service_ms, scv, utilization, rate_per_ms) <= 1.0 - q
 
 
 def ps_quantile(
@@ -890,15 +913,16 @@ def ps_quantile(
 ) -> QueueLatency:
     """Model v2 q-quantile of per-class response time in an M/G/1-PS queue (:func:`ps_tail`).
 
-    It depends only on the utilisation and the class's own size law, whatever ``variant`` the
-    mean uses (``variant`` is checked for consistency with :func:`ps_latency`).
+    It depends on the utilisation, the total rate and the class's own size law, whatever
+    ``variant`` the mean uses (``variant`` is checked for consistency with :func:`ps_latency`).
     """
     _check_quantile(q)
     mean = ps_latency(rates_rps, service_ms, variant=variant)
     if not mean.stable:
         return mean
-    _lam, s, scv = np.broadcast_arrays(*_arrays(rates_rps, service_ms, service_scv))
-    values = np.array([ps_request_quantile(q, float(x), float(c), mean.utilization) for x, c in zip(s, scv)])
+    lam, s, scv = np.broadcast_arrays(*_arrays(rates_rps, service_ms, service_scv))
+    total = float(lam.sum()) / MS_PER_S
+    values = np.array([ps_request_quantile(q, float(x), float(c), mean.utilization, total) for x, c in zip(s, scv)])
     return QueueLatency(values, mean.utilization, True)
 
 
@@ -924,19 +948,46 @@ def _largest_feasible_utilization(feasible, cap: float) -> float:
 
 
 def ps_utilization_threshold(
-    q: float, budget_ms: float, service_ms: float, scv: float = 0.0, cap: float = 1.0
+    q: float, budget_ms: float, service_ms: float, scv: float = 0.0, cap: float = 1.0, *, relaxed: bool = False
 ) -> float:
-    """Largest PS utilisation (at most ``cap``) at which the v2 q-quantile of a class stays within ``budget_ms``.
+    """Utilisation threshold of a PS class's v2 q-quantile against ``budget_ms``, for a formulation.
 
-    Deterministic size: s (1 + ln(1 - q) / ln rho) <= B  <=>  rho <= (1 - q)^(1 / (B / s - 1)). The
-    quantile grows with rho, so this threshold is exact: a set meets the SLO iff its load is below it.
+    The v2 percentile also depends on the total rate (through the no-overlap probability), which
+    a set's utilisation does not fix, so a formulation gets two thresholds that bracket it:
+
+    * conservative (default): the slowdown bound alone (no-overlap cap ignored), which only raises
+      the percentile: s (1 + ln(1 - q) / ln rho) <= B  <=>  rho <= (1 - q)^(1 / (B / s - 1));
+    * ``relaxed``: the overlap probability is at least rho, so P(R > x (1 + u)) >= rho^max(u, 1) under
+      the model; every rho <= 1 - q then admits B = s, and above it the slowdown threshold applies.
     """
     if budget_ms < service_ms * (1.0 - 1e-15):
         return -math.inf
     if scv <= 0.0:
         ratio = budget_ms / service_ms - 1.0
-        return min(cap, (1.0 - q) ** (1.0 / ratio)) if ratio > 0.0 else 0.0
-    return _largest_feasible_utilization(lambda rho: ps_tail(budget_ms, service_ms, scv, rho) <= 1.0 - q, cap)
+        strict = min(cap, (1.0 - q) ** (1.0 / ratio)) if ratio > 0.0 else 0.0
+        return min(cap, max(strict, 1.0 - q)) if relaxed else strict
+
+    def feasible(rho: float) -> bool:
+        if relaxed:  # the smallest the model's tail can be at this utilisation
+            return _relaxed_gamma_tail(budget_ms, service_ms, scv, rho) <= 1.0 - q
+        return ps_tail(budget_ms, service_ms, scv, rho) <= 1.0 - q
+
+    return _largest_feasible_utilization(feasible, cap)
+
+
+def _relaxed_gamma_tail(t: float, service_ms: float, scv: float, utilization: float) -> float:
+    """E over a gamma size X of min(rho, rho^(t / X - 1)) for X < t, plus P(X >= t): below :func:`ps_tail` for any rate."""
+    survival = _gamma_survival(t, service_ms, scv)
+    shape, scale = 1.0 / scv, service_ms * scv
+    width = min(t, max(0.25 * service_ms * math.sqrt(scv), t / 64.0))
+    panels = math.ceil(t / width - 1e-9)
+    edges = np.linspace(0.0, t, panels + 1)
+    lengths = np.diff(edges)[:, None]
+    x = (edges[:-1, None] + lengths * _NODES[None, :]).ravel()
+    w = (lengths * _WEIGHTS[None, :]).ravel()
+    log_density = (shape - 1.0) * np.log(x) - x / scale - (math.lgamma(shape) + shape * math.log(scale))
+    slowed = np.minimum(np.exp(math.log(max(utilization, 1e-300)) * (t / x - 1.0)), utilization)
+    return min(survival + float(np.dot(w, np.exp(log_density) * slowed)), 1.0)
 
 
 @functools.lru_cache(maxsize=4096)

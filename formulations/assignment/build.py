@@ -522,7 +522,9 @@ class _Builder:
         for fe in fe_list:
             budget = budgets(fe)
             if discipline == Discipline.PS and data.ps_model == "exact":
-                values = 1000.0 * ps_threshold(s, budget, q, p.scv[k], cap)
+                if quantiles:
+                    self.approximations.add("PS percentile thresholds bracket the no-overlap probability")
+                values = 1000.0 * ps_threshold(s, budget, q, p.scv[k], cap, relaxed=not self.cons)
                 modes.append(self._threshold_mode(fe, 0.0, acc.cap, False, values, lam * s, k, ref_local))
                 continue
             if discipline in (Discipline.FCFS, Discipline.DEDICATED) and needs_single:
@@ -766,7 +768,7 @@ class _Builder:
                 chains.append(chain)
             # a percentile depends on the utilisation alone (model v2), whatever the mean model: U <= 1000 rho*
             if quantiles:
-                capacity = 1000.0 * ps_threshold(s, budget, q, p.scv[k], hi)
+                capacity = 1000.0 * ps_threshold(s, budget, q, p.scv[k], hi, relaxed=not self.cons)
                 keep = ~mean & (capacity > 0)
                 chain = self._chain("ps_cap", k[keep], capacity[keep], ref_mask[keep])
                 if chain:

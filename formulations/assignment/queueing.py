@@ -40,9 +40,10 @@ def frontend_delay_ms(preprocess_ms: np.ndarray, load: float, q: np.ndarray) -> 
 
 
 def ps_threshold(
-    service_ms: np.ndarray, budget_ms: np.ndarray, q: np.ndarray, scv: np.ndarray, cap: float
+    service_ms: np.ndarray, budget_ms: np.ndarray, q: np.ndarray, scv: np.ndarray, cap: float, *, relaxed: bool = False
 ) -> np.ndarray:
-    """Largest PS utilisation (exact model) meeting ``R <= budget``: ``1 - s/budget`` for the mean, else v2's percentile."""
+    """Largest PS utilisation (exact model) meeting ``R <= budget``: ``1 - s/budget`` for the mean (exact), else
+    v2's percentile threshold, conservative or ``relaxed`` (:func:`optplace.latency.ps_utilization_threshold`)."""
     s = np.asarray(service_ms, dtype=np.float64)
     b = np.asarray(budget_ms, dtype=np.float64)
     out = np.full(s.shape, -np.inf)
@@ -50,7 +51,9 @@ def ps_threshold(
         if np.isnan(q[i]):
             out[i] = 1.0 - s[i] / b[i] if b[i] >= s[i] else -np.inf
         else:
-            out[i] = latency.ps_utilization_threshold(float(q[i]), float(b[i]), float(s[i]), float(scv[i]), cap)
+            out[i] = latency.ps_utilization_threshold(
+                float(q[i]), float(b[i]), float(s[i]), float(scv[i]), cap, relaxed=relaxed
+            )
     return np.minimum(out, cap)
 
 

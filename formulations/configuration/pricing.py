@@ -307,7 +307,7 @@ def build_scenarios(
                         rho_star = y / (1.0 + y) if y >= 0 else -math.inf
                     else:  # the v2 percentile depends on the utilisation alone, whatever the mean model
                         rho_star = latency.ps_utilization_threshold(
-                            float(q[i]), float(slack), float(s[i]), float(c.scv[i])
+                            float(q[i]), float(slack), float(s[i]), float(c.scv[i]), relaxed=True
                         )
                     if rho_star > 0:
                         alpha[i] = 1.0 / rho_star

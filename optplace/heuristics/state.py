@@ -347,21 +347,22 @@ class ClusterState:
         q = self.app_q[a]
         budget = _budget(self.app_slo[a], self.network_ms) - frontend_ms(self.app_pre[a], fe_rho, q)
         if self.type_discipline[t] == PS:
-            return self._ps_class_ok(s, scv, rho, s, ((q, budget),))
+            return self._ps_class_ok(s, scv, rho, rate, ((q, budget),))
         return self._switch_classes_ok([(rate, s, scv, o, ((q, budget),))])
 
     # --- the latency checks of one accelerator ---------------------------------------------------
 
     def _ps_class_ok(
-        self, s: float, scv: float, rho: float, sbar: float, needs: Sequence[tuple[float | None, float]]
+        self, s: float, scv: float, rho: float, total_rps: float, needs: Sequence[tuple[float | None, float]]
     ) -> bool:
         """Does a PS class meet every (statistic, accelerator budget) in ``needs`` at utilisation ``rho``?"""
+        sbar = rho * 1000.0 / total_rps
         mean = s + sbar / (1.0 - rho) - sbar if self.additive_ps else s / (1.0 - rho)
         for q, budget in needs:
             if q is None:
                 if mean > budget:
                     return False
-            elif not latency.ps_within(q, budget, s, scv, rho):
+            elif not latency.ps_within(q, budget, s, scv, rho, total_rps / 1000.0):
                 return False
         return True
 
@@ -478,12 +479,11 @@ class ClusterState:
         q_a = self.app_q[a]
         own = (q_a, _budget(self.app_slo[a], self.network_ms) - frontend_ms(pre, fe_rho, q_a))
         if disc == PS:
-            sbar = sa / total
             for bkey, b in backends.items():
                 needs = self._needs(b, fe_rho) + ([own] if bkey == key else [])
-                if not self._ps_class_ok(b.s, b.scv, rho, sbar, needs):
+                if not self._ps_class_ok(b.s, b.scv, rho, total, needs):
                     return False
-            if joined is None and not self._ps_class_ok(s, scv, rho, sbar, (own,)):
+            if joined is None and not self._ps_class_ok(s, scv, rho, total, (own,)):
                 return False
         else:
             classes = [

@@ -9,22 +9,28 @@ from optplace import latency
 from optplace.formulations.assignment import queueing
 
 
-def test_ps_threshold_is_the_largest_feasible_utilisation():
-    """At the threshold the PS latency (mean or v2 percentile, SCV 0 or 1) meets the budget; just above it, not."""
+def test_ps_thresholds_bracket_the_v2_latency():
+    """Mean: the threshold is exact. Percentile (SCV 0 or 1): the conservative threshold meets the budget, and
+    above the relaxed one the budget is missed, whatever the class's rate."""
     s = np.array([10.0, 10.0, 30.0, 30.0])
     budget = np.array([50.0, 50.0, 200.0, 200.0])
     q = np.array([np.nan, 0.95, 0.99, 0.99])
     scv = np.array([0.0, 0.0, 0.0, 1.0])
-    rho = queueing.ps_threshold(s, budget, q, scv, cap=0.95)
+    conservative = queueing.ps_threshold(s, budget, q, scv, cap=0.95)
+    relaxed = queueing.ps_threshold(s, budget, q, scv, cap=0.95, relaxed=True)
+
+    def latency_at(k: int, rho: float) -> float:
+        rate = rho * 1000.0 / s[k]
+        if np.isnan(q[k]):
+            return float(latency.ps_latency([rate], [s[k]]).latency_ms[0])
+        return float(latency.ps_quantile(q[k], [rate], [s[k]], [scv[k]]).latency_ms[0])
+
+    assert conservative[0] == relaxed[0]
     for k in range(4):
-        for r, ok in ((rho[k], True), (rho[k] + 1e-6, False)):
-            rate = r * 1000.0 / s[k]
-            got = (
-                latency.ps_latency([rate], [s[k]])
-                if np.isnan(q[k])
-                else latency.ps_quantile(q[k], [rate], [s[k]], [scv[k]])
-            ).latency_ms[0]
-            assert bool(got <= budget[k] * (1 + 1e-9)) == ok
+        assert relaxed[k] >= conservative[k]
+        assert latency_at(k, conservative[k]) <= budget[k] * (1 + 1e-9)
+        if relaxed[k] < 0.95:
+            assert latency_at(k, relaxed[k] + 1e-6) > budget[k]
 
 
 def test_fcfs_single_threshold_matches_md1_and_quantiles():
@@ -57,8 +63,11 @@ def test_frontend_delay_matches_the_frontend_stage():
 
 def test_unreachable_budgets_give_no_threshold():
     """A budget below the bare service time admits no utilisation at all."""
-    rho = queueing.ps_threshold(np.array([30.0]), np.array([20.0]), np.array([np.nan]), np.array([0.0]), cap=0.8)
-    assert rho[0] == -np.inf
+    for relaxed in (False, True):
+        rho = queueing.ps_threshold(
+            np.array([30.0]), np.array([20.0]), np.array([0.95]), np.array([0.0]), cap=0.8, relaxed=relaxed
+        )
+        assert rho[0] == -np.inf
     rho = queueing.fcfs_single_threshold(
         np.array([30.0]), np.array([900.0]), np.array([20.0]), np.array([0.95]), np.array([0.0]), cap=0.8
     )

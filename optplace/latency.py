@@ -194,6 +194,7 @@ class SwitchQueue:
         scv: Sequence[float],
         switch_ms: Sequence[float],
     ):
+        self._tails: dict[tuple[int, float], float] = {}
         n = len(rates_rps)
         if n == 0 or not (len(service_ms) == len(scv) == len(switch_ms) == n):
             raise ValueError("rates, service times, SCVs and switch overheads need one entry per class")
@@ -410,9 +411,13 @@ class SwitchQueue:
         """Model probability that a class-i request's response time exceeds ``t`` ms (before the margin)."""
         if not self.stable:
             return 1.0
-        if any(c > 0.0 for c in self.scv):
-            return self._grid.tail(i, t)
-        return self._closed_tail(i, t)
+        key = (i, t)
+        value = self._tails.get(key)
+        if value is None:
+            value = self._grid.tail(i, t) if any(c > 0.0 for c in self.scv) else self._closed_tail(i, t)
+            if len(self._tails) < 4096:  # a solved queue is cached: keep its memo bounded
+                self._tails[key] = value
+        return value
 
     def _closed_tail(self, i: int, t: float) -> float:
         """Two Lindley steps on the capped asymptote, in closed form (deterministic service).

@@ -180,6 +180,15 @@ class ClusterState:
 
         self._build_vectors()
         self._signature_masks: dict[tuple, np.ndarray] = {}
+        # what decides a probe besides the accelerator: the backend it would join (own for an unshareable
+        # model), its rate, SLO, statistic, pre-processing and front-end memory
+        self.app_demand = [
+            (self.app_key[a] if self.model_shareable[self.app_model[a]] else -1 - self.app_model[a], *rest)
+            for a, rest in enumerate(
+                zip(self.app_rate, self.app_slo, self.app_q, self.app_pre, self.app_fe_mem, strict=True)
+            )
+        ]
+        self._probe_memo: list[tuple[tuple, dict]] = [((), {}) for _ in range(self.n_accs)]
         self._compat_masks: list[np.ndarray | None] = [None] * self.n_apps
         self._app_masks: list[np.ndarray | None] = [None] * self.n_apps
         self._eligible_by_signature: dict[tuple, np.ndarray] = {}
@@ -409,10 +418,23 @@ class ClusterState:
     # --- the probe -----------------------------------------------------------------------------
 
     def can_place(self, a: int, d: int) -> bool:
-        """Would every class on d (and on d's node, if a pre-processes) still meet its SLO?"""
+        """Would every class on d (and on d's node, if a pre-processes) still meet its SLO?
+
+        The answer depends on d's state, its node's and a's demand only, so it is remembered per
+        accelerator until d or its node changes: a greedy pass asks the same question for every
+        application alike (same model, rate, SLO, pre-processing) on every unchanged accelerator.
+        """
         if self.assignment[a] >= 0 or not self.compatible_mask(a)[d]:
             return False
-        return self._fits(a, d, check_latency=True)
+        stamp = (self.version[d], self.node_version[self.acc_node[d]], TOLERANCE)
+        memo = self._probe_memo[d]
+        if memo[0] != stamp:
+            memo = self._probe_memo[d] = (stamp, {})
+        demand = self.app_demand[a]
+        answer = memo[1].get(demand)
+        if answer is None:
+            answer = memo[1][demand] = self._fits(a, d, check_latency=True)
+        return answer
 
     def fits_memory(self, a: int, d: int) -> bool:
         """Compatibility, the dedicated rule and memory only (the knapsack baselines' test)."""

@@ -32,21 +32,13 @@ sys.path.insert(0, str(ROOT))
 from optplace import latency  # noqa: E402
 from optplace.domain import Instance  # noqa: E402
 from optplace.simulation import batch_estimate, fcfs_departures, ps_departures, simulate  # noqa: E402
+from optplace.validation import EDGETPU_PROFILES  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 QUANTILES = (0.95, 0.99)
 TARGET_MEAN = 0.02  # |predicted / simulated - 1|
 TARGET_TAIL = 1.02  # simulated / predicted
-EDGETPU = {
-    "mobilenet_v1": (4.55, 15.12),
-    "mobilenet_v2": (4.91, 10.43),
-    "efficientnet-S": (9.83, 17.33),
-    "efficientnet-M": (15.85, 22.63),
-    "efficientnet-L": (42.18, 17.53),
-    "ssd_mobilenet_v2": (19.23, 24.63),
-    "inception_v3": (62.95, 19.39),
-    "inception_v4": (125.13, 19.43),
-}
+EDGETPU = EDGETPU_PROFILES  # the authors' isolated service and switch times (ms)
 
 # --- simulation of single queues -----------------------------------------------------------------
 
@@ -105,7 +97,8 @@ def row(section, case, load, cls, sim, means: dict, tails: dict) -> dict:
         for q, value in per_q.items():
             key = f"p{round(q * 100)}"
             sv, shw = sim[key]["value"], sim[key]["half_width"] or 0.0
-            entry["tail"][name][key] = {"value": value, "ratio": sv / value, "ci_above": sv - shw > value}
+            # (an atom, s or s + o, is simulated to within float rounding: 1e-6 relative is equality)
+            entry["tail"][name][key] = {"value": value, "ratio": sv / value, "ci_above": sv - shw > value * (1 + 1e-6)}
     return entry
 
 
@@ -404,6 +397,10 @@ def summary(rows: list[dict]) -> list[dict]:
                     "points": len(part),
                     "worst": max(errors),
                     "misses": sum(e > TARGET_MEAN for e in errors),
+                    # a miss the simulation can tell: the prediction outside the simulated mean's 95% CI
+                    "misses_outside_ci": sum(
+                        abs(r["mean"][name]["error"]) > TARGET_MEAN and not r["mean"][name]["inside_ci"] for r in part
+                    ),
                 }
             )
         for name in part[0]["tail"]:
@@ -438,12 +435,17 @@ def markdown(rows: list[dict], margin: dict, args, seconds: float) -> str:
         "",
         "## Summary",
         "",
-        "| section | model | points | worst | median | misses | CI above |",
+        "Means: worst |error|, and misses beyond 2% (of which outside the simulated 95% CI). Tails: worst and median "
+        "simulated / predicted, misses above 1.02, and points whose simulated CI lies entirely above the prediction.",
+        "",
+        "| section | model | points | worst | median | misses | outside CI / CI above |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for s in summary(rows):
         if s["model"].startswith("mean"):
-            lines.append(f"| {s['section']} | {s['model']} | {s['points']} | {s['worst']:.2%} | | {s['misses']} | |")
+            lines.append(
+                f"| {s['section']} | {s['model']} | {s['points']} | {s['worst']:.2%} | | {s['misses']} | {s['misses_outside_ci']} |"
+            )
         else:
             lines.append(
                 f"| {s['section']} | {s['model']} | {s['points']} | {s['worst']:.3f} | {s['median']:.3f} | {s['misses']} | {s['ci_above']} |"

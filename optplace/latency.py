@@ -848,6 +848,15 @@ def ps_tail(t: float, service_ms: float, scv: float, utilization: float, rate_pe
     survival = _gamma_survival(t, service_ms, scv)
     if utilization <= 0.0:
         return survival
+    x, weight = _gamma_quadrature(t, service_ms, scv)
+    slowed = np.exp(math.log(utilization) * (t / x - 1.0))
+    if rate_per_ms is not None:
+        slowed = np.minimum(slowed, 1.0 - (1.0 - utilization) * np.exp(-rate_per_ms * x))
+    return min(survival + float(np.dot(weight, slowed)), 1.0)
+
+
+def _gamma_quadrature(t: float, service_ms: float, scv: float) -> tuple[FloatArray, FloatArray]:
+    """Nodes on (0, t) and weights times the gamma density there: E[f(X); X < t] = sum(weight * f(x))."""
     shape, scale = 1.0 / scv, service_ms * scv
     width = min(t, max(0.25 * service_ms * math.sqrt(scv), t / 64.0))
     panels = math.ceil(t / width - 1e-9)
@@ -856,11 +865,7 @@ def ps_tail(t: float, service_ms: float, scv: float, utilization: float, rate_pe
     x = (edges[:-1, None] + lengths * _NODES[None, :]).ravel()
     w = (lengths * _WEIGHTS[None, :]).ravel()
     log_density = (shape - 1.0) * np.log(x) - x / scale - (math.lgamma(shape) + shape * math.log(scale))
-    slowed = np.exp(math.log(utilization) * (t / x - 1.0))
-    if rate_per_ms is not None:
-        slowed = np.minimum(slowed, 1.0 - (1.0 - utilization) * np.exp(-rate_per_ms * x))
-    integral = float(np.dot(w, np.exp(log_density) * slowed))
-    return min(survival + integral, 1.0)
+    return x, w * np.exp(log_density)
 
 
 def _overlap(size_ms: float, utilization: float, rate_per_ms: float | None) -> float:
@@ -982,17 +987,9 @@ def ps_utilization_threshold(
 
 def _relaxed_gamma_tail(t: float, service_ms: float, scv: float, utilization: float) -> float:
     """E over a gamma size X of min(rho, rho^(t / X - 1)) for X < t, plus P(X >= t): below :func:`ps_tail` for any rate."""
-    survival = _gamma_survival(t, service_ms, scv)
-    shape, scale = 1.0 / scv, service_ms * scv
-    width = min(t, max(0.25 * service_ms * math.sqrt(scv), t / 64.0))
-    panels = math.ceil(t / width - 1e-9)
-    edges = np.linspace(0.0, t, panels + 1)
-    lengths = np.diff(edges)[:, None]
-    x = (edges[:-1, None] + lengths * _NODES[None, :]).ravel()
-    w = (lengths * _WEIGHTS[None, :]).ravel()
-    log_density = (shape - 1.0) * np.log(x) - x / scale - (math.lgamma(shape) + shape * math.log(scale))
+    x, weight = _gamma_quadrature(t, service_ms, scv)
     slowed = np.minimum(np.exp(math.log(max(utilization, 1e-300)) * (t / x - 1.0)), utilization)
-    return min(survival + float(np.dot(w, np.exp(log_density) * slowed)), 1.0)
+    return min(_gamma_survival(t, service_ms, scv) + float(np.dot(weight, slowed)), 1.0)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -443,3 +443,37 @@ def test_multicore_ps_lies_between_the_lone_time_and_the_pooled_formula(queue, c
     assert np.all(exact.latency_ms >= s - 1e-9)
     assert np.all(exact.latency_ms <= pooled.latency_ms + 1e-9)
     assert np.all(latency.multicore_ps_quantile(0.99, rates, s, cores).latency_ms >= s - 1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(1.0, 100.0), st.sampled_from([0.0, 0.0, 0.3, 1.0]), st.sampled_from([0.95, 0.99]))
+def test_one_class_fcfs_percentile_grows_with_load(service, scv, q):
+    """One class: the v2 percentile never falls as the load grows (the formulations' thresholds rely on it)."""
+    loads = np.linspace(0.02, 0.9, 12)
+    values = [latency.switch_queue([rho * 1000.0 / service], [service], [scv]).quantile(0, q) for rho in loads]
+    assert np.all(np.diff(values) >= -1e-9 * np.max(values))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(1.0, 100.0), st.sampled_from([0.0, 0.5, 2.0]), st.floats(0.01, 0.9), st.floats(1.01, 1.5))
+def test_ps_percentile_grows_with_load_and_rate(service, scv, rho, factor):
+    """The PS percentile grows with the utilisation and with the total rate (the no-overlap term)."""
+    lam = rho / service
+    base = latency.ps_request_quantile(0.95, service, scv, rho, lam)
+    assert latency.ps_request_quantile(0.95, service, scv, min(rho * factor, 0.99), lam) >= base - 1e-9
+    assert latency.ps_request_quantile(0.95, service, scv, rho, lam * factor) >= base - 1e-9
+
+
+@pytest.mark.parametrize(("scv", "rho"), [(0.0, 0.03), (1.0, 0.05), (2.0, 0.5)])
+def test_ps_percentile_is_above_a_short_simulation(scv, rho):
+    """One PS class at very low load or with variable sizes: the v2 p95 / p99 are at least the simulated ones."""
+    from optplace.simulation import ps_departures
+
+    rng = np.random.default_rng(int(10 * scv + 100 * rho))
+    n, s = 200_000, 10.0
+    arrival = np.cumsum(rng.exponential(s / rho, n))
+    size = s * (rng.gamma(1.0 / scv, scv, n) if scv > 0 else np.ones(n))
+    response = (ps_departures(arrival, size) - arrival)[n // 10 :]
+    for q in (0.95, 0.99):
+        predicted = latency.ps_quantile(q, [rho * 1000.0 / s], [s], [scv]).latency_ms[0]
+        assert predicted >= 0.98 * np.quantile(response, q)

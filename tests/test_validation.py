@@ -201,6 +201,10 @@ def test_evaluator_variant_is_what_the_evaluator_computes(shipped_points):
     }
     evaluation = evaluate(Instance.model_validate(doc), {m: "d" for m in models})
     got = next(a.latency_ms for a in evaluation.applications if a.application == point.model)
+    from optplace import solve
+
+    result = solve(Instance.model_validate(doc), "first_fit")
+    assert result.latency_model == "v2" and result.hosted == len(models)
     assert got == pytest.approx(point.predictions[validation.EVALUATOR_VARIANT], rel=1e-12)
     assert evaluation.latency_model == "v2"
 

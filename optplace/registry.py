@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from optplace.domain import Instance
+from optplace.exceptions import UnknownMethodError
 from optplace.params import SolveParams
 from optplace.result import Status, StopReason
 
@@ -53,6 +54,7 @@ BUILTIN_METHOD_MODULES: list[str] = [
     "optplace.heuristics.regret",
     "optplace.heuristics.local_search",
     "optplace.heuristics.baselines",
+    "optplace.heuristics.ibis",
     "optplace.formulations.assignment.methods",
     "optplace.formulations.configuration.method",
 ]
@@ -88,8 +90,7 @@ def get_method(name: str) -> MethodInfo:
     try:
         return _METHODS[name]
     except KeyError:
-        known = ", ".join(sorted(_METHODS))
-        raise ValueError(f"unknown method {name!r}; known methods: {known}") from None
+        raise UnknownMethodError(name, sorted(_METHODS)) from None
 
 
 def list_methods() -> list[MethodInfo]:

@@ -52,7 +52,15 @@ STATUS_TABLE: dict[str, StatusEntry] = {
 }
 
 
+def _pyomo_environ():
+    """``pyomo.environ``, or MissingExtraError naming ``optplace[pyomo]``."""
+    from optplace.extras import require
+
+    return require("pyomo.environ", "pyomo", "the milp_pyomo method")
+
+
 def version() -> str:
+    _pyomo_environ()
     import pyomo
 
     return str(pyomo.__version__)
@@ -60,7 +68,7 @@ def version() -> str:
 
 def choose_solver(name: str | None):
     """A Pyomo solver object: ``name`` if given, else the first available default."""
-    import pyomo.environ as pyo
+    pyo = _pyomo_environ()
 
     names = [name] if name else list(DEFAULT_SOLVERS)
     for candidate in names:
@@ -76,7 +84,7 @@ def choose_solver(name: str | None):
 
 def to_pyomo(model: LinearModel):
     """A Pyomo ConcreteModel with variables ``v[j]``, constraints ``rows`` and objective ``objective``."""
-    import pyomo.environ as pyo
+    pyo = _pyomo_environ()
     from pyomo.core.expr.numeric_expr import LinearExpression
 
     m = pyo.ConcreteModel()
@@ -125,7 +133,7 @@ def to_pyomo(model: LinearModel):
 
 def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
     """Solve ``model`` through Pyomo with ``settings.solver_name`` (default appsi_highs)."""
-    import pyomo.environ as pyo
+    pyo = _pyomo_environ()
 
     started = time.perf_counter()
     name, solver = choose_solver(settings.solver_name)

@@ -46,7 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="MODULE",
         help="import MODULE (which registers methods) in the server and workers; repeatable",
     )
-    parser.add_argument("--log-level", default=None, choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn and service log level (default info)",
+    )
     parser.set_defaults(handler=run_serve)
 
 
@@ -59,6 +64,14 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from optplace.exceptions import MissingExtraError
+    from optplace.extras import require_extra
+
+    try:
+        require_extra("server", "optplace serve")
+    except MissingExtraError as missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
     import uvicorn
     from pydantic import ValidationError
 

@@ -1166,10 +1166,11 @@ def _exponential_tail_quantile(mean_delay_ms: FloatArray, busy: float, q: float)
 
 
 def exponential_tail_factor(rho: float, q: float) -> float:
-    """max(0, ln(rho / (1 - q))) / (1 - rho): a v1 quantile is s + E[D] / rho times this (inf at rho >= 1)."""
+    """max(0, ln(rho / (1 - q))) / (1 - rho): the v1 exponential tail of a delay with mean rho / (1 - rho) and
+    busy probability rho (inf at rho >= 1); the v1 PS quantile is s (1 + this)."""
     if rho >= 1.0:
         return math.inf
-    return max(0.0, math.log(max(rho, 1e-300) / (1.0 - q))) / (1.0 - rho)
+    return float(_exponential_tail_quantile(np.array([rho / (1.0 - rho)]), rho, q)[0])
 
 
 def gamma_quantile_excess(q: ArrayLike, service_ms: ArrayLike, scv: ArrayLike) -> FloatArray:

@@ -19,7 +19,7 @@ from optplace.diagnose import check_alone
 from optplace.domain import Instance, Objective
 from optplace.evaluate import Evaluation, ViolationCode, evaluate
 from optplace.params import SolveParams
-from optplace.registry import MethodOutput, get_method
+from optplace.registry import MethodOutput, check_options, get_method
 from optplace.result import (
     Assignment,
     SolveResult,
@@ -55,10 +55,16 @@ def solve(
     method: str = "auto",
     params: SolveParams | Mapping[str, Any] | None = None,
 ) -> SolveResult:
-    """Place ``instance``'s applications with ``method`` and return a verified result."""
+    """Place ``instance``'s applications with ``method`` and return a verified result.
+
+    Raises ``ValueError`` for an unknown method and
+    :class:`~optplace.options.MethodOptionsError` (a ``ValueError``) for options the method does
+    not take, before anything runs.
+    """
     instance = as_instance(instance)
     params = params if isinstance(params, SolveParams) else SolveParams.model_validate(params or {})
     info = get_method(method)
+    check_options(info, params.options, instance)
     if params.objectives is not None:
         instance = instance.model_copy(update={"objectives": list(params.objectives)})
     started = time.perf_counter()

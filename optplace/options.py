@@ -77,11 +77,11 @@ def _known_placement(placement: dict[str, str], info: ValidationInfo) -> dict[st
         return placement
     applications = {a.name for a in instance.applications}
     accelerators = {acc.name for _, acc in instance.accelerators()}
-    wrong = [f"application {a!r}" for a in placement if a not in applications]
-    wrong += [f"accelerator {d!r} (for {a!r})" for a, d in placement.items() if d not in accelerators]
+    wrong = [f"unknown application {a!r}" for a in placement if a not in applications]
+    wrong += [f"unknown accelerator {d!r} (for {a!r})" for a, d in placement.items() if d not in accelerators]
     if wrong:
-        shown = ", ".join(wrong[:5]) + (f" and {len(wrong) - 5} more" if len(wrong) > 5 else "")
-        raise ValueError(f"the instance has no {shown}; a placement maps application names to accelerator names")
+        shown = "; ".join(wrong[:5]) + (f"; and {len(wrong) - 5} more" if len(wrong) > 5 else "")
+        raise ValueError(f"{shown}: a placement maps the instance's application names to its accelerator names")
     return placement
 
 

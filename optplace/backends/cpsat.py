@@ -85,7 +85,7 @@ class CpsatTuning(SolverTuning):
     absolute_gap_limit: float | None = Field(
         default=None, ge=0, le=1e9, allow_inf_nan=False, description="Absolute gap limit."
     )
-    max_number_of_conflicts: int | None = Field(default=None, ge=0, le=2**62, description="Conflict limit.")
+    max_number_of_conflicts: int | None = Field(default=None, ge=0, le=10**12, description="Conflict limit.")
     max_deterministic_time: float | None = Field(
         default=None, gt=0, le=1e7, allow_inf_nan=False, description="Deterministic time limit."
     )

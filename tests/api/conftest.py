@@ -38,6 +38,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "kill_grace_s": 0.5,
         "method_modules": [PLUGIN],
         "log_level": "warning",
+        # the in-process TestClient sends Host: testserver; the loopback names as for a real server
+        "allowed_hosts": ["testserver", "localhost", "127.0.0.1", "::1"],
     }
     values.update(overrides)
     return Settings(**values)

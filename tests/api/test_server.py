@@ -94,9 +94,9 @@ def test_job_lifecycle_with_cancel(http: httpx.Client) -> None:
     location = created.headers["location"]
     running = wait_for(lambda: (j := http.get(location).json())["result_kind"] == "incumbent" and j)
     assert running["status"] == "running" and running["result"]["status"] == "feasible"
-    cancelled = http.delete(location).json()
+    cancelled = http.post(location + "/cancel").json()
     assert cancelled["status"] == "cancelled" and cancelled["result"] == running["result"]
-    assert http.delete(location).json() == cancelled
+    assert http.post(location + "/cancel").json() == cancelled
     listed = http.get("/v1/jobs", params={"status": "cancelled"}).json()["items"]
     assert cancelled["id"] in {j["id"] for j in listed}
 

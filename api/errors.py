@@ -15,6 +15,7 @@ so that an answer is always short and always valid UTF-8.
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -32,12 +33,13 @@ log = logging.getLogger("optplace.api")
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:optplace:problem:"
 MAX_ECHO_CHARS = 200
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def printable(text: str, limit: int = MAX_ECHO_CHARS) -> str:
     """``text`` as a problem may echo it: valid UTF-8 (lone surrogates -> U+FFFD) and at most
     ``limit`` characters (cut with an ellipsis)."""
-    text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    text = _SURROGATE.sub("\ufffd", text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

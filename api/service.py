@@ -25,7 +25,7 @@ A server crash leaves jobs ``running`` in the store; at the next start :meth:`So
 re-queues them (or marks them failed after ``max_job_attempts`` interrupted runs, so a job that
 kills the server cannot keep it down). Completed results are never touched again. Finished jobs
 are deleted ``job_ttl_s`` after they end (:meth:`SolveService.purge_expired`, run at start and
-then every :data:`PURGE_EVERY_S`), and ``DELETE /v1/jobs/{id}`` deletes one at once (cancelling it
+then every :data:`PURGE_EVERY_S` or half the retention time), and ``DELETE /v1/jobs/{id}`` deletes one at once (cancelling it
 first if it is still queued or running).
 """
 
@@ -52,7 +52,7 @@ log = logging.getLogger("optplace.api")
 
 __all__ = ["ClientBusy", "QueueFull", "SolveFailed", "SolveService"]
 
-PURGE_EVERY_S = 60.0
+PURGE_EVERY_S = 60.0  # or half the retention time, when that is shorter
 STOP_REASONS = {"time_limit": StopReason.TIME_LIMIT, "memory_limit": StopReason.MEMORY_LIMIT}
 
 
@@ -143,7 +143,8 @@ class SolveService:
         return deleted
 
     def _purge_loop(self) -> None:
-        while not self._stopped.wait(PURGE_EVERY_S):
+        period = min(PURGE_EVERY_S, max(0.5, self.settings.job_ttl_s / 2))
+        while not self._stopped.wait(period):
             try:
                 self.purge_expired()
             except Exception:  # a failed purge is retried next time; it must not stop the thread

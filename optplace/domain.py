@@ -134,7 +134,7 @@ def _json_chars(text: str, where: str) -> int:
 
 def _escape(key: str) -> str:
     """One RFC 6901 reference token (``~`` -> ``~0``, ``/`` -> ``~1``), printable."""
-    return key.replace("~", "~0").replace("/", "~1").encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return re.sub("[\ud800-\udfff]", "\ufffd", key.replace("~", "~0").replace("/", "~1"))
 
 
 class _Frozen(BaseModel):

@@ -28,10 +28,6 @@ class CrashOptions(MethodOptions):
     exit_code: int = Field(default=7, ge=0, le=255, description="The exit code the process dies with.")
 
 
-class HogOptions(MethodOptions):
-    megabytes: int = Field(default=1000, ge=1, le=100_000, description="How much memory to take, in MB.")
-
-
 @register(
     "test_sleep", "Test only: first_fit, reported as an incumbent, then a long sleep", "baseline", options=SleepOptions
 )
@@ -49,26 +45,3 @@ def test_crash(instance: Instance, params: SolveParams) -> MethodOutput:
 
     report_incumbent(first_fit(instance, params))
     os._exit(CrashOptions.of(params).exit_code)
-
-
-@register(
-    "test_hog",
-    "Test only: reports an incumbent, then takes options.megabytes of memory (in touched pages) and holds it",
-    "baseline",
-    options=HogOptions,
-)
-def test_hog(instance: Instance, params: SolveParams) -> MethodOutput:
-    output = first_fit(instance, params)
-    report_incumbent(output)
-    held = []
-    for _ in range(HogOptions.of(params).megabytes):
-        held.append(bytearray(b"x") * 2**20)  # written, so every page is resident
-        time.sleep(0.001)
-    time.sleep(60)
-    return output
-
-
-@register("test_overload", "Test only: a buggy method that piles every application onto one accelerator", "baseline")
-def test_overload(instance: Instance, params: SolveParams) -> MethodOutput:
-    target = instance.nodes[0].accelerators[0].name
-    return MethodOutput(placement={a.name: target for a in instance.applications})

@@ -87,7 +87,7 @@ def test_min_cost_prefers_the_cheaper_accelerator():
 
 def test_unknown_order_is_an_error():
     """An unknown options.order is rejected before the method runs, naming the field and the choices."""
-    with pytest.raises(MethodOptionsError, match="options.order: Input should be 'auto', 'arrival'") as caught:
+    with pytest.raises(MethodOptionsError, match=r"options\.order: Input should be 'auto', 'arrival'") as caught:
         solve(packing(), "ordered_best_fit", SolveParams(options={"order": "random"}))
     assert caught.value.errors[0]["loc"] == ("order",)
 

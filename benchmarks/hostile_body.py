@@ -44,7 +44,7 @@ import numpy as np
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_load import ROOT, ServerUnderTest  # noqa: E402
+from api_load import ROOT, ServerUnderTest
 
 RESULTS = ROOT / "benchmarks" / "results"
 TINY = ROOT / "instances" / "tiny" / "ps_one_per_gpu.json"
@@ -61,7 +61,7 @@ def _fill(labels: int) -> bytes:
 
 def labels_700k() -> bytes:
     count = 700_000
-    while len(body := _fill(count + 20_000)) < LIMIT:
+    while len(_fill(count + 20_000)) < LIMIT:  # as many labels as fit under the body limit
         count += 20_000
     return _fill(count)
 
@@ -204,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(rows[-1]), flush=True)
         finally:
             server.stop()
-    meta = {"command": shlex.join(["python", "benchmarks/hostile_body.py", *(argv or sys.argv[1:])]), "machine": args.machine}
+    meta = {
+        "command": shlex.join(["python", "benchmarks/hostile_body.py", *(argv or sys.argv[1:])]),
+        "machine": args.machine,
+    }
     text = markdown(rows, meta)
     print(text)
     out = Path(args.out)

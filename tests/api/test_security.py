@@ -51,9 +51,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def http(server: Server) -> httpx.Client:
     """The server's client once both workers are alive and idle."""
     wait_for(
-        lambda: (w := server.http.get("/v1/health").json()["workers"])["alive"] == 2
-        and w["busy"] == 0
-        and w["waiting"] == 0,
+        lambda: (
+            (w := server.http.get("/v1/health").json()["workers"])["alive"] == 2
+            and w["busy"] == 0
+            and w["waiting"] == 0
+        ),
         timeout=120,
     )
     return server.http
@@ -61,9 +63,7 @@ def http(server: Server) -> httpx.Client:
 
 def other_client(server: Server) -> httpx.Client:
     """A second client: it connects from 127.0.0.2, another address of the loopback interface."""
-    return httpx.Client(
-        base_url=server.url, timeout=30.0, transport=httpx.HTTPTransport(local_address="127.0.0.2")
-    )
+    return httpx.Client(base_url=server.url, timeout=30.0, transport=httpx.HTTPTransport(local_address="127.0.0.2"))
 
 
 def solve_body(method: str = "first_fit", **params: Any) -> dict[str, Any]:
@@ -232,7 +232,7 @@ def _raw_post(http: httpx.Client, path: str, text: str) -> httpx.Response:
 
 
 def test_row6_lone_surrogates_are_422_with_a_pointer(http: httpx.Client) -> None:
-    """"\\ud800" in a name, in provenance or in a placement key is a 422 pointing at it, never a 500;
+    """ "\\ud800" in a name, in provenance or in a placement key is a 422 pointing at it, never a 500;
     the connection keeps working."""
     instance = json.dumps(tiny())
     app_name = tiny()["applications"][0]["name"]

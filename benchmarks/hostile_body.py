@@ -45,6 +45,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api_load import ROOT, ServerUnderTest
+from results_files import write_results
 
 RESULTS = ROOT / "benchmarks" / "results"
 TINY = ROOT / "instances" / "tiny" / "ps_one_per_gpu.json"
@@ -210,10 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     text = markdown(rows, meta)
     print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(text)
-    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    write_results(args.out, text, meta, rows)
     return 0
 
 

@@ -31,6 +31,9 @@ from typing import Any
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_files import write_results
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 RUNS = [("cpsat", 8), ("cpsat", 1), ("milp_highs", 2)]
@@ -133,10 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     text = markdown(rows, meta)
     print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(text)
-    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    write_results(args.out, text, meta, rows)
     return 0
 
 

@@ -65,6 +65,19 @@ def wait_for(check: Callable[[], Any], timeout: float = 30.0, interval: float = 
         time.sleep(interval)
 
 
+def wait_until_idle(server: Server, workers: int, timeout: float = 120.0) -> httpx.Client:
+    """The server's client once ``workers`` workers are alive and none is busy or waited for."""
+    wait_for(
+        lambda: (
+            (w := server.http.get("/v1/health").json()["workers"])["alive"] == workers
+            and w["busy"] == 0
+            and w["waiting"] == 0
+        ),
+        timeout=timeout,
+    )
+    return server.http
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

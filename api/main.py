@@ -20,11 +20,13 @@ from starlette.concurrency import run_in_threadpool
 from optplace import __version__
 from optplace.api import errors, openapi
 from optplace.api.deps import require_token
+from optplace.api.extender import PlanKeeper
 from optplace.api.guard import RequestGuard
-from optplace.api.routes import evaluate, health, jobs, methods, solve, validate
+from optplace.api.routes import evaluate, extender, health, jobs, methods, solve, validate
 from optplace.api.service import SolveService
 from optplace.api.settings import Settings
 from optplace.api.store import open_store
+from optplace.api.store.documents import open_document_store
 from optplace.registry import list_methods
 
 DESCRIPTION = """Place DNN inference applications on shared accelerators so that every hosted
@@ -42,13 +44,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings.store_url)
+        documents = open_document_store(settings.store_url)
         service = SolveService(settings, store)
         app.state.service = service
+        app.state.extender_plans = PlanKeeper(documents)
         try:
             await run_in_threadpool(service.start)
             yield
         finally:
             await run_in_threadpool(service.stop)
+            documents.close()
             store.close()
 
     app = FastAPI(
@@ -73,10 +78,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     protected = [Depends(require_token)] if settings.token is not None else []
-    app.include_router(health.router, prefix="/v1")
-    guarded = [solve.router, jobs.router, validate.router, evaluate.router, methods.router]
+    # kube-scheduler cannot send a bearer token: the extender's read-only verbs stay open like health.
+    open_routers = [health.router, extender.router]
+    for router in open_routers:
+        app.include_router(router, prefix="/v1")
+    guarded = [solve.router, jobs.router, validate.router, evaluate.router, methods.router, extender.plans]
     for router in guarded:
         app.include_router(router, prefix="/v1", dependencies=protected)
-    errors.index_routes(app, [("/v1", r) for r in [health.router, *guarded]])
+    errors.index_routes(app, [("/v1", r) for r in [*open_routers, *guarded]])
     logging.getLogger("optplace.api").setLevel(settings.log_level.upper() if settings.log_level != "trace" else "DEBUG")
     return app

@@ -70,10 +70,14 @@ def effective_params(settings: Settings, params: SolveParams | None) -> SolvePar
     """The request's params with the server's rules applied: the time limit, and at most
     ``max_threads`` threads."""
     params = params or SolveParams()
-    threads = None if params.threads is None else min(params.threads, settings.max_threads)
-    return params.model_copy(
-        update={"time_limit_s": settings.effective_time_limit(params.time_limit_s), "threads": threads}
-    )
+    update: dict[str, Any] = {
+        "time_limit_s": settings.effective_time_limit(params.time_limit_s),
+        "threads": None if params.threads is None else min(params.threads, settings.max_threads),
+    }
+    if params.simulation.max_requests > settings.max_verify_requests:
+        # The server bounds the simulation work of verify="simulate" as it bounds the solve's time.
+        update["simulation"] = params.simulation.model_copy(update={"max_requests": settings.max_verify_requests})
+    return params.model_copy(update=update)
 
 
 def stopped_result(task: Task, outcome: Outcome) -> str:
@@ -172,7 +176,7 @@ class SolveService:
             instance_json=instance_json,
             method=method,
             params=params.model_dump(mode="json"),
-            time_limit_s=params.time_limit_s or self.settings.default_time_limit_s,
+            time_limit_s=self.settings.wall_clock_s(params.model_dump(mode="json")),
             future=future,
             start_by=time.monotonic() + self.settings.sync_wait_s,
             client=client,
@@ -199,7 +203,7 @@ class SolveService:
         """Store a new job and queue it (raises QueueFull or ClientBusy without storing anything)."""
         job_id = uuid.uuid4().hex
         dumped = params.model_dump(mode="json")
-        task = Task(job_id, "job", instance_json, method, dumped, params.time_limit_s or 0.0, client=client)
+        task = Task(job_id, "job", instance_json, method, dumped, self.settings.wall_clock_s(dumped), client=client)
         self.pool.admit(task)
         try:
             record = self.store.create(
@@ -233,7 +237,15 @@ class SolveService:
             return None
         limit = self.settings.effective_time_limit(record.params.get("time_limit_s"))
         params: dict[str, Any] = {**record.params, "time_limit_s": limit}
-        return Task(job_id, "job", instance_json, record.method, params, limit, client=record.client)
+        return Task(
+            job_id,
+            "job",
+            instance_json,
+            record.method,
+            params,
+            self.settings.wall_clock_s(params),
+            client=record.client,
+        )
 
     # -- JobListener (called from supervisor threads) ----------------------------------------
     def on_start(self, task: Task) -> bool:

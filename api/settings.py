@@ -87,6 +87,15 @@ class Settings(BaseSettings):
     max_applications: int = Field(default=5000, ge=1)
     max_nodes: int = Field(default=1000, ge=1)
     max_accelerators: int = Field(default=2000, ge=1)
+    max_verify_requests: int = Field(
+        default=1_000_000,
+        ge=10_000,
+        le=10_000_000,
+        description="Cap on the requests a solve with verify='simulate' may simulate (about 3 s per million).",
+    )
+    verify_time_s: float = Field(
+        default=10.0, ge=0, description="Extra wall clock a solve with verify='simulate' gets for its simulation."
+    )
     max_job_attempts: int = Field(
         default=3, ge=1, description="A job interrupted by a crash this many times is marked failed."
     )
@@ -147,6 +156,12 @@ class Settings(BaseSettings):
     def reserved_for_sync(self) -> int:
         reserved = self.sync_reserved_workers if self.sync_reserved_workers is not None else int(self.workers >= 2)
         return min(reserved, self.workers - 1)
+
+    def wall_clock_s(self, params: dict) -> float:
+        """How long a worker may run a solve before it is killed (grace aside): the time limit,
+        plus the simulation allowance when the solve also verifies by simulation."""
+        limit = self.effective_time_limit(params.get("time_limit_s"))
+        return limit + (self.verify_time_s if params.get("verify") == "simulate" else 0.0)
 
     def effective_time_limit(self, requested: float | None) -> float:
         """The time limit a solve runs under: the request's, or the default, never above the cap."""

@@ -1,7 +1,7 @@
 """optplace: place DNN inference applications on shared accelerators under latency SLOs.
 
-The public entry point is :func:`optplace.solve`; instances are :class:`optplace.Instance`.
-Importing this package imports no solver.
+The public entry point is :func:`optplace.solve`; instances are :class:`optplace.Instance`;
+:func:`optplace.calibrate` fits profiles from request logs. Importing this package imports no solver.
 """
 
 from __future__ import annotations
@@ -14,6 +14,16 @@ from optplace.params import SolveParams
 from optplace.result import SolveResult, Status, StopReason
 from optplace.solve import PlacementVerificationError, solve
 
+
+def __getattr__(name: str):
+    # optplace.calibrate is imported on first use: it pulls in scipy.stats and the simulator.
+    if name == "calibrate":
+        from optplace.calibration import calibrate
+
+        return calibrate
+    raise AttributeError(f"module 'optplace' has no attribute {name!r}")
+
+
 __all__ = [
     "Evaluation",
     "Instance",
@@ -24,6 +34,7 @@ __all__ = [
     "Status",
     "StopReason",
     "__version__",
+    "calibrate",
     "evaluate",
     "solve",
 ]

@@ -17,6 +17,8 @@ COMMAND_MODULES = [
     "optplace.commands.serve",
     "optplace.commands.validate",
     "optplace.commands.simulate",
+    "optplace.commands.calibrate",
+    "optplace.commands.k8s",
 ]
 
 

@@ -15,7 +15,11 @@ changing only ``n_accelerators`` keeps the same applications (a load sweep).
 
 Scale families cover 10 to 10,000 applications; tightness families scale the SLO classes;
 switch-pressure families put many distinct models on edgeTPU-only clusters with switch overheads
-scaled by ratios measured on other Coral hosts.
+scaled by ratios measured on other Coral hosts. The hard-case families (issue 10) are where the
+analytic latency models were found optimistic in simulation: edgeTPUs dominated by one model
+under tail SLOs (``edgetpu-zipf-tail``, ``fcfs-dominant``) or tight mean SLOs
+(``fcfs-dominant-mean``), processor sharing with variable service (``ps-scv``) and at very low
+load (``ps-low-load``); ``benchmarks/slo_guard.py`` hunts violations on them.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import numpy as np
 
 from optplace import zoo
 from optplace.domain import Instance
+from optplace.profiles import ProfilesDocument, apply_profiles
 
 GENERATOR_VERSION = "1"
 
@@ -67,9 +72,28 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "frontend_memory_mb": zoo.FRONTEND_MEMORY_MB.value,
     "objectives": ["max_hosted", "min_accelerators"],
     "ps_model": "exact",
+    # Knobs for the hard cases of the latency models (issue 10). At their defaults they change
+    # nothing and are left out of ``provenance.parameters``, so files written before they existed
+    # still regenerate byte for byte.
+    "dominant_share": 0.9,  # popularity "dominant": share of applications using the dominant model
+    "n_models": None,  # draw this many distinct models (seeded) from those allowed; None = all
+    "service_scv": None,  # service-time SCV per profile: a number, or [lo, hi] drawn per profile
+    "slo_service_multiple": None,  # [lo, hi]: SLO = m x the model's fastest service time (+ front end, network)
 }
+_NEUTRAL_KNOBS = {"dominant_share": 0.9, "n_models": None, "service_scv": None, "slo_service_multiple": None}
+
+# The hard cases of issue 10: the regimes where the v1 latency models were found optimistic in
+# simulation. Every one has no front end and no network delay, so the accelerator's queue is the
+# whole response time and nothing hides a model error.
+_BARE = {"preprocess_ms": 0.0, "network_delay_ms": 0.0}
+_TPU_ONLY = {"hosts": {"edgetpu": 1.0}}
+_NANO_ONLY = {"hosts": {"nano": 1.0}}
 
 _HETERO = {"hosts": {"nano": 0.5, "edgetpu": 0.5}}
+
+# fcfs-dominant draws from the fast edgeTPU models (4.6-15.9 ms): a slow dominant model (18-125 ms
+# under a tail SLO of 80-240 ms) leaves room for two or three applications per device and no mix.
+_FAST_TPU_MODELS = ("mobilenet_v1", "mobilenet_v2", "googlenet", "efficientnet-S", "efficientnet-M")
 
 FAMILIES: dict[str, Family] = {
     f.name: f
@@ -129,6 +153,43 @@ FAMILIES: dict[str, Family] = {
             {"hosts": {"nano": 0.35, "edgetpu": 0.35, "cpu": 0.2, "xavier": 0.1}, "apps_per_accelerator": 7.0},
         ),
         Family(
+            "edgetpu-zipf-tail",
+            "edgeTPU-only cluster, Zipf popularity with exponent 2.0, every SLO a p95/p99 at 40% of its class, no "
+            "front end or network delay (the recipe with which issue 10 found FCFS tail violations)",
+            {**_TPU_ONLY, **_BARE, "apps_per_accelerator": 6.0, "popularity": "zipf", "zipf_exponent": 2.0}
+            | {"percentile_share": 1.0, "slo_scale": 0.4},
+        ),
+        Family(
+            "fcfs-dominant",
+            "edgeTPU-only cluster with three models, one used by 90% of the applications (so each edgeTPU mixes "
+            "a dominant model with one or two rare ones), every SLO a p95/p99 at 40% of its class, no front end "
+            "or network delay",
+            {**_TPU_ONLY, **_BARE, "apps_per_accelerator": 24.0, "popularity": "dominant", "n_models": 3}
+            | {"models": list(_FAST_TPU_MODELS), "percentile_share": 1.0, "slo_scale": 0.4},
+        ),
+        Family(
+            "fcfs-dominant-mean",
+            "fcfs-dominant with tight mean SLOs (25% of the class) instead of percentiles: FCFS means on skewed "
+            "switch mixes",
+            {**_TPU_ONLY, **_BARE, "apps_per_accelerator": 24.0, "popularity": "dominant", "n_models": 3}
+            | {"models": list(_FAST_TPU_MODELS), "slo_scale": 0.25},
+        ),
+        Family(
+            "ps-scv",
+            "Jetson-Nano-only cluster (processor sharing) whose service times vary (SCV drawn in 0.5-2 per model), "
+            "every SLO a p95/p99 at 40% of its class, no front end or network delay",
+            {**_NANO_ONLY, **_BARE, "apps_per_accelerator": 6.0, "service_scv": [0.5, 2.0]}
+            | {"percentile_share": 1.0, "slo_scale": 0.4},
+        ),
+        Family(
+            "ps-low-load",
+            "Jetson-Nano-only cluster at very low load (0.5-2 req/s per application, so accelerators run at "
+            "utilisation up to about 0.08) with p95/p99 SLOs only 10-50% above the service time, no front end or "
+            "network",
+            {**_NANO_ONLY, **_BARE, "apps_per_accelerator": 3.0, "rate_min_rps": 0.5, "rate_max_rps": 2.0}
+            | {"rate_step_rps": 0.1, "percentile_share": 1.0, "slo_service_multiple": [1.1, 1.5]},
+        ),
+        Family(
             "datacenter",
             "Edge devices plus a rack of datacenter GPUs with 16 GB device memory (4 per host); minimise cost",
             {
@@ -166,13 +227,42 @@ def resolve_knobs(family: str, n_apps: int | None, n_accelerators: int | None, k
     if n_accelerators < 1:
         raise ValueError("n_accelerators must be at least 1")
     resolved["n_accelerators"] = int(n_accelerators)
-    if resolved["popularity"] not in ("uniform", "zipf"):
-        raise ValueError("popularity must be 'uniform' or 'zipf'")
+    if resolved["popularity"] not in ("uniform", "zipf", "dominant"):
+        raise ValueError("popularity must be 'uniform', 'zipf' or 'dominant'")
+    if not 0 < float(resolved["dominant_share"]) <= 1:
+        raise ValueError("dominant_share must be in (0, 1]")
+    if resolved["n_models"] is not None and int(resolved["n_models"]) < 1:
+        raise ValueError("n_models must be at least 1 (or null for every model)")
+    resolved["service_scv"] = _range(resolved["service_scv"], "service_scv", low=0.0)
+    resolved["slo_service_multiple"] = _range(resolved["slo_service_multiple"], "slo_service_multiple", low=1.0)
     if not resolved["rate_min_rps"] > 0 or resolved["rate_max_rps"] < resolved["rate_min_rps"]:
         raise ValueError("need 0 < rate_min_rps <= rate_max_rps")
     if not 0 <= resolved["percentile_share"] <= 1 or not 0 <= resolved["slo_jitter"] < 1:
         raise ValueError("percentile_share must be in [0, 1] and slo_jitter in [0, 1)")
     return resolved
+
+
+def _recorded(knob: str, resolved: dict[str, Any]) -> bool:
+    """Whether ``provenance.parameters`` records ``knob``: every knob, except the hard-case knobs
+    when they are at their neutral default (and dominant_share when popularity is not dominant)."""
+    if knob == "dominant_share":
+        return resolved["popularity"] == "dominant"
+    return knob not in _NEUTRAL_KNOBS or resolved[knob] != _NEUTRAL_KNOBS[knob]
+
+
+def _range(value: Any, name: str, low: float) -> list[float] | None:
+    """``None``, a number or ``[lo, hi]`` as ``[lo, hi]`` (or None), each at least ``low``."""
+    if value is None:
+        return None
+    bounds = [value, value] if isinstance(value, int | float) else value
+    if (
+        not isinstance(bounds, list | tuple)
+        or len(bounds) != 2
+        or not all(isinstance(b, int | float) and math.isfinite(b) for b in bounds)
+        or not low <= bounds[0] <= bounds[1]
+    ):
+        raise ValueError(f"{name} must be a number or [lo, hi] with {low:g} <= lo <= hi, got {value!r}")
+    return [float(bounds[0]), float(bounds[1])]
 
 
 def split_counts(total: int, shares: dict[str, float]) -> dict[str, int]:
@@ -197,12 +287,14 @@ def generate_instance(
     n_apps: int | None = None,
     n_accelerators: int | None = None,
     seed: int = 0,
+    profiles: ProfilesDocument | None = None,
     **knobs: Any,
 ) -> Instance:
     """Build one instance of ``family``; ``n_apps=None`` uses the family's size (60 for hetero).
 
     ``n_accelerators=None`` derives the cluster size from ``apps_per_accelerator``. Any knob of
-    :data:`DEFAULT_KNOBS` may be overridden by keyword.
+    :data:`DEFAULT_KNOBS` may be overridden by keyword. ``profiles`` (a calibrated profiles
+    document) is merged over the zoo's profiles (:func:`optplace.profiles.apply_profiles`).
     """
     p = resolve_knobs(family, n_apps, n_accelerators, knobs)
     n = int(p["n_apps"])
@@ -221,16 +313,38 @@ def generate_instance(
     runnable = [zoo.MODELS[m] for m in wanted if set(zoo.MODELS[m].profiles) & set(host_keys)]
     if not runnable:
         raise ValueError(f"none of the models {wanted} has a profile on the host kinds {host_keys}")
+    if p["n_models"] is not None and int(p["n_models"]) < len(runnable):
+        keep = np.sort(model_rng.choice(len(runnable), size=int(p["n_models"]), replace=False))
+        runnable = [runnable[int(i)] for i in keep]
     models, profile_provenance, assumed_fields = _models(runnable, host_keys, float(p["switch_scale"]))
+    if p["service_scv"] is not None:
+        low, high = p["service_scv"]
+        for model_document in models:
+            for type_name, profile in model_document["profiles"].items():
+                where = f"{model_document['name']}@{type_name}"
+                profile["service_time_scv"] = round(float(model_rng.uniform(low, high)), 2)
+                profile_provenance[where]["service_time_scv"] = (
+                    f"{profile['service_time_scv']:g} (ASSUMED: drawn uniformly in [{low:g}, {high:g}] by the generator)"
+                )
+                assumed_fields.append(f"{where}.service_time_scv")
 
     # Applications.
-    if p["popularity"] == "zipf":
-        order = model_rng.permutation(len(runnable))
-        weights = np.empty(len(runnable))
-        weights[order] = 1.0 / np.arange(1, len(runnable) + 1) ** float(p["zipf_exponent"])
+    if p["popularity"] == "dominant":
+        # Exactly round(share x n) applications use one seed-chosen model; the rest are spread
+        # uniformly over the others, then the order is shuffled.
+        dominant = int(model_rng.integers(len(runnable)))
+        others = [i for i in range(len(runnable)) if i != dominant]
+        n_dominant = n if not others else round(float(p["dominant_share"]) * n)
+        rest = app_rng.choice(others, size=n - n_dominant) if others else np.empty(0, dtype=np.intp)
+        chosen = app_rng.permutation(np.concatenate([np.full(n_dominant, dominant), rest]).astype(np.intp))
     else:
-        weights = np.ones(len(runnable))
-    chosen = app_rng.choice(len(runnable), size=n, p=weights / weights.sum())
+        if p["popularity"] == "zipf":
+            order = model_rng.permutation(len(runnable))
+            weights = np.empty(len(runnable))
+            weights[order] = 1.0 / np.arange(1, len(runnable) + 1) ** float(p["zipf_exponent"])
+        else:
+            weights = np.ones(len(runnable))
+        chosen = app_rng.choice(len(runnable), size=n, p=weights / weights.sum())
     steps = round((p["rate_max_rps"] - p["rate_min_rps"]) / p["rate_step_rps"]) if p["rate_step_rps"] else 0
     if steps > 0:
         rates = p["rate_min_rps"] + p["rate_step_rps"] * app_rng.integers(0, steps + 1, size=n)
@@ -239,12 +353,22 @@ def generate_instance(
     jitter = app_rng.uniform(1 - p["slo_jitter"], 1 + p["slo_jitter"], size=n)
     is_percentile = app_rng.random(size=n) < p["percentile_share"]
     which_percentile = app_rng.integers(0, len(p["percentiles"]), size=n)
+    if p["slo_service_multiple"] is not None:
+        low_multiple, high_multiple = p["slo_service_multiple"]
+        multiple = app_rng.uniform(low_multiple, high_multiple, size=n)
+        fastest = {d["name"]: min(prof["service_time_ms"] for prof in d["profiles"].values()) for d in models}
     width = max(3, len(str(n)))
     applications = []
     for i in range(n):
         model = runnable[int(chosen[i])]
-        slo = zoo.SLO_CLASS_MS[model.size].value * float(p["slo_scale"]) * float(jitter[i])
-        slo = float(np.clip(round(slo, 1), *zoo.SLO_RANGE_MS))
+        if p["slo_service_multiple"] is not None:
+            # Relative to the model's own service time, so not clipped to the 60 ms - 1 s class range.
+            slo = round(
+                float(multiple[i]) * fastest[model.name] + float(p["preprocess_ms"]) + float(p["network_delay_ms"]), 1
+            )
+        else:
+            slo = zoo.SLO_CLASS_MS[model.size].value * float(p["slo_scale"]) * float(jitter[i])
+            slo = float(np.clip(round(slo, 1), *zoo.SLO_RANGE_MS))
         app: dict[str, Any] = {
             "name": f"app{i + 1:0{width}d}-{model.name}",
             "model": model.name,
@@ -258,7 +382,7 @@ def generate_instance(
             app["preprocess_ms"] = float(p["preprocess_ms"])
         applications.append(app)
 
-    parameters = {k: p[k] for k in sorted(p)}
+    parameters = {k: p[k] for k in sorted(p) if _recorded(k, p)}
     document = {
         "name": f"{family}-n{n}-a{p['n_accelerators']}-s{seed}",
         "description": f"{FAMILIES[family].description}. Generated: {n} applications, "
@@ -289,6 +413,8 @@ def generate_instance(
         },
     }
     instance = Instance.model_validate(document)
+    if profiles is not None:
+        instance = apply_profiles(instance, profiles, source=profiles.provenance.get("source"))
     return instance.model_copy(
         update={"provenance": {**instance.provenance, "offered_load": round(offered_load(instance), 4)}}
     )
@@ -413,6 +539,7 @@ def write_set(
     n_apps: int | None = None,
     n_accelerators: int | None = None,
     command: str | None = None,
+    profiles: ProfilesDocument | None = None,
     **knobs: Any,
 ) -> list[Path]:
     """Write ``count`` instances (seeds ``seed``..``seed+count-1``) and update ``out/manifest.json``.
@@ -432,7 +559,7 @@ def write_set(
     command = command or "python -c 'optplace.generate.write_set(...)' " + shlex.join(sys.argv[1:])
     written = []
     for i in range(count):
-        instance = generate_instance(family, n_apps, n_accelerators, seed + i, **knobs)
+        instance = generate_instance(family, n_apps, n_accelerators, seed + i, profiles=profiles, **knobs)
         path = out / f"{instance.name}.json"
         dump_instance(instance, path)
         written.append(path)
@@ -447,6 +574,8 @@ def write_set(
             "sha256": file_sha256(path),
             "command": command,
         }
+        if profiles is not None:
+            entries[path.name]["profiles_sha256"] = instance.provenance["calibrated_profiles"]["document_sha256"]
     manifest["generator_version"] = GENERATOR_VERSION
     manifest["files"] = [entries[k] for k in sorted(entries)]
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

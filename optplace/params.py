@@ -8,7 +8,7 @@ infinite. What each method accepts in ``options`` is its own typed model (:mod:`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +17,28 @@ from optplace.domain import Objective
 MAX_SEED = 2**31 - 1  # HiGHS and CP-SAT take a signed 32-bit seed
 MAX_THREADS = 256
 MAX_TIME_LIMIT_S = 1e7  # about 115 days: a bound that keeps deadline arithmetic finite
+
+
+class SimulationCheckSettings(BaseModel):
+    """How much simulation ``verify="simulate"`` may spend; every field is bounded, so no input can
+    ask for unbounded time or memory (about 3 s and 1 GB per 10 million requests at most)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    requests_per_accelerator: int = Field(
+        default=20_000,
+        ge=1_000,
+        le=1_000_000,
+        description="Measured requests expected on the used accelerator with the least arrival rate.",
+    )
+    max_requests: int = Field(
+        default=2_000_000,
+        ge=10_000,
+        le=10_000_000,
+        description="Cap on all simulated requests (warm-up included); the horizon shrinks to fit.",
+    )
+    batches: int = Field(default=20, ge=10, le=100, description="Batches of the batch-means 95% intervals.")
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED, description="Simulation seed; None = the solve's seed.")
 
 
 class SolveParams(BaseModel):
@@ -54,6 +76,13 @@ class SolveParams(BaseModel):
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="Method-specific options: each method's JSON Schema is in GET /v1/methods (optplace methods --json).",
+    )
+    verify: Literal["none", "simulate"] = Field(
+        default="none",
+        description="'simulate': also simulate the verified placement and report each SLO with a 95% interval.",
+    )
+    simulation: SimulationCheckSettings = Field(
+        default_factory=SimulationCheckSettings, description="Bounds of the simulation that verify='simulate' runs."
     )
 
     def time_left(self, started: float, now: float) -> float | None:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from optplace.evaluate import Violation
+from optplace.simulation.guard import SimulationCheck
 
 
 class Status(StrEnum):
@@ -91,6 +92,8 @@ class SolveResult(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     message: str = ""
     stats: dict[str, Any] = Field(default_factory=dict)
+    # params.verify == "simulate": every hosted SLO simulated, with a 95% interval and a verdict.
+    simulation: SimulationCheck | None = None
 
     def placement(self) -> dict[str, str]:
         """The placement as application -> accelerator."""

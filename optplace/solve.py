@@ -3,7 +3,9 @@
 Every method, whatever it is, goes through here: the instance is validated, the method runs, its
 placement is re-checked by the independent evaluator, and only then is a result built. A method
 that is not allowed to violate SLOs and returns a placement that does is a bug: ``solve`` raises
-:class:`PlacementVerificationError` rather than ship it.
+:class:`PlacementVerificationError` rather than ship it. With ``params.verify == "simulate"`` the
+verified placement is then also simulated and every hosted SLO gets a verdict from its 95%
+interval (``result.simulation``); that is a report, not a gate: the analytic check decides.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from optplace.result import (
     UnplacedReason,
     relative_gap,
 )
+from optplace.simulation.guard import SimulationCheck
 
 
 class PlacementVerificationError(RuntimeError):
@@ -93,7 +96,27 @@ def solve(
                 message=f"{type(error).__name__}: {error}",
             )
     runtime = time.perf_counter() - started
-    return build_result(instance, info.name, params, output, runtime, alone=alone, may_violate_slo=info.may_violate_slo)
+    result = build_result(
+        instance, info.name, params, output, runtime, alone=alone, may_violate_slo=info.may_violate_slo
+    )
+    if params.verify == "simulate" and result.status in (Status.OPTIMAL, Status.FEASIBLE):
+        result = result.model_copy(update={"simulation": simulate_result(instance, result, params)})
+    return result
+
+
+def simulate_result(instance: Instance, result: SolveResult, params: SolveParams) -> SimulationCheck:
+    """``verify="simulate"``: simulate the verified placement within ``params.simulation``'s bounds."""
+    from optplace.simulation.guard import check_by_simulation
+
+    settings = params.simulation
+    return check_by_simulation(
+        instance,
+        result.placement(),
+        requests_per_accelerator=settings.requests_per_accelerator,
+        max_requests=settings.max_requests,
+        batches=settings.batches,
+        seed=params.seed if settings.seed is None else settings.seed,
+    )
 
 
 def build_result(

@@ -196,6 +196,32 @@ NETWORK_DELAY_MS = measured(10.0, "ibis", "constant network delay used in the se
 SWITCH_SCALE_USB2 = 8.0
 SWITCH_SCALE_COCOMPILED = 0.26  # geometric mean of 0.15 and 0.46
 
+# EdgeTPU co-compilation (for co-compilation groups): models compiled together share the on-chip
+# parameter cache, so a switch between them reloads only what does not fit. Per-switch overheads
+# (ms), alternating (compiled apart) and co-compiled, of the two pairs Google's Coral references
+# time, per host: (pair time - both isolated times) / 2, derived by optplace.calibration.coral from
+# the references shipped in optplace/data/coral (tests/calibration/test_coral.py re-derives them).
+# Hosts: x86_64 (USB 3.0), aarch64 (Dev Board), rp4b (Raspberry Pi 4, USB 3.0, the seed's host),
+# rp3b / rp3b+ (Raspberry Pi 3, USB 2.0). Only the pair's total is identified: each direction of
+# a pair gets half of it. Benchmark and discussion: benchmarks/results/calibration_cv.md.
+EDGETPU_PARAMETER_CACHE_MB = measured(8.0, "vendor", "edgeTPU on-chip parameter cache, about 8 MB (Coral docs)")
+CORAL_SWITCH_MS: dict[str, dict[str, dict[str, Figure]]] = {
+    host: {
+        pair: {
+            "alternating": measured(alternating, "coral", f"{pair} compiled apart, per switch, {host} host"),
+            "cocompiled": measured(cocompiled, "coral", f"{pair} co-compiled, per switch, {host} host"),
+        }
+        for pair, (alternating, cocompiled) in pairs.items()
+    }
+    for host, pairs in {
+        "x86_64": {"mobilenet_v1+v2": (9.07, 1.45), "inception_v1+v4": (14.20, 6.84)},
+        "aarch64": {"mobilenet_v1+v2": (10.70, 2.02), "inception_v1+v4": (16.73, 9.09)},
+        "rp4b": {"mobilenet_v1+v2": (15.19, 2.30), "inception_v1+v4": (23.14, 10.56)},
+        "rp3b": {"mobilenet_v1+v2": (120.31, 19.83), "inception_v1+v4": (216.73, 128.28)},
+        "rp3b+": {"mobilenet_v1+v2": (129.81, 22.08), "inception_v1+v4": (272.76, 176.79)},
+    }.items()
+}
+
 # Model popularity: Zipf exponent fitted (least squares on log share vs log rank) to the request
 # counts of the 10 most requested of 87 base models in the Alibaba GenAI trace (shares 30.7%,
 # 15.0%, 9.4%, 7.9%, 7.5%, 4.3%, 3.6%, 3.0%, 2.7%, 2.7%).

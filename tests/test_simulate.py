@@ -321,8 +321,23 @@ def test_simulate_rejects_misuse():
         simulate(instance, {"a": "tpu9"})
     with pytest.raises(ValueError, match="no profile"):
         simulate(instance, {"a": "tpu1"})
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="give one of"):
         simulate(instance, PLACEMENT, requests_per_app=10, duration_s=1.0)
+    with pytest.raises(ValueError, match="give one of"):
+        simulate(instance, PLACEMENT, requests_per_accelerator=10, requests_per_app=10)
+    with pytest.raises(ValueError, match="max_requests"):
+        simulate(instance, PLACEMENT, requests_per_app=10, max_requests=0)
+
+
+def test_requests_per_accelerator_and_max_requests_size_the_horizon():
+    """The quietest used accelerator expects the asked requests; max_requests shrinks the whole run to fit."""
+    instance = _instance()
+    # gpu1 carries 10 + 20 = 30 req/s, tpu1 15 + 15 + 3 = 33 req/s: gpu1 is the quietest.
+    report = simulate(instance, PLACEMENT, requests_per_accelerator=3000, seed=1)
+    assert report.horizon_s == pytest.approx(3000 / 30.0)
+    capped = simulate(instance, PLACEMENT, requests_per_accelerator=3000, max_requests=2000, seed=1)
+    assert capped.horizon_s == pytest.approx(2000 / 63.0 / 1.1)
+    assert capped.requests_simulated <= 2000 * 1.1
 
 
 def test_empty_placement_gives_an_empty_report():
@@ -388,3 +403,56 @@ def test_multicore_front_end_matches_the_exact_formula():
         response = ps_departures(arrival, pre[classes], cores) - arrival
         simulated = np.array([response[20_000:][classes[20_000:] == k].mean() for k in range(2)])
         np.testing.assert_allclose(simulated, latency.multicore_ps_latency(rates, pre, cores).latency_ms, rtol=0.03)
+
+
+# --- textbook checks of what the SLO guard relies on ---------------------------------------------
+
+
+def _one_accelerator(discipline: str, profiles: dict[str, dict], rates: dict[str, float]) -> Instance:
+    """One accelerator, no front end, no network: the simulated response is the accelerator's alone."""
+    return Instance.model_validate(
+        {
+            "name": "textbook",
+            "settings": {"network_delay_ms": 0.0},
+            "accelerator_types": [{"name": "acc", "discipline": discipline}],
+            "nodes": [{"name": "n", "memory_mb": 4096, "accelerators": [{"name": "acc1", "type": "acc"}]}],
+            "models": [{"name": m, "profiles": {"acc": p}} for m, p in profiles.items()],
+            "applications": [
+                {"name": f"app-{m}", "model": m, "rate_rps": r, "slo": {"latency_ms": 1000}} for m, r in rates.items()
+            ],
+        }
+    )
+
+
+def test_ps_mean_is_insensitive_to_service_variability():
+    """M/G/1-PS at rho 0.6 with gamma service of SCV 3 and 0.5: each class's mean is s/(1-rho) within 3%."""
+    instance = _one_accelerator(
+        "ps",
+        {
+            "x": {"service_time_ms": 10.0, "service_time_scv": 3.0},
+            "y": {"service_time_ms": 20.0, "service_time_scv": 0.5},
+        },
+        {"x": 30.0, "y": 15.0},
+    )
+    report = simulate(instance, {"app-x": "acc1", "app-y": "acc1"}, requests_per_app=100_000, seed=4)
+    for name, s in (("app-x", 10.0), ("app-y", 20.0)):
+        assert report.application(name).mean_ms.value == pytest.approx(s / (1 - 0.6), rel=0.03)
+
+
+def test_mg1_fcfs_mean_matches_pollaczek_khinchine():
+    """One class FCFS with gamma service (SCV 1) at rho 0.5: mean s + rho s (1 + SCV) / (2 (1 - rho)) within 3%."""
+    instance = _one_accelerator("fcfs", {"x": {"service_time_ms": 10.0, "service_time_scv": 1.0}}, {"x": 50.0})
+    report = simulate(instance, {"app-x": "acc1"}, requests_per_app=200_000, seed=6)
+    expected = 10.0 + 0.5 * 10.0 * 2.0 / (2 * 0.5)
+    assert report.application("app-x").mean_ms.value == pytest.approx(expected, rel=0.03)
+
+
+def test_switch_is_paid_when_the_previously_served_request_used_another_model():
+    """By hand: the device keeps the last model loaded through idle time; only a change of model pays."""
+    arrival = np.array([0.0, 1.0, 10.0, 30.0, 40.0])
+    backend = np.array([0, 1, 1, 0, 0])
+    run = fcfs_departures(arrival, np.full(5, 2.0), backend, np.full(5, 5.0))
+    # 0: A at 0 -> 2; 1: B waits, switch -> 2 + 5 + 2 = 9; 2: B after idle, no switch -> 12;
+    # 3: A after idle, previous served was B -> 30 + 5 + 2 = 37; 4: A again -> 42.
+    np.testing.assert_allclose(run.departure_ms, [2.0, 9.0, 12.0, 37.0, 42.0])
+    assert run.switched.tolist() == [False, True, False, True, False]

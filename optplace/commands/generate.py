@@ -29,6 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KNOB=VALUE",
         help="override a generator knob; VALUE is JSON when it parses, else a string (repeatable)",
     )
+    parser.add_argument(
+        "--profiles",
+        default=None,
+        metavar="FILE",
+        help="profiles document (optplace calibrate --out) merged over the zoo's profiles of every instance",
+    )
     parser.add_argument("--list", action="store_true", help="list the families and knobs, then exit")
     parser.set_defaults(handler=run_generate)
 
@@ -63,6 +69,12 @@ def run_generate(args: argparse.Namespace) -> int:
         return 2
     try:
         knobs = parse_knobs(args.set)
+        profiles = None
+        if args.profiles:
+            from optplace.profiles import load_profiles
+
+            loaded = load_profiles(args.profiles)
+            profiles = loaded.model_copy(update={"provenance": {**loaded.provenance, "source": args.profiles}})
         paths = write_set(
             args.out,
             family=args.family,
@@ -71,6 +83,7 @@ def run_generate(args: argparse.Namespace) -> int:
             n_apps=args.apps,
             n_accelerators=args.accelerators,
             command=_command(args),
+            profiles=profiles,
             **knobs,
         )
     except ValueError as error:
@@ -91,5 +104,7 @@ def _command(args: argparse.Namespace) -> str:
         parts += ["--accelerators", str(args.accelerators)]
     for item in args.set:
         parts += ["--set", item]
+    if args.profiles:
+        parts += ["--profiles", str(args.profiles)]
     parts += ["--out", str(args.out)]
     return shlex.join(parts)

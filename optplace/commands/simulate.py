@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from optplace.commands.table import format_table, number
+from optplace.commands.table import format_table, interval, number
+from optplace.profiles import PROFILES_HELP
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,20 +41,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--batches", type=int, default=20, help="batches for the confidence intervals")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
+    parser.add_argument("--profiles", default=None, metavar="FILE", help=PROFILES_HELP)
+    parser.add_argument(
+        "--log-csv",
+        default=None,
+        metavar="FILE",
+        help="also write every measured request as a plain request log (the format optplace calibrate reads)",
+    )
     parser.set_defaults(handler=run_simulate)
 
 
 def run_simulate(args: argparse.Namespace) -> int:
     from optplace.io import InstanceError, load_instance
-    from optplace.simulation import ArrivalProcess, load_trace, simulate
+    from optplace.profiles import apply_profiles_file
+    from optplace.simulation import AcceleratorRequests, ArrivalProcess, load_trace, simulate
 
     try:
         instance = load_instance(args.instance)
+        if args.profiles:
+            instance = apply_profiles_file(instance, args.profiles)
         placement = _placement(args, instance)
         if args.arrivals == "trace":
             process = ArrivalProcess.from_trace(load_trace(args.trace))
         else:
             process = ArrivalProcess(kind=args.arrivals, scv=args.arrival_scv)
+        requests: list[AcceleratorRequests] | None = [] if args.log_csv else None
         report = simulate(
             instance,
             placement,
@@ -63,7 +75,12 @@ def run_simulate(args: argparse.Namespace) -> int:
             arrivals=process,
             warmup_s=args.warmup,
             batches=args.batches,
+            request_log=requests,
         )
+        if requests is not None:
+            from optplace.calibration.logs import simulated_rows, write_plain
+
+            write_plain(args.log_csv, simulated_rows(requests, load=f"seed={args.seed}"))
     except (InstanceError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -94,12 +111,12 @@ def render(report, name: str) -> str:
             a.application,
             a.accelerator,
             a.requests,
-            _ci(a.mean_ms),
-            _ci(a.p95_ms),
-            _ci(a.p99_ms),
+            interval(a.mean_ms),
+            interval(a.p95_ms),
+            interval(a.p99_ms),
             a.statistic,
             number(a.predicted_ms),
-            _ci(a.simulated_ms),
+            interval(a.simulated_ms),
             f"{a.slo_ms:g}",
             "yes" if a.meets_slo else ("NO (significant)" if a.violation_significant else "NO"),
         )
@@ -141,9 +158,3 @@ def render(report, name: str) -> str:
     ]
     lines.append(f"observed SLO violations: {', '.join(report.violations) if report.violations else 'none'}")
     return "\n".join(lines)
-
-
-def _ci(estimate) -> str:
-    if estimate.half_width is None:
-        return f"{estimate.value:.1f}"
-    return f"{estimate.value:.1f} ± {estimate.half_width:.1f}"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from optplace.commands.table import format_table, number
+from optplace.commands.table import format_table, interval, number
+from optplace.profiles import PROFILES_HELP
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,8 +30,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="method-specific option (VALUE parsed as JSON when it is valid JSON); repeatable",
     )
+    parser.add_argument(
+        "--verify",
+        choices=("none", "simulate"),
+        default="none",
+        help="simulate: also simulate the placement and give every hosted SLO a 95%% interval and a verdict",
+    )
+    parser.add_argument(
+        "--verify-requests",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --verify simulate: measured requests on the quietest used accelerator (default 20000)",
+    )
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
     parser.add_argument("--out", default=None, metavar="FILE", help="also write the JSON result to FILE")
+    parser.add_argument("--profiles", default=None, metavar="FILE", help=PROFILES_HELP)
     parser.set_defaults(handler=run_solve)
 
     methods = subparsers.add_parser("methods", help="list the available methods")
@@ -44,19 +59,24 @@ def run_solve(args: argparse.Namespace) -> int:
     from optplace.io import InstanceError, load_instance
     from optplace.options import MethodOptionsError
     from optplace.params import SolveParams
+    from optplace.profiles import ProfilesError, apply_profiles_file
     from optplace.registry import check_options, get_method
     from optplace.solve import solve
 
     try:
         instance = load_instance(args.instance)
+        if args.profiles:
+            instance = apply_profiles_file(instance, args.profiles)
         params = SolveParams(
             time_limit_s=args.time_limit,
             seed=args.seed,
             threads=args.threads,
             objectives=args.objective,
             options=parse_options(args.option),
+            verify=args.verify,
+            simulation=verify_settings(args),
         )
-    except InstanceError as error:
+    except (InstanceError, ProfilesError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (ValidationError, ValueError) as error:
@@ -81,6 +101,13 @@ def run_solve(args: argparse.Namespace) -> int:
     else:
         print(render_result(result, instance.name))
     return 0 if result.status.value in ("optimal", "feasible") else 1
+
+
+def verify_settings(args: argparse.Namespace) -> dict:
+    """The ``params.simulation`` bounds the flags ask for (validated by SolveParams)."""
+    if args.verify_requests is None:
+        return {}
+    return {"requests_per_accelerator": args.verify_requests}
 
 
 def parse_options(pairs: list[str]) -> dict:
@@ -124,6 +151,8 @@ def render_result(result, instance_name: str) -> str:
                 align_right={3, 4},
             )
         )
+    if result.simulation is not None:
+        parts.append(render_simulation(result.simulation))
     if result.unplaced:
         parts.append("unplaced:")
         parts.append(
@@ -148,6 +177,41 @@ def render_result(result, instance_name: str) -> str:
     if result.message:
         parts.append(result.message)
     return "\n".join(parts)
+
+
+def render_simulation(check) -> str:
+    """The verify=simulate table: each hosted SLO predicted, simulated (95% interval) and judged."""
+    rows = [
+        (
+            a.application,
+            a.accelerator,
+            a.statistic,
+            number(a.predicted_ms),
+            interval(a.simulated_ms),
+            f"{a.slo_ms:g}",
+            a.verdict.value,
+        )
+        for a in check.applications
+    ]
+    capped = " (capped by max_requests)" if check.capped else ""
+    lines = [
+        f"simulation check: {check.requests_simulated} requests simulated in {check.runtime_s:.2f} s, "
+        f"{check.requests_per_accelerator} per quietest accelerator{capped}; seed {check.seed}; "
+        f"95% intervals from {check.batches} batch means"
+    ]
+    if rows:
+        lines.append(
+            format_table(
+                ["application", "accelerator", "stat", "predicted", "simulated", "slo_ms", "verdict"],
+                rows,
+                align_right={3, 4, 5},
+            )
+        )
+    lines.append(
+        f"simulated: {len(check.sure_violations)} sure violations, {len(check.borderline)} borderline"
+        + (f" ({', '.join((check.sure_violations + check.borderline)[:10])})" if not check.ok else "")
+    )
+    return "\n".join(lines)
 
 
 def run_methods(args: argparse.Namespace) -> int:

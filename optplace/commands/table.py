@@ -22,3 +22,10 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]], align
 
 def number(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def interval(estimate) -> str:
+    """A simulated estimate as 'value ± half-width' (the value alone when it has no interval)."""
+    if estimate.half_width is None:
+        return f"{estimate.value:.1f}"
+    return f"{estimate.value:.1f} ± {estimate.half_width:.1f}"

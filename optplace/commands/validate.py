@@ -26,7 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--profiles",
         metavar="FILE",
         default=None,
-        help="JSON {model: {service_time_ms, switch_overhead_ms}} replacing the authors' edgeTPU profiles",
+        help=(
+            "profiles replacing the authors' edgeTPU profiles: a profiles document (optplace calibrate --out; "
+            "its one accelerator type) or JSON {model: {service_time_ms, switch_overhead_ms}}"
+        ),
     )
     parser.add_argument(
         "--sim-requests",
@@ -95,18 +98,10 @@ def _split_inputs(paths: list[str], v) -> tuple[list[Path] | None, list[Path]]:
 
 
 def _read_profiles(path: str) -> dict[str, tuple[float, float]]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object {{model: {{service_time_ms, switch_overhead_ms}}}}")
-    out: dict[str, tuple[float, float]] = {}
-    for model, entry in data.items():
-        try:
-            out[model] = (float(entry["service_time_ms"]), float(entry.get("switch_overhead_ms", 0.0)))
-        except (TypeError, KeyError, ValueError):
-            raise ValueError(f"{path}: {model}: needs service_time_ms (and optionally switch_overhead_ms)") from None
-        if out[model][0] <= 0 or out[model][1] < 0:
-            raise ValueError(f"{path}: {model}: service_time_ms must be > 0 and switch_overhead_ms >= 0")
-    return out
+    """(service_time_ms, switch_overhead_ms) per model from a profiles document or the flat form."""
+    from optplace.profiles import load_model_profiles
+
+    return {m: (p.service_time_ms, p.switch_overhead_ms) for m, p in load_model_profiles(path).items()}
 
 
 def render(points, batches, diagnostics, v) -> str:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -35,6 +36,7 @@ from pydantic import BaseModel, ConfigDict
 from optplace.domain import Application, Discipline, Instance
 from optplace.evaluate import backend_key, evaluate
 from optplace.simulation.arrivals import ArrivalProcess, arrival_times_ms
+from optplace.simulation.guard import Verdict, judge
 from optplace.simulation.stations import fcfs_departures, ps_departures
 from optplace.simulation.statistics import Estimate, batch_estimate
 
@@ -82,6 +84,29 @@ class NodeSimulation(_Out):
     predicted_frontend_utilization: float
 
 
+@dataclass(frozen=True)
+class AcceleratorRequests:
+    """Every request served by one accelerator, for request logs (``simulate(request_log=...)``).
+
+    Times in ms from the start of the run; one entry per request in the accelerator's arrival
+    order. ``service_ms`` is the time the request held the device (its switch included) under
+    ``fcfs``/``dedicated``, and its work under ``ps``; ``measured`` marks requests that arrived
+    inside the measurement window.
+    """
+
+    accelerator: str
+    accelerator_type: str
+    applications: list[str]
+    models: list[str]  # model of each application
+    memory_mb: list[float]  # backend memory of each application's profile
+    owner: np.ndarray  # index into applications, per request
+    arrival_ms: np.ndarray  # arrival at the application, before the front end and network
+    accelerator_arrival_ms: np.ndarray
+    service_ms: np.ndarray
+    departure_ms: np.ndarray
+    measured: np.ndarray
+
+
 class SimulationReport(_Out):
     """Per-application latency statistics (with 95% CIs), loads and observed SLO violations."""
 
@@ -109,20 +134,28 @@ def simulate(
     placement: Mapping[str, str],
     *,
     requests_per_app: int | None = None,
+    requests_per_accelerator: int | None = None,
     duration_s: float | None = None,
     seed: int = 0,
     arrivals: str | ArrivalProcess = "poisson",
     warmup_s: float | None = None,
     batches: int = 20,
+    max_requests: int | None = None,
+    request_log: list[AcceleratorRequests] | None = None,
 ) -> SimulationReport:
     """Simulate ``placement`` on ``instance`` and report latency statistics per application.
 
-    Give either ``requests_per_app`` (the measured horizon is chosen so that the slowest placed
-    application expects that many requests) or ``duration_s`` (the measured horizon); with
-    neither, ``requests_per_app`` defaults to 20,000. ``warmup_s`` defaults to 10% of the
-    horizon; requests arriving during it are simulated but not measured. ``arrivals`` is
-    ``"poisson"`` or an :class:`ArrivalProcess` (gamma renewal or trace replay). The same seed,
-    instance and placement give the same report.
+    Give one of ``requests_per_app`` (the measured horizon is chosen so that the slowest placed
+    application expects that many requests), ``requests_per_accelerator`` (so that the used
+    accelerator with the least arrival rate expects that many) or ``duration_s`` (the measured
+    horizon); with none, ``requests_per_app`` defaults to 20,000. ``warmup_s`` defaults to 10% of
+    the horizon; requests arriving during it are simulated but not measured. ``max_requests``
+    bounds the work: the horizon (and a default warm-up with it) shrinks so that the expected
+    number of simulated requests, warm-up included, stays within it; ``horizon_s`` in the report
+    says what was simulated. ``arrivals`` is ``"poisson"`` or an :class:`ArrivalProcess` (gamma
+    renewal or trace replay). The same seed, instance and placement give the same report. When
+    ``request_log`` is a list, one :class:`AcceleratorRequests` per used accelerator is appended
+    to it (for request logs).
     """
     started = time.perf_counter()
     process = arrivals if isinstance(arrivals, ArrivalProcess) else ArrivalProcess(kind=arrivals)
@@ -133,21 +166,42 @@ def simulate(
         raise ValueError("batches must be at least 2")
     placed = [a for a in instance.applications if a.name in placement]
 
-    if requests_per_app is not None and duration_s is not None:
-        raise ValueError("give requests_per_app or duration_s, not both")
+    sizes_given = [x is not None for x in (requests_per_app, requests_per_accelerator, duration_s)]
+    if sum(sizes_given) > 1:
+        raise ValueError("give one of requests_per_app, requests_per_accelerator or duration_s")
     if duration_s is not None:
         if not duration_s > 0:
             raise ValueError("duration_s must be positive")
         horizon_ms = duration_s * 1000.0
+    elif requests_per_accelerator is not None:
+        if requests_per_accelerator <= 0:
+            raise ValueError("requests_per_accelerator must be positive")
+        accelerator_rate: dict[str, float] = defaultdict(float)
+        for app in placed:
+            accelerator_rate[placement[app.name]] += app.rate_rps
+        quietest = min(accelerator_rate.values(), default=1.0)
+        horizon_ms = requests_per_accelerator / quietest * 1000.0
     else:
         count = DEFAULT_REQUESTS_PER_APP if requests_per_app is None else requests_per_app
         if count <= 0:
             raise ValueError("requests_per_app must be positive")
         slowest = min((a.rate_rps for a in placed), default=1.0)
         horizon_ms = count / slowest * 1000.0
-    warmup_ms = DEFAULT_WARMUP_FRACTION * horizon_ms if warmup_s is None else warmup_s * 1000.0
-    if warmup_ms < 0:
+    if warmup_s is not None and warmup_s < 0:
         raise ValueError("warmup_s must be non-negative")
+    if max_requests is not None:
+        if max_requests <= 0:
+            raise ValueError("max_requests must be positive")
+        total_rate_per_ms = sum(a.rate_rps for a in placed) / 1000.0
+        if total_rate_per_ms > 0:
+            # Expected requests = rate x (warm-up + horizon); shrink the horizon to fit the budget.
+            fixed_warmup_ms = 0.0 if warmup_s is None else warmup_s * 1000.0
+            warmup_share = DEFAULT_WARMUP_FRACTION if warmup_s is None else 0.0
+            affordable_ms = (max_requests / total_rate_per_ms - fixed_warmup_ms) / (1.0 + warmup_share)
+            if affordable_ms <= 0:
+                raise ValueError("max_requests is too small for the warm-up asked for")
+            horizon_ms = min(horizon_ms, affordable_ms)
+    warmup_ms = DEFAULT_WARMUP_FRACTION * horizon_ms if warmup_s is None else warmup_s * 1000.0
     end_ms = warmup_ms + horizon_ms
 
     # One independent stream per application (by its index in the instance, so that a stream
@@ -212,6 +266,22 @@ def simulate(
             departure, work = run.departure_ms, run.service_ms
             switch_fraction = float(run.switched[window].mean()) if window.any() else None
         _scatter(departure, owner, order, hosted, done)
+        if request_log is not None:
+            request_log.append(
+                AcceleratorRequests(
+                    accelerator=acc.name,
+                    accelerator_type=acc.type,
+                    applications=[a.name for a in hosted],
+                    models=[a.model for a in hosted],
+                    memory_mb=[models[a.model].profiles[acc.type].memory_mb for a in hosted],
+                    owner=owner,
+                    arrival_ms=np.concatenate([arrival[a.name] for a in hosted])[order],
+                    accelerator_arrival_ms=times,
+                    service_ms=work,
+                    departure_ms=departure,
+                    measured=window,
+                )
+            )
         acc_reports.append(
             AcceleratorSimulation(
                 accelerator=acc.name,
@@ -252,7 +322,7 @@ def simulate(
                 simulated_ms=simulated,
                 predicted_ms=predicted.get(app.name),
                 meets_slo=bool(simulated.value <= app.slo.latency_ms),
-                violation_significant=bool(simulated.ci_low is not None and simulated.ci_low > app.slo.latency_ms),
+                violation_significant=judge(simulated, app.slo.latency_ms) == Verdict.SURE_VIOLATION,
             )
         )
 

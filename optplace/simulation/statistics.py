@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from scipy import stats
 
 MIN_BATCHES = 2
 
@@ -58,6 +57,8 @@ def batch_estimate(values: np.ndarray, statistic: str, batches: int = 20, confid
     usable = min(batches, values.size // 10)
     if usable < MIN_BATCHES:
         return Estimate(value=point, ci_low=None, ci_high=None)
+    from scipy import stats  # here, not at import: result types import Estimate and must stay light
+
     per_batch = np.array([f(chunk) for chunk in np.array_split(values, usable)])
     spread = float(np.std(per_batch, ddof=1))
     half = float(stats.t.ppf(0.5 + confidence / 2.0, usable - 1)) * spread / np.sqrt(usable)

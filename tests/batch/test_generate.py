@@ -8,6 +8,7 @@ import pytest
 
 from optplace import zoo
 from optplace.cli import main
+from optplace.evaluate import evaluate
 from optplace.generate import FAMILIES, generate_instance, offered_load, split_counts
 from optplace.io import load_instance
 from optplace.solve import solve
@@ -185,3 +186,99 @@ def test_committed_generated_set_is_reproducible():
         instance = load_instance(path)
         assert instance == generate_instance(entry["family"], seed=entry["seed"], **entry["knobs"])
         assert f"--family {entry['family']}" in entry["command"]
+
+
+# --- the hard cases of issue 10 ------------------------------------------------------------------
+
+
+def _bare_tail(instance) -> bool:
+    """No front end, no network delay, every SLO a p95 or p99."""
+    return (
+        instance.settings.network_delay_ms == 0
+        and all(a.preprocess_ms == 0 for a in instance.applications)
+        and {a.slo.statistic for a in instance.applications} <= {"p95", "p99"}
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fcfs_dominant_family_mixes_one_dominant_model_with_rare_ones(seed):
+    """fcfs-dominant: edgeTPUs only, three models, 90% of applications (>= 84% of requests) on one model."""
+    instance = generate_instance("fcfs-dominant", seed=seed)
+    assert {t.discipline.value for t in instance.accelerator_types} == {"fcfs"}
+    assert _bare_tail(instance)
+    counts, rates = {}, {}
+    for app in instance.applications:
+        counts[app.model] = counts.get(app.model, 0) + 1
+        rates[app.model] = rates.get(app.model, 0.0) + app.rate_rps
+    assert len(counts) == 3 and max(counts.values()) == 54
+    assert max(rates.values()) / sum(rates.values()) >= 0.84
+
+
+def test_fcfs_dominant_placements_sit_in_the_hard_regime():
+    """Placed by the seed's first-fit, some edgeTPU mixes two or three models, one >= 84%, at utilisation 0.5-0.8."""
+    instance = generate_instance("fcfs-dominant", seed=1)
+    evaluation = evaluate(instance, solve(instance, "first_fit").placement())
+    rate = {a.name: a.rate_rps for a in instance.applications}
+    model = {a.name: a.model for a in instance.applications}
+    hard = []
+    for acc in evaluation.accelerators:
+        per_model: dict[str, float] = {}
+        for name in acc.applications:
+            per_model[model[name]] = per_model.get(model[name], 0.0) + rate[name]
+        share = max(per_model.values(), default=0.0) / max(sum(per_model.values()), 1e-9)
+        if 2 <= len(per_model) <= 3 and share >= 0.84 and 0.5 <= acc.utilization <= 0.8:
+            hard.append(acc.accelerator)
+    assert hard
+
+
+def test_fcfs_dominant_mean_and_the_issue_recipe():
+    """fcfs-dominant-mean states tight mean SLOs; edgetpu-zipf-tail is the issue's --set recipe as a family."""
+    mean = generate_instance("fcfs-dominant-mean", seed=0)
+    assert {a.slo.statistic for a in mean.applications} == {"mean"}
+    assert max(a.slo.latency_ms for a in mean.applications) <= 100.0
+    recipe = generate_instance("edgetpu-zipf-tail", seed=0)
+    explicit = generate_instance(
+        "edgetpu",
+        seed=0,
+        preprocess_ms=0,
+        network_delay_ms=0,
+        popularity="zipf",
+        zipf_exponent=2.0,
+        percentile_share=1.0,
+        slo_scale=0.4,
+    )
+    assert recipe.applications == explicit.applications and _bare_tail(recipe)
+
+
+def test_ps_scv_family_draws_service_variability_in_range():
+    """ps-scv: processor-sharing GPUs only, every profile's service SCV in [0.5, 2], recorded as assumed."""
+    instance = generate_instance("ps-scv", seed=2)
+    assert {t.discipline.value for t in instance.accelerator_types} == {"ps"}
+    assert _bare_tail(instance)
+    scvs = [p.scv for m in instance.models for p in m.profiles.values()]
+    assert all(0.5 <= s <= 2.0 for s in scvs) and max(scvs) - min(scvs) > 0.3
+    assert any(f.endswith(".service_time_scv") for f in instance.provenance["assumed"])
+
+
+def test_ps_low_load_family_runs_accelerators_nearly_idle():
+    """ps-low-load: SLOs 1.1-1.5x the service time, and placed accelerators run at utilisation <= 0.1."""
+    instance = generate_instance("ps-low-load", seed=0)
+    assert _bare_tail(instance)
+    service = {m.name: min(p.service_time_ms for p in m.profiles.values()) for m in instance.models}
+    for app in instance.applications:
+        assert 1.1 * service[app.model] - 0.05 <= app.slo.latency_ms <= 1.5 * service[app.model] + 0.05
+    evaluation = evaluate(instance, solve(instance, "regret_greedy").placement())
+    used = [a.utilization for a in evaluation.accelerators if a.applications]
+    assert used and max(used) <= 0.1 and sorted(used)[len(used) // 2] >= 0.02
+
+
+def test_hard_case_knobs_are_validated():
+    """Bad dominant shares, model counts and SCV ranges are refused with the knob's name."""
+    with pytest.raises(ValueError, match="dominant_share"):
+        generate_instance("fcfs-dominant", dominant_share=1.5)
+    with pytest.raises(ValueError, match="n_models"):
+        generate_instance("hetero", n_models=0)
+    with pytest.raises(ValueError, match="service_scv"):
+        generate_instance("ps-scv", service_scv=[2.0, 0.5])
+    with pytest.raises(ValueError, match="slo_service_multiple"):
+        generate_instance("ps-low-load", slo_service_multiple=[0.5, 1.0])

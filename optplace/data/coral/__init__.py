@@ -1,0 +1,1 @@
+"""Google Coral edgeTPU reference latencies (Apache-2.0); see README.md."""

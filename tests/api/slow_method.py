@@ -45,3 +45,9 @@ def test_crash(instance: Instance, params: SolveParams) -> MethodOutput:
 
     report_incumbent(first_fit(instance, params))
     os._exit(CrashOptions.of(params).exit_code)
+
+
+@register("test_overload", "Test only: a buggy method that piles every application onto one accelerator", "baseline")
+def test_overload(instance: Instance, params: SolveParams) -> MethodOutput:
+    target = instance.nodes[0].accelerators[0].name
+    return MethodOutput(placement={a.name: target for a in instance.applications})

@@ -66,6 +66,9 @@ PASS_METHODS = [
     "knapsack_best_fit",
     "knapsack_worst_fit",
     "knapsack_utilization",
+    "ibis_first_fit",
+    "ibis_breadth_first",
+    "ibis_heterogeneous",
 ]
 
 
@@ -227,11 +230,11 @@ print(json.dumps({"wall_s": wall, "cpu_s": cpu, "placed": len(output.placement),
 """
 
 
-def speed(quick: bool) -> list[dict]:
+def speed(quick: bool, methods: list[str] | None = None) -> list[dict]:
     n, m = (2000, 200) if quick else (10000, 1000)
     rows = []
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    for method in PASS_METHODS:
+    for method in methods or PASS_METHODS:
         timed = json.loads(
             subprocess.run(
                 [sys.executable, "-c", _PASS_CHILD, str(n), str(m), method, "0"],
@@ -469,6 +472,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--sections", default="headline,shipped,scale,speed,local_search")
+    parser.add_argument("--speed-methods", default=None, help="comma-separated methods for the speed section")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -486,7 +490,7 @@ def main() -> None:
         results["scale"] = scale(args.quick)
     if "speed" in sections:
         print("speed ...", flush=True)
-        results["speed"] = speed(args.quick)
+        results["speed"] = speed(args.quick, args.speed_methods.split(",") if args.speed_methods else None)
     if "local_search" in sections:
         print("local search ...", flush=True)
         results["local_search"] = local_search_traces(args.quick)

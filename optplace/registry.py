@@ -69,6 +69,7 @@ BUILTIN_METHOD_MODULES: list[str] = [
     "optplace.heuristics.regret",
     "optplace.heuristics.local_search",
     "optplace.heuristics.baselines",
+    "optplace.heuristics.ibis",
     "optplace.formulations.assignment.methods",
     "optplace.formulations.configuration.method",
 ]

@@ -258,7 +258,7 @@ def check_method(name: str, options: dict[str, Any] | None = None, instance: Ins
             [
                 {
                     "field": f"params.{e['field']}",
-                    "pointer": "/params/options" + json_pointer(e["loc"]),
+                    "pointer": "/params" + e["pointer"],
                     "code": e["code"],
                     "message": e["message"],
                 }

@@ -347,7 +347,7 @@ def brute_force(instance):
 
     alone = check_alone(instance)
     names = [a.name for a in instance.applications]
-    choices = [[None, *alone[n].feasible_accelerators] for n in names]
+    choices = [[None, *alone[n].candidate_accelerators] for n in names]
     best, best_key = None, None
     for combo in itertools.product(*choices):
         placement = {n: acc for n, acc in zip(names, combo) if acc is not None}

@@ -31,6 +31,7 @@ from optplace.batch import latest_rows, read_results, run_batch
 from optplace.generate import write_set
 from optplace.registry import list_methods
 from optplace.report import Document, build_document, fmt_ratio, fmt_seconds, make_plots, summarize
+from optplace.result import Status
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "batch_comparison"
@@ -122,7 +123,7 @@ def scale_table(doc: Document, summary: dict, sizes: list[int]) -> None:
             instances = [i for i in summary["per_instance"] if i["n_applications"] == size and method in i["status"]]
             ratios = [i["scores"][method] / i["best_score"] for i in instances if i["best_score"] > 0]
             times = [i["runtime_s"][method] for i in instances if i["runtime_s"].get(method) is not None]
-            solved = sum(1 for i in instances if i["status"][method] in ("optimal", "feasible"))
+            solved = sum(1 for i in instances if Status(i["status"][method]).has_solution)
             row += [
                 fmt_ratio(statistics.fmean(ratios)) if ratios else "-",
                 fmt_seconds(statistics.fmean(times)) if times else "-",

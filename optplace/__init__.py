@@ -1,18 +1,30 @@
 """optplace: place DNN inference applications on shared accelerators under latency SLOs.
 
-The public entry point is :func:`optplace.solve`; instances are :class:`optplace.Instance`;
-:func:`optplace.calibrate` fits profiles from request logs. Importing this package imports no solver.
+The public entry point is :func:`optplace.solve`; instances are :class:`optplace.Instance`, read
+with :func:`optplace.read` (alias :func:`optplace.load_instance`) or built with
+:class:`optplace.InstanceBuilder`; results are :class:`optplace.SolveResult` (``.summary()``);
+errors live in :mod:`optplace.exceptions`; :func:`optplace.calibrate` fits profiles from request
+logs. Importing this package imports no solver.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from optplace.builder import InstanceBuilder
 from optplace.domain import Instance, Objective
 from optplace.evaluate import Evaluation, evaluate
+from optplace.exceptions import (
+    InstanceError,
+    InvalidInputError,
+    OptplaceError,
+    OptplaceWarning,
+    PlacementVerificationError,
+)
+from optplace.io import load_instance, read
 from optplace.params import SolveParams
 from optplace.result import SolveResult, Status, StopReason
-from optplace.solve import PlacementVerificationError, solve
+from optplace.solve import solve
 
 
 def __getattr__(name: str):
@@ -27,7 +39,12 @@ def __getattr__(name: str):
 __all__ = [
     "Evaluation",
     "Instance",
+    "InstanceBuilder",
+    "InstanceError",
+    "InvalidInputError",
     "Objective",
+    "OptplaceError",
+    "OptplaceWarning",
     "PlacementVerificationError",
     "SolveParams",
     "SolveResult",
@@ -36,5 +53,7 @@ __all__ = [
     "__version__",
     "calibrate",
     "evaluate",
+    "load_instance",
+    "read",
     "solve",
 ]

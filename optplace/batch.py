@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import importlib
 import json
+import logging
 import math
 import os
 import platform
@@ -771,8 +772,14 @@ def run_batch(
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
     if not enabled:
         return None
-    from tqdm import tqdm
+    from optplace.exceptions import MissingExtraError
+    from optplace.extras import require
 
+    try:
+        tqdm = require("tqdm", "batch", "the progress bar of optplace batch").tqdm
+    except MissingExtraError as missing:
+        logging.getLogger("optplace.batch").info("no progress bar: %s", missing)
+        return None
     return tqdm(total=total, initial=initial, unit="task", desc="batch", file=sys.stderr, dynamic_ncols=True)
 
 
@@ -830,8 +837,9 @@ def _run_dask(
     holds on the worker. On interrupt the futures are cancelled; a task process already running
     on a worker ends at its deadline at the latest.
     """
-    from distributed import Client
+    from optplace.extras import require
 
+    Client = require("distributed", "batch", "optplace batch --scheduler (Dask)").Client
     client = Client(scheduler, timeout="30s", set_as_default=False)
     try:
         limit = jobs if jobs and jobs > 0 else max(1, len(todo))

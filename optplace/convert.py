@@ -44,14 +44,11 @@ from optplace.domain import (
     Objective,
     Profile,
 )
+from optplace.exceptions import ConversionError
 
 UTILIZATION_CAP = 0.9  # the cap u; any value in (0, 1) works, 0.9 leaves the queues clearly stable
 RATE_RPS = 1.0
 MAX_CAPACITY = 1e8  # beyond this one unit of capacity is below the evaluator's relative tolerance
-
-
-class ConversionError(ValueError):
-    """An input file does not follow the expected format; the message names the file and line."""
 
 
 @dataclass(frozen=True)

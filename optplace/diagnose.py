@@ -8,21 +8,32 @@ necessary condition for any placement.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from optplace import latency
-from optplace.domain import Application, Discipline, Instance, Node
+from optplace.domain import AcceleratorType, Application, Discipline, Instance, Node, Profile
 from optplace.result import UnplacedReason
 
 
 @dataclass
 class AloneCheck:
-    """Where an application could run if it were alone, and why not elsewhere."""
+    """Where an application could run if it were alone, and why not elsewhere.
+
+    ``feasible_accelerators`` are those where the application alone meets everything the
+    evaluator checks (profile, type, labels, memory, utilisation cap, SLO): placing it there by
+    itself passes :func:`optplace.evaluate.evaluate`. ``candidate_accelerators`` is the necessary
+    condition methods search over: a superset that also keeps accelerators where the application
+    misses its SLO alone but the latency model does not prove that neighbours cannot help (the
+    seed's additive PS formula and multi-class FCFS percentiles are not monotone in the mix).
+    """
 
     application: str
     feasible_accelerators: list[str] = field(default_factory=list)
-    reason: UnplacedReason | None = None  # set when feasible_accelerators is empty
-    detail: str = ""
+    candidate_accelerators: list[str] = field(default_factory=list)
+    reason: UnplacedReason | None = None  # set when candidate_accelerators is empty
+    detail: str = ""  # why not, with numbers; also set when only neighbours could help
     best_alone_latency_ms: float | None = None
 
 
@@ -30,24 +41,51 @@ def alone_latency_ms(instance: Instance, app: Application, node: Node, type_name
     """End-to-end latency (in the SLO's statistic) and accelerator utilisation of ``app`` alone."""
     profile = instance.model_map()[app.model].profiles[type_name]
     discipline = instance.accelerator_type_map()[type_name].discipline
-    q = app.slo.quantile
-    if discipline == Discipline.PS:
-        if q is None:
-            acc = latency.ps_latency([app.rate_rps], [profile.service_time_ms], variant=instance.settings.ps_model)
-        else:
-            acc = latency.ps_quantile(q, [app.rate_rps], [profile.service_time_ms], variant=instance.settings.ps_model)
-    elif q is None:
-        acc = latency.fcfs_latency([app.rate_rps], [profile.service_time_ms], [profile.scv])
-    else:
-        acc = latency.fcfs_quantile(q, [app.rate_rps], [profile.service_time_ms], [profile.scv])
+    return _alone_latency_ms(instance, app, node, profile, discipline)
+
+
+def _alone_latency_ms(
+    instance: Instance, app: Application, node: Node, profile: Profile, discipline: Discipline
+) -> tuple[float, float]:
+    return _alone_latency_of(
+        discipline.value,
+        instance.settings.ps_model,
+        app.slo.quantile,
+        app.rate_rps,
+        profile.service_time_ms,
+        profile.scv,
+        profile.switch_overhead_ms,
+        app.preprocess_ms,
+        node.preprocess_cores,
+        instance.settings.network_delay_ms,
+    )
+
+
+# A pure function of numbers, so its results are shared across instances: a service solving
+# similar instances, or a library user solving one repeatedly, computes each case once. Bounded
+# (about 2 MB at most).
+@functools.lru_cache(maxsize=16384)
+def _alone_latency_of(
+    discipline: str,
+    ps_model: str,
+    q: float | None,
+    rate_rps: float,
+    service_ms: float,
+    scv: float,
+    switch_ms: float,
+    preprocess_ms: float,
+    cores: float,
+    network_ms: float,
+) -> tuple[float, float]:
+    acc = latency.accelerator_latency(discipline, q, [rate_rps], [service_ms], [scv], [switch_ms], ps_model=ps_model)
     pre = 0.0
-    if app.preprocess_ms > 0:
+    if preprocess_ms > 0:
         stage = (latency.frontend_latency if q is None else lambda r, s, c: latency.frontend_quantile(q, r, s, c))(
-            [app.rate_rps], [app.preprocess_ms], node.preprocess_cores
+            [rate_rps], [preprocess_ms], cores
         )
         pre = float(stage.latency_ms[0])
-    total = float(latency.end_to_end_ms(pre, instance.settings.network_delay_ms, acc.latency_ms)[0])
-    return total, acc.utilization
+    total = float(latency.end_to_end_ms(pre, network_ms, acc.latency_ms)[0])
+    return total, float(acc.utilization)
 
 
 def _alone_is_a_lower_bound(instance: Instance, discipline: Discipline, quantile: float | None) -> bool:
@@ -65,121 +103,190 @@ def _alone_is_a_lower_bound(instance: Instance, discipline: Discipline, quantile
     return True
 
 
-# The last instance checked and its result: solve() and the method it runs both ask for the same
-# (immutable) instance, and on thousands of applications the check is not free. Identity, not
-# equality, is compared. The result is shared, so callers must treat it as read-only.
-_last: tuple[Instance, dict[str, AloneCheck]] | None = None
+# The checker of the last instance asked about, with the checks made so far: solve() and the
+# method it runs ask about the same (immutable) instance, and on thousands of applications the
+# check is not free. Identity, not equality, is compared. Results are shared: read them, never
+# modify them.
+_last: tuple[Instance, _AloneChecker] | None = None
 
 
-def check_alone(instance: Instance) -> dict[str, AloneCheck]:
-    """For every application, the accelerators it could use alone, or the reason it can use none.
+def check_alone(instance: Instance, applications: Iterable[str] | None = None) -> dict[str, AloneCheck]:
+    """For every application (or only those named), the accelerators it could use alone, or why none.
 
-    The returned mapping is cached for the most recent instance: read it, never modify it.
+    Checks are cached for the most recent instance, application by application, so asking about a
+    few applications first and all of them later computes each once. Read the result; never modify it.
     """
     global _last
     cached = _last
     if cached is None or cached[0] is not instance:
-        cached = (instance, _check_alone(instance))
+        cached = (instance, _AloneChecker(instance))
         _last = cached
-    return cached[1]
+    checker = cached[1]
+    names = [a.name for a in instance.applications] if applications is None else list(applications)
+    return {name: checker.check(name) for name in names}
 
 
-def _check_alone(instance: Instance) -> dict[str, AloneCheck]:
-    types = instance.accelerator_type_map()
-    models = instance.model_map()
-    checks: dict[str, AloneCheck] = {}
-    # Accelerators grouped by (node's memory, memory cap, pre-processing cores and labels; type):
-    # everything below depends only on those, so identical nodes share one check (a generated
-    # cluster of 1,000 nodes has a handful of groups). Feasible lists keep the file order.
-    groups: dict[tuple, list[str]] = {}
-    nodes: dict[tuple, Node] = {}
-    order = {acc.name: i for i, (_, acc) in enumerate(instance.accelerators())}
-    for node, acc in instance.accelerators():
-        key = (
-            node.memory_mb,
-            instance.memory_cap(node),
-            node.preprocess_cores,
-            tuple(sorted(node.labels.items())),
-            acc.type,
-        )
-        groups.setdefault(key, []).append(acc.name)
-        nodes.setdefault(key, node)
-    alone_cache: dict[tuple, tuple[float, float]] = {}
-    ordered: dict[tuple, list[str]] = {}  # feasible groups -> their accelerators in file order
-    for app in instance.applications:
-        check = AloneCheck(app.name)
-        model = models[app.model]
-        compatible = memory_ok = False
-        best = float("inf")  # best latency among options within the utilisation cap
-        lowest_load = float("inf")  # lowest utilisation alone, with its cap, when none is within
-        lowest_cap = 0.0
-        feasible_groups: list[tuple] = []
-        for key in groups:
-            node, type_name = nodes[key], key[-1]
-            if type_name not in model.profiles:
-                continue
-            if app.allowed_accelerator_types is not None and type_name not in app.allowed_accelerator_types:
-                continue
-            if any(node.labels.get(k) != v for k, v in app.required_labels.items()):
-                continue
-            compatible = True
-            profile = model.profiles[type_name]
-            acc_type = types[type_name]
+class _AloneChecker:
+    """Everything about the cluster the checks share, computed once per instance."""
+
+    def __init__(self, instance: Instance):
+        self.instance = instance
+        self.apps = {a.name: a for a in instance.applications}
+        self.models = instance.model_map()
+        self.checks: dict[str, AloneCheck] = {}
+        # Accelerators grouped by (node's memory, memory cap, pre-processing cores and labels; type):
+        # everything below depends only on those, so identical nodes share one check (a generated
+        # cluster of 1,000 nodes has a handful of groups). Accelerator lists keep the file order.
+        self.groups: dict[tuple, _Group] = {}
+        self.group_of: dict[str, tuple] = {}
+        types = instance.accelerator_type_map()
+        for node, acc in instance.accelerators():
             memory_cap = instance.memory_cap(node)
-            node_mb = app.frontend_memory_mb + (0.0 if acc_type.memory_mb else profile.memory_mb)
-            if node_mb > node.memory_mb * memory_cap or (
-                acc_type.memory_mb and profile.memory_mb > acc_type.memory_mb * memory_cap
-            ):
-                continue
-            memory_ok = True
-            # Alone latency depends on the app only through these; generated sets repeat them a lot.
-            cache_key = (app.model, app.rate_rps, app.preprocess_ms, app.slo.statistic, key)
-            if cache_key not in alone_cache:
-                alone_cache[cache_key] = alone_latency_ms(instance, app, node, type_name)
-            total, utilization = alone_cache[cache_key]
-            cap = instance.utilization_cap(type_name)
-            if utilization <= cap:
-                best = min(best, total)
-            elif utilization < lowest_load:
-                lowest_load, lowest_cap = utilization, cap
-            slo_ok = total <= app.slo.latency_ms or not _alone_is_a_lower_bound(
-                instance, types[type_name].discipline, app.slo.quantile
-            )
-            if utilization <= cap and slo_ok:
-                feasible_groups.append(key)
-        if feasible_groups:
-            signature = tuple(feasible_groups)
-            if signature not in ordered:
-                ordered[signature] = sorted((a for k in signature for a in groups[k]), key=order.__getitem__)
-            check.feasible_accelerators = list(ordered[signature])
-        if app.pinned:
-            allowed = set(check.feasible_accelerators)
-            check.feasible_accelerators = [app.current_accelerator] if app.current_accelerator in allowed else []
-            if not check.feasible_accelerators:
+            key = (node.memory_mb, memory_cap, node.preprocess_cores, tuple(sorted(node.labels.items())), acc.type)
+            if key not in self.groups:
+                acc_type = types[acc.type]
+                self.groups[key] = _Group(node, acc_type, memory_cap, instance.utilization_cap(acc.type))
+            self.groups[key].accelerators.append(acc.name)
+            self.group_of[acc.name] = key
+        self.order = {acc.name: i for i, (_, acc) in enumerate(instance.accelerators())}
+        self.ordered: dict[tuple, list[str]] = {}  # sets of groups -> their accelerators in file order
+
+    def accelerators_of(self, keys: list[tuple]) -> list[str]:
+        signature = tuple(keys)
+        if signature not in self.ordered:
+            names = (a for k in signature for a in self.groups[k].accelerators)
+            self.ordered[signature] = sorted(names, key=self.order.__getitem__)
+        return list(self.ordered[signature])
+
+    def check(self, name: str) -> AloneCheck:
+        if name not in self.checks:
+            self.checks[name] = self._check(self.apps[name])
+        return self.checks[name]
+
+    def _check(self, app: Application) -> AloneCheck:
+        profiles = self.models[app.model].profiles
+        outcomes = {key: self._outcome(app, profiles, key, group) for key, group in self.groups.items()}
+        check = AloneCheck(app.name)
+        check.feasible_accelerators = self.accelerators_of([k for k, o in outcomes.items() if o.feasible])
+        check.candidate_accelerators = self.accelerators_of([k for k, o in outcomes.items() if o.candidate])
+        within_cap = [o.latency_ms for o in outcomes.values() if o.within_cap]
+        check.best_alone_latency_ms = min(within_cap) if within_cap else None
+        if app.pinned and app.current_accelerator is not None:
+            current = app.current_accelerator
+            pinned = outcomes[self.group_of[current]] if current in self.group_of else None
+            check.feasible_accelerators = [current] if pinned and pinned.feasible else []
+            check.candidate_accelerators = [current] if pinned and pinned.candidate else []
+            if not check.candidate_accelerators:
                 check.reason = UnplacedReason.PINNED_ACCELERATOR_INFEASIBLE
-                check.detail = f"cannot run on its pinned accelerator {app.current_accelerator!r} even alone"
-        if check.reason is None and not check.feasible_accelerators:
-            if not compatible:
-                check.reason = UnplacedReason.NO_COMPATIBLE_ACCELERATOR
-                check.detail = (
-                    "no accelerator has a profile for model "
-                    f"{app.model!r} and matches the allowed types and required labels"
-                )
-            elif not memory_ok:
-                check.reason = UnplacedReason.EXCEEDS_MEMORY_ALONE
-                check.detail = "needs more memory than any compatible node or device allows under its cap"
-            else:
-                check.reason = UnplacedReason.CANNOT_MEET_SLO_ALONE
-                if best < float("inf"):
-                    check.detail = (
-                        f"best predicted {app.slo.statistic} latency alone is {best:.3f} ms "
-                        f"against an SLO of {app.slo.latency_ms:g} ms"
-                    )
-                else:
-                    check.detail = (
-                        "its load alone exceeds the utilisation cap on every compatible accelerator "
-                        f"(lowest utilisation {lowest_load:.3f} against a cap of {lowest_cap:g})"
-                    )
-        check.best_alone_latency_ms = best if best != float("inf") else None
-        checks[app.name] = check
-    return checks
+                why = pinned.problem if pinned else "it is not an accelerator of this cluster"
+                check.detail = f"cannot run on its pinned accelerator {current!r} even alone: {why}"
+        if check.reason is None and not check.candidate_accelerators:
+            check.reason, check.detail = _reason(app, list(outcomes.values()))
+        elif not check.feasible_accelerators and not check.detail:
+            check.detail = (
+                f"misses its {app.slo.statistic} SLO alone on every accelerator "
+                f"({_best_slo_miss(app, list(outcomes.values()))}); the latency model does not rule out "
+                "that neighbours help, so methods still consider "
+                f"{len(check.candidate_accelerators)} accelerator(s)"
+            )
+        return check
+
+    def _outcome(self, app: Application, profiles: dict[str, Profile], key: tuple, group: _Group) -> _Outcome:
+        instance, node, acc_type = self.instance, group.node, group.type
+        type_name = acc_type.name
+        if type_name not in profiles:
+            return _Outcome(0, f"model {app.model!r} has no profile for accelerator type {type_name!r}")
+        if app.allowed_accelerator_types is not None and type_name not in app.allowed_accelerator_types:
+            return _Outcome(0, f"accelerator type {type_name!r} is not in allowed_accelerator_types")
+        missing = {k: v for k, v in app.required_labels.items() if node.labels.get(k) != v}
+        if missing:
+            return _Outcome(0, f"node {node.name!r} lacks the required labels {missing}")
+        profile = profiles[type_name]
+        memory_cap = group.memory_cap
+        backend_on_node = 0.0 if acc_type.memory_mb else profile.memory_mb
+        node_mb = app.frontend_memory_mb + backend_on_node
+        node_limit = node.memory_mb * memory_cap
+        if node_mb > node_limit:
+            return _Outcome(
+                1,
+                f"needs {node_mb:g} MB of node memory (front end {app.frontend_memory_mb:g} + backend "
+                f"{backend_on_node:g}) but node {node.name!r} allows {node_limit:g} MB "
+                f"({node.memory_mb:g} MB x memory cap {memory_cap:g})",
+                shortfall=node_mb / node_limit,
+            )
+        if acc_type.memory_mb and profile.memory_mb > acc_type.memory_mb * memory_cap:
+            device_limit = acc_type.memory_mb * memory_cap
+            return _Outcome(
+                1,
+                f"needs {profile.memory_mb:g} MB of device memory but a {type_name!r} allows {device_limit:g} MB "
+                f"({acc_type.memory_mb:g} MB x memory cap {memory_cap:g})",
+                shortfall=profile.memory_mb / device_limit,
+            )
+        total, utilization = _alone_latency_ms(instance, app, node, profile, acc_type.discipline)
+        cap = group.utilization_cap
+        if utilization > cap:
+            return _Outcome(
+                2,
+                f"utilisation {utilization:.3f} alone on a {type_name!r} ({app.rate_rps:g} req/s x "
+                f"{profile.service_time_ms:g} ms) against a cap of {cap:g}",
+                shortfall=utilization / cap,
+            )
+        if total <= app.slo.latency_ms:
+            return _Outcome(3, latency_ms=total, within_cap=True, feasible=True, candidate=True)
+        return _Outcome(
+            3,
+            f"predicted {app.slo.statistic} latency alone on a {type_name!r} is {total:.3f} ms "
+            f"against an SLO of {app.slo.latency_ms:g} ms",
+            latency_ms=total,
+            within_cap=True,
+            candidate=not _alone_is_a_lower_bound(instance, acc_type.discipline, app.slo.quantile),
+        )
+
+
+@dataclass
+class _Group:
+    """Accelerators interchangeable for any application alone (same type, same kind of node)."""
+
+    node: Node
+    type: AcceleratorType
+    memory_cap: float
+    utilization_cap: float
+    accelerators: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One application alone on one group of identical accelerators."""
+
+    stage: int  # how far it got: 0 incompatible, 1 memory fails, 2 utilisation cap fails, 3 SLO checked
+    problem: str = ""  # why it fails here, with numbers
+    shortfall: float = 0.0  # needed / available for memory and utilisation failures
+    latency_ms: float = float("inf")
+    within_cap: bool = False
+    feasible: bool = False  # alone it passes the evaluator
+    candidate: bool = False  # methods must consider it (feasible, or the SLO miss proves nothing)
+
+
+def _reason(app: Application, outcomes: list[_Outcome]) -> tuple[UnplacedReason, str]:
+    """The reason code and its numbers for an application no accelerator can take, even alone."""
+    furthest = max((o.stage for o in outcomes), default=0)
+    if furthest == 0:
+        return UnplacedReason.NO_COMPATIBLE_ACCELERATOR, (
+            f"no accelerator has a profile for model {app.model!r} and matches the allowed types and required labels"
+        )
+    if furthest == 1:
+        closest = min((o for o in outcomes if o.stage == 1), key=lambda o: o.shortfall)
+        return UnplacedReason.EXCEEDS_MEMORY_ALONE, f"on the roomiest compatible accelerator it {closest.problem}"
+    if furthest == 2:
+        closest = min((o for o in outcomes if o.stage == 2), key=lambda o: o.shortfall)
+        return UnplacedReason.CANNOT_MEET_SLO_ALONE, (
+            f"its load alone exceeds the utilisation cap on every compatible accelerator; the lowest is {closest.problem}"
+        )
+    return UnplacedReason.CANNOT_MEET_SLO_ALONE, (
+        f"best predicted {app.slo.statistic} latency alone is {_best_slo_miss(app, outcomes)}"
+    )
+
+
+def _best_slo_miss(app: Application, outcomes: list[_Outcome]) -> str:
+    best = min((o.latency_ms for o in outcomes if o.within_cap), default=float("inf"))
+    return f"{best:.3f} ms against an SLO of {app.slo.latency_ms:g} ms"

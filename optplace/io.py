@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import BaseModel, ValidationError
 
 from optplace.domain import AcceleratorType, Application, Instance, Model, Node, ReferenceErrors
+from optplace.exceptions import InstanceError
+
+__all__ = ["InstanceError", "dump_instance", "load_instance", "parse_instance", "read", "validation_errors"]
 
 MAX_REPORTED_ERRORS = 100  # an invalid document lists its first errors and counts the rest
-
-
-class InstanceError(ValueError):
-    """An instance file or document is unreadable or invalid. ``errors`` holds one entry per problem
-    (the first :data:`MAX_REPORTED_ERRORS`); ``total`` counts them all."""
-
-    def __init__(self, source: str, errors: list[dict[str, str]], total: int | None = None):
-        self.source = source
-        self.errors = errors
-        self.total = len(errors) if total is None else total
-        lines = "\n".join(f"  {e['field'] or '(instance)'}: {e['message']}" for e in errors)
-        more = f"\n  ... and {self.total - len(errors)} more errors" if self.total > len(errors) else ""
-        super().__init__(f"{source}: invalid instance\n{lines}{more}")
 
 
 def json_pointer(loc: tuple[Any, ...]) -> str:
@@ -125,37 +117,63 @@ def parse_instance(data: Any, source: str = "instance", *, max_errors: int = MAX
         raise InstanceError(source, errors.entries, errors.total) from None
 
 
-def load_instance(path: str | Path) -> Instance:
-    path = Path(path)
+InstanceSource = str | os.PathLike[str] | bytes | bytearray | IO[str] | IO[bytes]
+"""What :func:`load_instance` reads: a path, ``"-"`` for standard input, JSON text (a ``str``
+starting with ``{``), JSON bytes, or an open file."""
+
+
+def read_document(source: InstanceSource) -> tuple[Any, str]:
+    """The JSON document behind ``source`` and a name for it in messages ("<stdin>", the path, ...).
+
+    Raises :class:`InstanceError` (code ``unreadable``, ``invalid_encoding`` or ``invalid_json``)
+    when it cannot be read or parsed; it does not validate the document as an instance.
+    """
+    name, raw = _read_raw(source)
+    if isinstance(raw, bytes | bytearray):
+        try:
+            raw = bytes(raw).decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise _single_error(name, "invalid_encoding", f"not UTF-8 text (byte {error.start})") from None
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InstanceError(
-            str(path),
-            [
-                {
-                    "field": "",
-                    "pointer": "",
-                    "code": "unreadable",
-                    "message": f"cannot read the file: {error.strerror or error}",
-                }
-            ],
-        ) from None
-    try:
-        data = json.loads(text)
+        return json.loads(raw), name
     except json.JSONDecodeError as error:
-        raise InstanceError(
-            str(path),
-            [
-                {
-                    "field": "",
-                    "pointer": "",
-                    "code": "invalid_json",
-                    "message": f"not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}",
-                }
-            ],
+        raise _single_error(
+            name, "invalid_json", f"not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}"
         ) from None
-    return parse_instance(data, str(path))
+
+
+def _read_raw(source: InstanceSource) -> tuple[str, str | bytes | bytearray]:
+    if isinstance(source, bytes | bytearray):
+        return "<bytes>", source
+    if isinstance(source, str) and source.lstrip().startswith("{"):
+        return "<string>", source
+    if isinstance(source, str) and source == "-":
+        stream = sys.stdin
+        return "<stdin>", stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
+    if hasattr(source, "read"):
+        return str(getattr(source, "name", "<file>")), source.read()  # type: ignore[union-attr]
+    path = Path(source)  # type: ignore[arg-type]
+    try:
+        return str(path), path.read_bytes()
+    except OSError as error:
+        raise _single_error(str(path), "unreadable", f"cannot read the file: {error.strerror or error}") from None
+
+
+def _single_error(source: str, code: str, message: str) -> InstanceError:
+    return InstanceError(source, [{"field": "", "pointer": "", "code": code, "message": message}])
+
+
+def load_instance(source: InstanceSource) -> Instance:
+    """Read and validate an instance from a path, ``"-"`` (stdin), JSON text or bytes, or an open file.
+
+    Raises :class:`InstanceError` naming every problem with its JSON pointer.
+    """
+    data, name = read_document(source)
+    return parse_instance(data, name)
+
+
+read = load_instance
+"""Alias of :func:`load_instance` (``optplace.read(path)``, as in PyVRP)."""
 
 
 def dump_instance(instance: Instance, path: str | Path) -> None:

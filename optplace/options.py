@@ -11,41 +11,20 @@ validation context (``info.context["instance"]``; absent when only the shape is 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
 
 from optplace.domain import Instance, Name
+from optplace.exceptions import MethodOptionsError
 from optplace.params import SolveParams
+
+__all__ = ["HeuristicNames", "MethodOptions", "MethodOptionsError", "NoOptions", "Placement", "Seconds", "Share"]
 
 # Upper bounds shared by options that take a duration or a count: generous for any real use,
 # small enough that no option can ask for unbounded time or memory by itself.
 MAX_OPTION_SECONDS = 86_400.0
 MAX_LIST_ITEMS = 100
-
-
-class MethodOptionsError(ValueError):
-    """``params.options`` do not fit the method's options model. ``errors`` holds one entry per
-    problem: ``field`` (``options.<key>...``), ``loc`` (the path inside ``options``), ``code`` and
-    ``message``."""
-
-    def __init__(self, method: str, error: ValidationError):
-        self.method = method
-        self.errors: list[dict[str, Any]] = []
-        for item in error.errors(include_url=False):
-            loc = tuple(part for part in item.get("loc", ()) if part != "[key]")
-            code = str(item.get("type", "invalid"))
-            message = str(item.get("msg", "")).removeprefix("Value error, ")
-            if code == "extra_forbidden":
-                message = (
-                    "unknown option; the method's options are listed by 'optplace methods --json' and GET /v1/methods"
-                )
-            self.errors.append(
-                {"field": ".".join(["options", *(str(p) for p in loc)]), "loc": loc, "code": code, "message": message}
-            )
-        shown = "; ".join(f"{e['field']}: {e['message']}" for e in self.errors[:10])
-        more = f" (and {len(self.errors) - 10} more)" if len(self.errors) > 10 else ""
-        super().__init__(f"invalid options for method {method!r}: {shown}{more}")
 
 
 class MethodOptions(BaseModel):

@@ -100,7 +100,7 @@ def auto(instance: Instance, params: SolveParams) -> MethodOutput:
         )
         stages.append(_stage("configuration", output, seconds))
         if output is not None:
-            if output.status in (Status.OPTIMAL, Status.FEASIBLE):
+            if output.status.has_solution:
                 collector.consider(output.placement, "configuration")
             take_bound(output.bound, "configuration")
             if output.status == Status.INFEASIBLE:
@@ -120,7 +120,7 @@ def auto(instance: Instance, params: SolveParams) -> MethodOutput:
         except Exception as error:  # an exact stage must not lose the heuristics' answer
             output = MethodOutput({}, Status.ERROR, StopReason.ERROR, message=f"{type(error).__name__}: {error}")
         stages.append(_stage("milp_highs", output, time.monotonic() - t))
-        if output.status in (Status.OPTIMAL, Status.FEASIBLE):
+        if output.status.has_solution:
             collector.consider(output.placement, "milp_highs")
         take_bound(output.bound, "milp_highs")
         if output.status == Status.INFEASIBLE:
@@ -171,9 +171,7 @@ def _stage(name: str, output: MethodOutput | None, seconds: float) -> dict[str, 
 
 def _finish(collector, status: Status, stop: StopReason, stages: list[dict[str, Any]], decided_by: str) -> MethodOutput:
     solvers = [s for s in stages if s.get("solver") and s.get("stage") == collector.best_source]
-    placement = (
-        dict(collector.best) if collector.best is not None and status in (Status.OPTIMAL, Status.FEASIBLE) else {}
-    )
+    placement = dict(collector.best) if collector.best is not None and status.has_solution else {}
     return MethodOutput(
         placement=placement,
         status=status,

@@ -36,13 +36,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from optplace.domain import Discipline, Instance, Name, Profile
+from optplace.exceptions import ProfilesError
 
 FORMAT: Literal["optplace-profiles"] = "optplace-profiles"
 VERSION: Literal[1] = 1
-
-
-class ProfilesError(ValueError):
-    """A profiles document is unreadable, invalid, or does not fit the instance it is merged into."""
 
 
 class ProfilesDocument(BaseModel):

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from optplace.domain import Instance
+from optplace.exceptions import UnknownMethodError
 from optplace.options import MethodOptions, MethodOptionsError, NoOptions
 from optplace.params import SolveParams
 from optplace.result import Status, StopReason
@@ -121,8 +122,7 @@ def get_method(name: str) -> MethodInfo:
     try:
         return _METHODS[name]
     except KeyError:
-        known = ", ".join(sorted(_METHODS))
-        raise ValueError(f"unknown method {name!r}; known methods: {known}") from None
+        raise UnknownMethodError(name, sorted(_METHODS)) from None
 
 
 def list_methods() -> list[MethodInfo]:

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from optplace.batch import latest_rows, read_results
+from optplace.result import Status
 
-SOLVED = ("optimal", "feasible")
+SOLVED = tuple(status.value for status in Status if status.has_solution)  # statuses as stored in rows
 MAXIMISED = ("max_hosted", "max_value")
 PLOTS = {
     "performance_profile": "performance_profile.png",
@@ -434,8 +435,9 @@ def make_plots(summary: dict[str, Any], out_dir: Path, prefix: str = "") -> dict
 
     Line style by method kind: baselines dashed, heuristics solid, exact dash-dot, portfolio dotted.
     """
-    import matplotlib
+    from optplace.extras import require
 
+    matplotlib = require("matplotlib", "batch", "the plots of optplace report (--no-plots skips them)")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

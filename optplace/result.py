@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from optplace.evaluate import Violation
 from optplace.simulation.guard import SimulationCheck
+from optplace.tables import format_table, interval, number
 
 
 class Status(StrEnum):
@@ -22,6 +23,11 @@ class Status(StrEnum):
     INFEASIBLE = "infeasible"  # proven: no placement satisfies the hard constraints (e.g. host_all)
     NO_SOLUTION_FOUND = "no_solution_found"  # stopped without a placement, infeasibility not proven
     ERROR = "error"  # the method failed; see message
+
+    @property
+    def has_solution(self) -> bool:
+        """Whether a result with this status carries a verified placement: optimal or feasible."""
+        return self in (Status.OPTIMAL, Status.FEASIBLE)
 
 
 class StopReason(StrEnum):
@@ -99,6 +105,55 @@ class SolveResult(BaseModel):
         """The placement as application -> accelerator."""
         return {a.application: a.accelerator for a in self.assignments}
 
+    def summary(self, title: str | None = None) -> str:
+        """A plain-text report: status, the placement table, unplaced applications with their
+        reasons, and the objective, bound and gap (what ``optplace solve`` prints).
+
+        ``title`` (e.g. the instance's name) heads the first line.
+        """
+        head = f"instance {title}: " if title else ""
+        parts = [
+            f"{head}method {self.method}, status {self.status.value} ({self.stop_reason.value}) "
+            f"in {self.runtime_s:.3f} s"
+        ]
+        if self.assignments:
+            rows = [
+                (
+                    a.application,
+                    a.accelerator,
+                    a.node,
+                    number(a.predicted_latency_ms),
+                    f"{a.slo_ms:g}",
+                    a.statistic,
+                    "yes" if a.meets_slo else "NO",
+                )
+                for a in self.assignments
+            ]
+            headers = ["application", "accelerator", "node", "latency_ms", "slo_ms", "stat", "meets"]
+            parts.append(format_table(headers, rows, align_right={3, 4}))
+        if self.simulation is not None:
+            parts.append(_simulation_summary(self.simulation))
+        if self.unplaced:
+            parts.append("unplaced:")
+            reasons = [(u.application, u.reason.value, u.detail) for u in self.unplaced]
+            parts.append(format_table(["application", "reason", "detail"], reasons))
+        bound = "-" if self.bound is None else f"{self.bound:g}"
+        gap = "-" if self.gap is None else f"{100 * self.gap:.2f}%"
+        objective = "-" if self.objective is None else f"{self.objective:g}"
+        parts.append(
+            f"hosted {self.hosted}/{self.hosted + len(self.unplaced)}; "
+            f"{self.objective_name} = {objective}, bound {bound}, gap {gap}; "
+            f"accelerators used {self.objectives.get('min_accelerators', 0):g}"
+        )
+        if self.violates_slo:
+            parts.append(
+                f"WARNING: this placement violates SLOs ({len(self.violations)} violations; "
+                f"{self.hosted_without_violation} hosted without violation)"
+            )
+        if self.message:
+            parts.append(self.message)
+        return "\n".join(parts)
+
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
     """|bound - objective| / max(|objective|, 1): the one definition of gap in optplace.
@@ -109,3 +164,33 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     if objective is None or bound is None:
         return None
     return abs(bound - objective) / max(abs(objective), 1.0)
+
+
+def _simulation_summary(check: SimulationCheck) -> str:
+    """The verify=simulate table: each hosted SLO predicted, simulated (95% interval) and judged."""
+    rows = [
+        (
+            a.application,
+            a.accelerator,
+            a.statistic,
+            number(a.predicted_ms),
+            interval(a.simulated_ms),
+            f"{a.slo_ms:g}",
+            a.verdict.value,
+        )
+        for a in check.applications
+    ]
+    capped = " (capped by max_requests)" if check.capped else ""
+    lines = [
+        f"simulation check: {check.requests_simulated} requests simulated in {check.runtime_s:.2f} s, "
+        f"{check.requests_per_accelerator} per quietest accelerator{capped}; seed {check.seed}; "
+        f"95% intervals from {check.batches} batch means"
+    ]
+    if rows:
+        headers = ["application", "accelerator", "stat", "predicted", "simulated", "slo_ms", "verdict"]
+        lines.append(format_table(headers, rows, align_right={3, 4, 5}))
+    lines.append(
+        f"simulated: {len(check.sure_violations)} sure violations, {len(check.borderline)} borderline"
+        + (f" ({', '.join((check.sure_violations + check.borderline)[:10])})" if not check.ok else "")
+    )
+    return "\n".join(lines)

@@ -11,15 +11,20 @@ interval (``result.simulation``); that is a report, not a gate: the analytic che
 from __future__ import annotations
 
 import hashlib
-import json
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from optplace import __version__
-from optplace.diagnose import check_alone
-from optplace.domain import Instance, Objective
-from optplace.evaluate import Evaluation, ViolationCode, evaluate
+from optplace.diagnose import AloneCheck, check_alone
+from optplace.domain import Application, Instance, Objective
+from optplace.evaluate import ViolationCode, evaluate
+from optplace.exceptions import ObjectiveWarning, ParamsError, PlacementVerificationError
+from optplace.io import parse_instance, validation_errors
+from optplace.objectives import hosts_nothing
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, check_options, get_method
 from optplace.result import (
@@ -33,24 +38,36 @@ from optplace.result import (
 )
 from optplace.simulation.guard import SimulationCheck
 
-
-class PlacementVerificationError(RuntimeError):
-    """A method returned a placement the evaluator rejects: a bug, never a result."""
-
-    def __init__(self, method: str, evaluation: Evaluation):
-        self.evaluation = evaluation
-        shown = "; ".join(f"{v.code}: {v.message}" for v in evaluation.violations[:5])
-        super().__init__(f"method {method!r} returned an infeasible placement: {shown}")
+_last_hash: tuple[Instance, str] | None = None  # the last instance hashed (by identity) and its hash
 
 
 def input_hash(instance: Instance) -> str:
-    """SHA-256 of the instance's canonical JSON, recorded with every result."""
-    canonical = json.dumps(instance.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of the instance's JSON as optplace serialises it, recorded with every result.
+
+    Fields come in the schema's order; lists and maps keep the order they were given in, which is
+    the order the methods see (ties can depend on it), so equal hashes mean the methods saw the same
+    input. Serialised by pydantic-core: about a quarter of the cost of key-sorted ``json.dumps``.
+    """
+    global _last_hash
+    cached = _last_hash
+    if cached is None or cached[0] is not instance:
+        cached = (instance, hashlib.sha256(instance.model_dump_json().encode()).hexdigest())
+        _last_hash = cached
+    return cached[1]
 
 
 def as_instance(instance: Instance | Mapping[str, Any]) -> Instance:
-    return instance if isinstance(instance, Instance) else Instance.model_validate(instance)
+    return instance if isinstance(instance, Instance) else parse_instance(instance)
+
+
+def as_params(params: Mapping[str, Any] | None) -> SolveParams:
+    """``SolveParams`` from a mapping, or :class:`ParamsError` naming each bad field."""
+    try:
+        return SolveParams.model_validate(params or {})
+    except ValidationError as error:
+        errors = validation_errors(error)
+        shown = "; ".join(f"{e['field'] or '(params)'}: {e['message']}" for e in errors)
+        raise ParamsError(f"invalid solve parameters: {shown}", errors) from None
 
 
 def solve(
@@ -60,22 +77,23 @@ def solve(
 ) -> SolveResult:
     """Place ``instance``'s applications with ``method`` and return a verified result.
 
-    Raises ``ValueError`` for an unknown method and
-    :class:`~optplace.options.MethodOptionsError` (a ``ValueError``) for options the method does
-    not take, before anything runs.
+    Raises, before anything runs, :class:`~optplace.exceptions.UnknownMethodError` for an unknown
+    method, :class:`~optplace.exceptions.ParamsError` for invalid params and its subclass
+    :class:`~optplace.exceptions.MethodOptionsError` for options the method does not take (all
+    ``InvalidInputError``, a ``ValueError``).
     """
     instance = as_instance(instance)
-    params = params if isinstance(params, SolveParams) else SolveParams.model_validate(params or {})
+    params = params if isinstance(params, SolveParams) else as_params(params)
     info = get_method(method)
     check_options(info, params.options, instance)
     if params.objectives is not None:
         instance = instance.model_copy(update={"objectives": list(params.objectives)})
     started = time.perf_counter()
 
-    alone = check_alone(instance)
-    hopeless = [
-        a for a in instance.applications if not alone[a.name].feasible_accelerators and (a.pinned or instance.host_all)
-    ]
+    # Only applications that must be hosted can prove infeasibility before the search.
+    must_host = [a for a in instance.applications if a.pinned or instance.host_all]
+    alone = check_alone(instance, [a.name for a in must_host])
+    hopeless = [a for a in must_host if not alone[a.name].candidate_accelerators]
     if hopeless:
         output = MethodOutput(
             placement={},
@@ -96,11 +114,11 @@ def solve(
                 message=f"{type(error).__name__}: {error}",
             )
     runtime = time.perf_counter() - started
-    result = build_result(
-        instance, info.name, params, output, runtime, alone=alone, may_violate_slo=info.may_violate_slo
-    )
-    if params.verify == "simulate" and result.status in (Status.OPTIMAL, Status.FEASIBLE):
+    result = build_result(instance, info.name, params, output, runtime, may_violate_slo=info.may_violate_slo)
+    if params.verify == "simulate" and result.status.has_solution:
         result = result.model_copy(update={"simulation": simulate_result(instance, result, params)})
+    if reason := hosts_nothing(instance):
+        warnings.warn(reason, ObjectiveWarning, stacklevel=2)
     return result
 
 
@@ -126,14 +144,14 @@ def build_result(
     output: MethodOutput,
     runtime_s: float,
     *,
-    alone: dict | None = None,
     may_violate_slo: bool = False,
 ) -> SolveResult:
     """Verify ``output`` with the evaluator and turn it into a :class:`SolveResult`."""
-    alone = alone if alone is not None else check_alone(instance)
-    has_solution = output.status in (Status.OPTIMAL, Status.FEASIBLE)
+    has_solution = output.status.has_solution
     placement = dict(output.placement) if has_solution else {}
     evaluation = evaluate(instance, placement)
+    # Only unplaced applications need the alone check (for their reasons and the bound below).
+    alone = check_alone(instance, [a.name for a in instance.applications if a.name not in placement])
     status = output.status
 
     # Without a solution the (empty) placement's violations, e.g. an unplaced pinned app, are
@@ -146,8 +164,14 @@ def build_result(
     objective = evaluation.objectives[primary.value] if has_solution else None
     bound = output.bound
     if bound is None and primary == Objective.MAX_HOSTED and not may_violate_slo:
-        # Always true: nothing can host an application that fits nowhere even alone.
-        bound = float(sum(a.priority for a in instance.applications if alone[a.name].feasible_accelerators))
+        # Always true: nothing can host an application that fits nowhere even alone. Every
+        # application of a verified placement is a candidate (alone it needs no more memory and
+        # load, and where the model makes it so no more latency, than beside its neighbours).
+        bound = float(
+            sum(
+                a.priority for a in instance.applications if a.name in placement or alone[a.name].candidate_accelerators
+            )
+        )
     if (
         status == Status.FEASIBLE
         and objective is not None
@@ -171,6 +195,8 @@ def build_result(
         for name, acc in ((a.name, placement.get(a.name)) for a in instance.applications)
         if acc is not None
     ]
+    objectives_warning = hosts_nothing(instance)
+    empty_reason = objectives_warning if has_solution and not placement else None
     unplaced = []
     for app in instance.applications:
         if app.name in placement:
@@ -183,7 +209,7 @@ def build_result(
                 Unplaced(
                     application=app.name,
                     reason=UnplacedReason.INSUFFICIENT_CAPACITY,
-                    detail="fits alone on some accelerator, but not beside the placed applications",
+                    detail=_capacity_detail(app, check, placement, empty_reason),
                 )
             )
         else:
@@ -218,6 +244,26 @@ def build_result(
         threads=params.threads,
         input_hash=input_hash(instance),
         params=params.model_dump(mode="json"),
-        message=output.message,
+        message="; ".join(m for m in (output.message, objectives_warning) if m),
         stats=output.stats,
     )
+
+
+def _capacity_detail(
+    app: Application, check: AloneCheck, placement: Mapping[str, str], empty_reason: str | None
+) -> str:
+    """Why an application that some accelerator could take is unplaced, with numbers."""
+    if not check.feasible_accelerators:
+        fits = check.detail  # it misses its SLO alone; only a neighbour could have helped
+    else:
+        best = check.best_alone_latency_ms
+        fits = f"fits alone on {len(check.feasible_accelerators)} accelerator(s)" + (
+            f" (best {app.slo.statistic} latency alone {best:.3f} ms against an SLO of {app.slo.latency_ms:g} ms)"
+            if best is not None
+            else ""
+        )
+    if placement:
+        return f"{fits}, but not beside the placed applications"
+    if empty_reason:
+        return f"{fits}, but nothing is hosted: the objectives make hosting nothing optimal (see the message)"
+    return f"{fits}, but nothing is hosted"

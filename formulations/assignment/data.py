@@ -1,8 +1,9 @@
 """Instance -> arrays: the eligible (application, accelerator) pairs and every number the model needs.
 
-Pairs come from :func:`optplace.diagnose.check_alone` (an application is only ever considered on an
-accelerator where it would meet its SLO alone), so a pair already satisfies the allowed types,
-required labels, pinning, and the memory and latency of running alone. Everything is a numpy array
+Pairs come from :func:`optplace.diagnose.check_alone`'s candidate accelerators (an application is
+only ever considered where it could run alone, or misses its SLO alone in a way the latency model
+does not prove neighbours cannot mend), so a pair already satisfies the allowed types, required
+labels, pinning, memory and the utilisation cap of running alone. Everything is a numpy array
 over pairs, so the model builder works per accelerator on slices.
 """
 
@@ -91,8 +92,8 @@ class InstanceData:
 
 
 def eligibility(instance: Instance) -> dict[str, list[str]]:
-    """Application -> accelerators where it meets every rule alone (the only pairs the model uses)."""
-    return {name: list(check.feasible_accelerators) for name, check in check_alone(instance).items()}
+    """Application -> its candidate accelerators (``AloneCheck.candidate_accelerators``; the only pairs the model uses)."""
+    return {name: list(check.candidate_accelerators) for name, check in check_alone(instance).items()}
 
 
 def prepare(instance: Instance, eligible: dict[str, list[str]] | None = None) -> InstanceData:

@@ -264,7 +264,7 @@ def warm_start(
         except Exception:  # a broken heuristic must not stop the exact search
             continue
         tried.append(info.name)
-        if output.status in (Status.OPTIMAL, Status.FEASIBLE):
+        if output.status.has_solution:
             collector.consider(output.placement, f"heuristic:{info.name}")
     return {"tried": tried, "chosen": collector.best_source, "seconds": round(time.monotonic() - started, 4)}
 
@@ -287,6 +287,11 @@ def milp_highs(instance: Instance, params: SolveParams) -> MethodOutput:
     options=PyomoExactOptions,
 )
 def milp_pyomo(instance: Instance, params: SolveParams) -> MethodOutput:
+    from optplace.extras import require
+
+    # Asked for by name: without Pyomo it fails (status error, naming the extra) rather than
+    # quietly answering with the warm-start heuristic.
+    require("pyomo.environ", "pyomo", "the milp_pyomo method")
     return solve_exact(instance, params, "pyomo")
 
 

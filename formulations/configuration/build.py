@@ -21,6 +21,7 @@ import numpy as np
 
 from optplace.diagnose import check_alone
 from optplace.domain import Discipline, Instance, Objective
+from optplace.exceptions import UnsupportedInstance
 from optplace.params import SolveParams
 
 SUPPORTED_PRIMARY = (
@@ -30,10 +31,6 @@ SUPPORTED_PRIMARY = (
     Objective.MIN_COST,
     Objective.MIN_MIGRATIONS,
 )
-
-
-class UnsupportedInstance(ValueError):
-    """The configuration method does not handle this objective or instance; the message says why."""
 
 
 @dataclass
@@ -156,7 +153,7 @@ def build(instance: Instance, params: SolveParams | None = None) -> Configuratio
 
     eligible_on: dict[str, set[int]] = {}
     for j, app in enumerate(apps):
-        for acc_name in alone[app.name].feasible_accelerators:
+        for acc_name in alone[app.name].candidate_accelerators:
             eligible_on.setdefault(acc_name, set()).add(j)
     if settings.ps_model == "additive":
         # The seed's additive PS latency is not monotone: a slow application that misses its SLO alone

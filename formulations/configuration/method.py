@@ -399,7 +399,7 @@ def _warm_start(instance: Instance, params: SolveParams, budget: float) -> tuple
             output = info.function(instance, sub)
         except Exception:  # a broken heuristic must not stop an exact method
             continue
-        if output.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        if not output.status.has_solution:
             continue
         evaluation = evaluate(instance, output.placement)
         if not evaluation.feasible:

@@ -60,7 +60,15 @@ STATUS_TABLE: dict[str, StatusEntry] = {
 }
 
 
+def _pyomo_environ():
+    """``pyomo.environ``, or MissingExtraError naming ``optplace[pyomo]``."""
+    from optplace.extras import require
+
+    return require("pyomo.environ", "pyomo", "the milp_pyomo method")
+
+
 def version() -> str:
+    _pyomo_environ()
     import pyomo
 
     return str(pyomo.__version__)
@@ -75,7 +83,7 @@ def installed_solvers() -> list[str]:
 
 def choose_solver(name: str | None):
     """A Pyomo solver object: ``name`` (one of :data:`SOLVERS`) if given, else the first available."""
-    import pyomo.environ as pyo
+    pyo = _pyomo_environ()
 
     if name is not None and name not in SOLVERS:
         raise ValueError(f"Pyomo solver {name!r} is not allowed; use one of {', '.join(SOLVERS)}")
@@ -93,7 +101,7 @@ def choose_solver(name: str | None):
 
 def to_pyomo(model: LinearModel):
     """A Pyomo ConcreteModel with variables ``v[j]``, constraints ``rows`` and objective ``objective``."""
-    import pyomo.environ as pyo
+    pyo = _pyomo_environ()
     from pyomo.core.expr.numeric_expr import LinearExpression
 
     m = pyo.ConcreteModel()
@@ -142,7 +150,7 @@ def to_pyomo(model: LinearModel):
 
 def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
     """Solve ``model`` through Pyomo with ``settings.solver_name`` (default appsi_highs)."""
-    import pyomo.environ as pyo
+    pyo = _pyomo_environ()
 
     started = time.perf_counter()
     name, solver = choose_solver(settings.solver_name)

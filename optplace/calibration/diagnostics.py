@@ -177,8 +177,9 @@ def mape(points: Sequence[LoadPointResidual]) -> float | None:
 
 def plot_residuals(points: Sequence[LoadPointResidual], path: str | Path, title: str = "") -> Path:
     """Predicted vs measured mean latency by load: one panel per log and accelerator, PNG."""
-    import matplotlib
+    from optplace.extras import require
 
+    matplotlib = require("matplotlib", "batch", "optplace calibrate --plot")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from optplace.exceptions import LogFormatError
+
 FloatArray = NDArray[np.float64]
 TextArray = NDArray[np.object_]
 
@@ -45,10 +47,6 @@ PLAIN_COLUMNS = PLAIN_REQUIRED + PLAIN_OPTIONAL
 
 _IBIS_QUEUEING = {"model", "vary_rho", "input_rate", "start_time", "end_time", "tpu_submit_time", "tpu_end_time"}
 _IBIS_MICROBENCHMARK = {"model", "process_type", "response_time"}
-
-
-class LogFormatError(ValueError):
-    """A log is unreadable; the message names the file, the line and the column to fix."""
 
 
 @dataclass(frozen=True)

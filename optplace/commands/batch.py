@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="extra seconds before a task is killed (default max(10, 25%% of the limit))",
     )
     parser.add_argument("--jobs", "-j", type=int, default=1, help="tasks at once (default 1; Dask: in flight)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed passed to every task")
     parser.add_argument("--threads", type=int, default=None, help="solver threads per task (default: solver's)")
     parser.add_argument(
         "--option",
@@ -69,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="address-space limit per task process; a task over it fails with MemoryError (an error row)",
     )
     parser.add_argument("--retry-errors", action="store_true", help="rerun tasks whose last row is an error")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (-q implies it)")
     parser.set_defaults(handler=run_batch_command)
 
 
@@ -97,7 +97,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
             plugins=args.plugin,
             launcher=args.launcher,
             memory_limit_mb=args.memory_limit,
-            progress=not args.no_progress,
+            progress=not args.no_progress and args.verbosity >= 0,
         )
     except (ValueError, RuntimeError, OSError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)

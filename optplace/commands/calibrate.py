@@ -73,7 +73,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
         write_profiles(document, args.out)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     report = document.calibration or {}
@@ -82,7 +82,11 @@ def run_calibrate(args: argparse.Namespace) -> int:
         for r in report.get("residuals", [])
     ]
     if args.plot:
-        plot_residuals(points, args.plot, "measured vs predicted (profiles fitted on these logs)")
+        try:
+            plot_residuals(points, args.plot, "measured vs predicted (profiles fitted on these logs)")
+        except ImportError as error:  # matplotlib is in the batch extra
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     if args.json:
         print(document.to_json())
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shlex
 import sys
 
@@ -91,7 +92,7 @@ def run_generate(args: argparse.Namespace) -> int:
         return 2
     for path in paths:
         print(path)
-    print(f"wrote {len(paths)} instances and {args.out}/manifest.json", file=sys.stderr)
+    logging.getLogger("optplace.cli").info("wrote %d instances and %s/manifest.json", len(paths), args.out)
     return 0
 
 

@@ -45,7 +45,7 @@ def run_report(args: argparse.Namespace) -> int:
             simulate_requests=args.sim_requests,
             simulate_seed=args.sim_seed,
         )
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(files.markdown)

@@ -59,7 +59,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-solve-memory-mb", type=int, default=None, metavar="MB", help="memory limit per solve (default 4096)"
     )
-    parser.add_argument("--log-level", default=None, choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn and service log level (default info)",
+    )
     parser.set_defaults(handler=run_serve)
 
 
@@ -72,6 +77,14 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from optplace.exceptions import MissingExtraError
+    from optplace.extras import require_extra
+
+    try:
+        require_extra("server", "optplace serve")
+    except MissingExtraError as missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
     import uvicorn
     from pydantic import ValidationError
 

@@ -20,8 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "confidence intervals, next to the analytic prediction and the SLO. Exit status 0 when every "
             "simulated SLO statistic meets its SLO, 1 when some does not, 2 on bad input. See docs/validation.md."
         ),
+        epilog="exit status: 0 every simulated SLO statistic meets its SLO; 1 some does not; 2 bad input or usage.",
     )
-    parser.add_argument("instance", help="instance JSON file")
+    parser.add_argument("instance", help="instance JSON file, or - for standard input")
     parser.add_argument(
         "--placement",
         metavar="FILE",
@@ -33,8 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     size.add_argument("--requests", type=int, default=None, metavar="N", help="requests of the slowest application")
     size.add_argument("--duration", type=float, default=None, metavar="S", help="simulated seconds after warm-up")
     parser.add_argument("--warmup", type=float, default=None, metavar="S", help="warm-up seconds (default 10%%)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--arrivals", choices=("poisson", "gamma", "trace"), default="poisson")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the simulation's random streams")
+    parser.add_argument(
+        "--arrivals",
+        choices=("poisson", "gamma", "trace"),
+        default="poisson",
+        help="arrival process of every application",
+    )
     parser.add_argument("--arrival-scv", type=float, default=1.0, metavar="C2", help="interarrival SCV for gamma")
     parser.add_argument(
         "--trace", default=None, metavar="CSV", help="timestamp trace for --arrivals trace (default: shipped Azure)"

@@ -5,17 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from optplace.commands.table import format_table, interval, number
+from optplace.commands.table import format_table
 from optplace.profiles import PROFILES_HELP
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("solve", help="place the applications of one instance file")
-    parser.add_argument("instance", help="instance JSON file")
+    parser = subparsers.add_parser(
+        "solve",
+        help="place the applications of one instance file",
+        epilog="exit status: 0 a verified placement (optimal or feasible); 1 none (infeasible, no solution found, "
+        "error); 2 bad input or usage; 130 interrupted; 141 stdout closed.",
+    )
+    parser.add_argument("instance", help="instance JSON file, or - for standard input")
     parser.add_argument("--method", "-m", default="auto", help="method name (see 'optplace methods'); default auto")
     parser.add_argument("--time-limit", type=float, default=None, metavar="S", help="wall-clock limit in seconds")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the method and solver, for reproducibility")
+    parser.add_argument("--threads", type=int, default=None, help="solver threads (default: the solver's own choice)")
     parser.add_argument(
         "--objective",
         action="append",
@@ -49,7 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_solve)
 
     methods = subparsers.add_parser("methods", help="list the available methods")
-    methods.add_argument("--json", action="store_true", help="print each method with its options' JSON Schema")
+    methods.add_argument(
+        "--json", action="store_true", help="print the methods as JSON, each with its options' JSON Schema"
+    )
     methods.set_defaults(handler=run_methods)
 
 
@@ -99,8 +106,8 @@ def run_solve(args: argparse.Namespace) -> int:
     if args.json:
         print(text)
     else:
-        print(render_result(result, instance.name))
-    return 0 if result.status.value in ("optimal", "feasible") else 1
+        print(result.summary(instance.name))
+    return 0 if result.status.has_solution else 1
 
 
 def verify_settings(args: argparse.Namespace) -> dict:
@@ -124,94 +131,6 @@ def parse_options(pairs: list[str]) -> dict:
         except json.JSONDecodeError:
             options[key] = value
     return options
-
-
-def render_result(result, instance_name: str) -> str:
-    rows = [
-        (
-            a.application,
-            a.accelerator,
-            a.node,
-            number(a.predicted_latency_ms),
-            f"{a.slo_ms:g}",
-            a.statistic,
-            "yes" if a.meets_slo else "NO",
-        )
-        for a in result.assignments
-    ]
-    parts = [
-        f"instance {instance_name}: method {result.method}, status {result.status.value} "
-        f"({result.stop_reason.value}) in {result.runtime_s:.3f} s"
-    ]
-    if rows:
-        parts.append(
-            format_table(
-                ["application", "accelerator", "node", "latency_ms", "slo_ms", "stat", "meets"],
-                rows,
-                align_right={3, 4},
-            )
-        )
-    if result.simulation is not None:
-        parts.append(render_simulation(result.simulation))
-    if result.unplaced:
-        parts.append("unplaced:")
-        parts.append(
-            format_table(
-                ["application", "reason", "detail"],
-                [(u.application, u.reason.value, u.detail) for u in result.unplaced],
-            )
-        )
-    bound = "-" if result.bound is None else f"{result.bound:g}"
-    gap = "-" if result.gap is None else f"{100 * result.gap:.2f}%"
-    objective = "-" if result.objective is None else f"{result.objective:g}"
-    parts.append(
-        f"hosted {result.hosted}/{result.hosted + len(result.unplaced)}; "
-        f"{result.objective_name} = {objective}, bound {bound}, gap {gap}; "
-        f"accelerators used {result.objectives.get('min_accelerators', 0):g}"
-    )
-    if result.violates_slo:
-        parts.append(
-            f"WARNING: this placement violates SLOs ({len(result.violations)} violations; "
-            f"{result.hosted_without_violation} hosted without violation)"
-        )
-    if result.message:
-        parts.append(result.message)
-    return "\n".join(parts)
-
-
-def render_simulation(check) -> str:
-    """The verify=simulate table: each hosted SLO predicted, simulated (95% interval) and judged."""
-    rows = [
-        (
-            a.application,
-            a.accelerator,
-            a.statistic,
-            number(a.predicted_ms),
-            interval(a.simulated_ms),
-            f"{a.slo_ms:g}",
-            a.verdict.value,
-        )
-        for a in check.applications
-    ]
-    capped = " (capped by max_requests)" if check.capped else ""
-    lines = [
-        f"simulation check: {check.requests_simulated} requests simulated in {check.runtime_s:.2f} s, "
-        f"{check.requests_per_accelerator} per quietest accelerator{capped}; seed {check.seed}; "
-        f"95% intervals from {check.batches} batch means"
-    ]
-    if rows:
-        lines.append(
-            format_table(
-                ["application", "accelerator", "stat", "predicted", "simulated", "slo_ms", "verdict"],
-                rows,
-                align_right={3, 4, 5},
-            )
-        )
-    lines.append(
-        f"simulated: {len(check.sure_violations)} sure violations, {len(check.borderline)} borderline"
-        + (f" ({', '.join((check.sure_violations + check.borderline)[:10])})" if not check.ok else "")
-    )
-    return "\n".join(lines)
 
 
 def run_methods(args: argparse.Namespace) -> int:

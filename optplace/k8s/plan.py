@@ -12,7 +12,7 @@ from typing import Any
 
 from optplace.domain import Instance, Node, Objective
 from optplace.evaluate import ViolationCode, evaluate
-from optplace.result import SolveResult, Status
+from optplace.result import SolveResult
 
 
 class PlanError(ValueError):
@@ -30,7 +30,7 @@ def verified_placement(instance: Instance, result: SolveResult) -> dict[str, str
             "the result was computed for another instance (its input_hash differs); pass the instance "
             "the result was solved from"
         )
-    if result.status not in (Status.OPTIMAL, Status.FEASIBLE):
+    if not result.status.has_solution:
         raise PlanError(f"the result has no placement (status {result.status.value})")
     placement = result.placement()
     try:

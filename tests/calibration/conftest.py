@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from optplace.builder import InstanceBuilder
 from optplace.calibration.logs import simulated_rows, write_plain
 from optplace.domain import Instance
 from optplace.simulation import AcceleratorRequests, simulate
@@ -17,26 +18,21 @@ NETWORK_MS = 3.0  # the simulator's constant network delay: a fixed per-request 
 def edgetpu_instance(rates: dict[str, float] | None = None, *, discipline: str = "fcfs", **settings: Any) -> Instance:
     """One accelerator serving one application per model of TRUTH."""
     rates = rates or {"big": 8.0, "small": 15.0}
-    return Instance.model_validate(
-        {
-            "settings": {"network_delay_ms": NETWORK_MS, **settings},
-            "accelerator_types": [{"name": "tpu", "discipline": discipline}],
-            "nodes": [{"name": "host", "memory_mb": 4096, "accelerators": [{"name": "dev", "type": "tpu"}]}],
-            "models": [
-                {
-                    "name": m,
-                    "profiles": {
-                        "tpu": {"service_time_ms": s, "service_time_scv": c, "switch_overhead_ms": o, "memory_mb": mem}
-                    },
-                }
-                for m, (s, c, o, mem) in TRUTH.items()
-                if m in rates
-            ],
-            "applications": [
-                {"name": f"app-{m}", "model": m, "rate_rps": r, "slo": {"latency_ms": 10_000}} for m, r in rates.items()
-            ],
-        }
-    )
+    b = InstanceBuilder(network_delay_ms=NETWORK_MS, **settings)
+    tpu = b.add_accelerator_type("tpu", discipline)
+    b.add_accelerator(b.add_node("host", memory_mb=4096), tpu, name="dev")
+    for model, (service, scv, switch, memory) in TRUTH.items():
+        if model in rates:
+            profile = {
+                "service_time_ms": service,
+                "service_time_scv": scv,
+                "switch_overhead_ms": switch,
+                "memory_mb": memory,
+            }
+            b.add_model(model, profiles={tpu: profile})
+    for model, rate in rates.items():
+        b.add_application(f"app-{model}", model, rate_rps=rate, slo_ms=10_000)
+    return b.instance()
 
 
 def simulated_log(tmp: Path, instance: Instance, *, requests: int, seed: int, name: str = "sim.csv") -> Path:

@@ -103,10 +103,10 @@ def random_instance(seed: int, *, n_apps: int = 4, shared_node: bool = False, **
 
 
 def brute_force(instance: Instance) -> tuple[dict[str, str] | None, tuple[float, ...] | None]:
-    """The lexicographically best feasible placement, by enumerating every alone-feasible choice."""
+    """The lexicographically best feasible placement, by enumerating every candidate accelerator."""
     alone = check_alone(instance)
     names = [a.name for a in instance.applications]
-    choices = [[None, *alone[n].feasible_accelerators] for n in names]
+    choices = [[None, *alone[n].candidate_accelerators] for n in names]
     best, best_key = None, None
     for combo in itertools.product(*choices):
         placement = {n: acc for n, acc in zip(names, combo) if acc is not None}

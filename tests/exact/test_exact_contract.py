@@ -43,7 +43,7 @@ def test_known_optimum(method: str, path: Path):
         assert result.status == Status.INFEASIBLE
         assert result.assignments == []
         return
-    assert result.status in (Status.OPTIMAL, Status.FEASIBLE), result.message
+    assert result.status.has_solution, result.message
     primary = instance.objectives[0]
     assert result.objective == pytest.approx(known[primary.value])
     for objective in instance.objectives[1:]:
@@ -86,7 +86,7 @@ def _hard_instance():
 def test_time_limit_returns_the_incumbent_with_bound_and_gap():
     """At the limit the best verified placement comes back as feasible, with its bound and gap."""
     result = solve(_hard_instance(), "milp_highs", {"time_limit_s": 2, "threads": 1})
-    assert result.status in (Status.FEASIBLE, Status.OPTIMAL)
+    assert result.status.has_solution
     if result.status == Status.FEASIBLE:
         assert result.stop_reason == StopReason.TIME_LIMIT
         assert result.bound is not None and result.gap is not None

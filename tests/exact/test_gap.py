@@ -41,7 +41,7 @@ def test_exact_method_reaches_the_published_gap_optimum(method, path):
     """The verified placement scores the published optimum, with a valid bound and every job hosted."""
     instance, result = solve_or_skip(method, path)
     optimum = instance.provenance["known_optimum"]["max_value"]
-    assert result.status in (Status.OPTIMAL, Status.FEASIBLE), result.message
+    assert result.status.has_solution, result.message
     assert result.hosted == len(instance.applications)
     assert not result.violations
     assert result.objective == pytest.approx(optimum)

@@ -22,7 +22,7 @@ def test_neighbourhood_search_runs_and_never_loses_the_warm_start():
         "warm_start_methods": ["first_fit"],
     }
     result = solve(instance, "milp_highs", {"time_limit_s": 20, "threads": 1, "options": options})
-    assert result.status in (Status.FEASIBLE, Status.OPTIMAL)
+    assert result.status.has_solution
     assert result.objective >= greedy.objective
     phases = {p["phase"]: p for p in result.stats["phases"]}
     assert "lagrangian" in phases

@@ -16,7 +16,14 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from optplace.calibration.diagnostics import LoadPointResidual, mape, plot_residuals, predict_mean_latency, residuals
+from optplace.calibration.diagnostics import (
+    LoadPointResidual,
+    mape,
+    plot_residuals,
+    predict_latency,
+    predict_mean_latency,
+    residuals,
+)
 from optplace.calibration.estimate import (
     BOOTSTRAP_RESAMPLES,
     CONFIDENCE,
@@ -115,6 +122,7 @@ __all__ = [
     "fit_models",
     "mape",
     "plot_residuals",
+    "predict_latency",
     "predict_mean_latency",
     "read_log",
     "read_logs",

@@ -62,21 +62,27 @@ class LoadPointResidual(BaseModel):
         return {**self.model_dump(mode="json"), "residual_ms": self.residual_ms, "error_percent": self.error_percent}
 
 
-def predict_mean_latency(
+def predict_latency(
     profiles: Mapping[str, Mapping[str, float]],
     rates_rps: Mapping[str, float],
     *,
     accelerator_type: str,
     discipline: str,
+    statistic: str = "mean",
+    ps_model: str | None = None,
 ) -> tuple[dict[str, float | None], float | None]:
-    """The evaluator's mean latency per model when ``rates_rps`` share one accelerator.
+    """The evaluator's latency per model when ``rates_rps`` share one accelerator.
 
-    ``profiles`` maps each model to its profile fields on ``accelerator_type``. Returns the
-    latency per model (None when the queue is unstable) and the accelerator's utilisation.
+    ``profiles`` maps each model to its profile fields on ``accelerator_type``; ``statistic`` is
+    ``"mean"`` or a percentile such as ``"p95"`` (an SLO statistic); ``ps_model`` picks the
+    processor-sharing variant (``"exact"`` or ``"additive"``; None: the instance default).
+    Returns the latency per model (None when the queue is unstable) and the accelerator's
+    utilisation.
     """
     instance = Instance.model_validate(
         {
             "name": "calibration-load-point",
+            "settings": {} if ps_model is None else {"ps_model": ps_model},
             "accelerator_types": [{"name": accelerator_type, "discipline": discipline}],
             "nodes": [
                 {
@@ -87,7 +93,12 @@ def predict_mean_latency(
             ],
             "models": [{"name": m, "profiles": {accelerator_type: dict(profiles[m])}} for m in rates_rps],
             "applications": [
-                {"name": f"app-{m}", "model": m, "rate_rps": rate, "slo": {"latency_ms": MAX_QUANTITY}}
+                {
+                    "name": f"app-{m}",
+                    "model": m,
+                    "rate_rps": rate,
+                    "slo": {"latency_ms": MAX_QUANTITY, "statistic": statistic},
+                }
                 for m, rate in rates_rps.items()
             ],
         }
@@ -95,6 +106,17 @@ def predict_mean_latency(
     evaluation = evaluate(instance, {f"app-{m}": "device" for m in rates_rps})
     latencies = {a.application.removeprefix("app-"): a.latency_ms for a in evaluation.applications}
     return latencies, evaluation.accelerators[0].utilization
+
+
+def predict_mean_latency(
+    profiles: Mapping[str, Mapping[str, float]],
+    rates_rps: Mapping[str, float],
+    *,
+    accelerator_type: str,
+    discipline: str,
+) -> tuple[dict[str, float | None], float | None]:
+    """The evaluator's mean latency per model (:func:`predict_latency` with the instance defaults)."""
+    return predict_latency(profiles, rates_rps, accelerator_type=accelerator_type, discipline=discipline)
 
 
 def residuals(

@@ -12,7 +12,8 @@ fresh process takes its place. Messages (all plain tuples of strings and dicts):
 Incumbent streaming: a method running inside a worker calls :func:`report_incumbent` with each
 better placement it finds. The worker verifies it with the independent evaluator (through
 ``optplace.solve.build_result``, exactly like a final answer) and sends it to the server, which
-stores it at once as the job's best result so far. Outside a worker the call does nothing, so a
+stores it at once as the job's best result so far, with ``stop_reason: interrupted``: what the
+solve would be if it stopped there (a limit that then stops it replaces the reason). Outside a worker the call does nothing, so a
 method may call it unconditionally; a method that never calls it simply has its final result as
 its only result.
 """
@@ -25,6 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -76,6 +78,7 @@ def _solve(conn: Connection, task_id: str, instance_json: str, method: str, para
     from optplace.domain import Instance
     from optplace.params import SolveParams
     from optplace.registry import get_method
+    from optplace.result import StopReason
     from optplace.solve import PlacementVerificationError, build_result, solve
 
     lock = threading.Lock()
@@ -91,12 +94,17 @@ def _solve(conn: Connection, task_id: str, instance_json: str, method: str, para
         started = time.perf_counter()
 
         def sink(output: MethodOutput) -> None:
+            snapshot = replace(
+                output,
+                stop_reason=StopReason.INTERRUPTED,
+                message=output.message or "the best placement so far; the solve had not finished",
+            )
             try:
                 result = build_result(
                     checked,
                     info.name,
                     solve_params,
-                    output,
+                    snapshot,
                     time.perf_counter() - started,
                     may_violate_slo=info.may_violate_slo,
                 )

@@ -20,7 +20,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pydantic import Field
+
 from optplace.domain import Instance
+from optplace.formulations.assignment.options import HighsExactOptions
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, get_method, list_methods, register
 from optplace.result import Status, StopReason
@@ -30,18 +33,34 @@ HEURISTIC_SHARE = 0.15
 CONFIGURATION_SHARE = 0.35
 
 
+class AutoOptions(HighsExactOptions):
+    """Options of ``auto``: the stage shares, and every milp_highs option (passed to its MILP stage)."""
+
+    heuristic_share: float = Field(
+        default=HEURISTIC_SHARE, ge=0, le=1, allow_inf_nan=False, description="Share of the time for the heuristics."
+    )
+    configuration_share: float = Field(
+        default=CONFIGURATION_SHARE,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Share of what is left for the configuration method (column generation).",
+    )
+
+
 @register(
     "auto",
     "Portfolio: heuristics, then the configuration bound (when available), then the MILP warm-started from "
     "the best placement; returns the best verified placement with the tightest proven bound",
     "portfolio",
+    options=AutoOptions,
 )
 def auto(instance: Instance, params: SolveParams) -> MethodOutput:
     from optplace.formulations.assignment.methods import Collector, consistent_bound, solve_exact, warm_start
 
     started = time.monotonic()
     limit = params.time_limit_s if params.time_limit_s is not None else DEFAULT_TIME_LIMIT_S
-    options = dict(params.options)
+    options = AutoOptions.of(params, instance)
     primary = instance.objectives[0]
     collector = Collector(instance)
     collector.consider({}, "empty")
@@ -67,15 +86,13 @@ def auto(instance: Instance, params: SolveParams) -> MethodOutput:
 
     # 1. Heuristics.
     t = time.monotonic()
-    tried = warm_start(
-        instance, params, collector, float(options.get("heuristic_share", HEURISTIC_SHARE)) * limit, None
-    )
+    tried = warm_start(instance, params, collector, options.heuristic_share * limit, None)
     stages.append({"stage": "heuristics", **tried, "seconds": round(time.monotonic() - t, 4)})
 
     # 2. Configuration (column generation), when some engineer has registered it.
     names = {m.name for m in list_methods()}
     if "configuration" in names and left() > 0.5 and not proven():
-        budget = float(options.get("configuration_share", CONFIGURATION_SHARE)) * left()
+        budget = options.configuration_share * left()
         output, seconds = _run(
             "configuration",
             instance,
@@ -93,7 +110,7 @@ def auto(instance: Instance, params: SolveParams) -> MethodOutput:
 
     # 3. The MILP, warm-started from the best placement so far.
     if left() > 0.3 and not proven():
-        sub_options = {k: v for k, v in options.items() if k not in ("heuristic_share", "configuration_share")}
+        sub_options = {k: v for k, v in params.options.items() if k not in ("heuristic_share", "configuration_share")}
         if collector.best is not None:
             sub_options["initial_placement"] = collector.best
         sub = params.model_copy(update={"time_limit_s": max(left(), 0.1), "options": sub_options})

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from pydantic import Field
 
 from optplace.domain import Instance, Objective
 from optplace.evaluate import evaluate
@@ -31,12 +32,29 @@ from optplace.formulations.configuration.build import ConfigurationModel, Unsupp
 from optplace.formulations.configuration.master import Master, MasterStatus, highs_version
 from optplace.formulations.configuration.pricing import EPS, Pricer
 from optplace.objectives import lexicographic_key
+from optplace.options import HeuristicNames, MethodOptions
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, list_methods, register
 from optplace.result import Status, StopReason
 
 DEFAULT_TIME_LIMIT_S = 60.0
 ROUNDING = 1e-6  # slack before rounding an integral bound (LP arithmetic)
+
+
+class ConfigurationOptions(MethodOptions):
+    """Options of ``configuration``."""
+
+    frontend_levels: int = Field(default=4, ge=1, le=64, description="Front-end load levels in pricing.")
+    smoothing: float = Field(default=0.5, ge=0, lt=1, allow_inf_nan=False, description="Wentges dual smoothing.")
+    enumeration_limit: int = Field(default=30000, ge=0, le=10_000_000, description="Sets enumerated by reduced cost.")
+    columns_per_class: int = Field(default=8, ge=1, le=1000, description="Columns added per class and round.")
+    exact_every: int = Field(default=4, ge=1, le=1000, description="One exact pricing round in this many.")
+    cg_share: float = Field(
+        default=0.6, gt=0, le=1, allow_inf_nan=False, description="Share of the time for column generation."
+    )
+    heuristics: HeuristicNames | None = Field(
+        default=None, description="Warm-start heuristics; default every registered one."
+    )
 
 
 @dataclass
@@ -73,15 +91,15 @@ class ColumnGeneration:
         self.model = model
         self.params = params
         self.started = started
-        opts = params.options
+        opts = ConfigurationOptions.of(params, model.instance)
         self.limit = params.time_limit_s if params.time_limit_s is not None else DEFAULT_TIME_LIMIT_S
         self.deadline = started + self.limit
-        self.smoothing = float(opts.get("smoothing", 0.5))
-        self.columns_per_class = int(opts.get("columns_per_class", 8))
-        self.enumeration_limit = int(opts.get("enumeration_limit", 30000))
-        self.cg_share = float(opts.get("cg_share", 0.6))
-        self.exact_every = max(1, int(opts.get("exact_every", 4)))
-        self.pricers = [Pricer(c, frontend_levels=int(opts.get("frontend_levels", 4))) for c in model.classes]
+        self.smoothing = opts.smoothing
+        self.columns_per_class = opts.columns_per_class
+        self.enumeration_limit = opts.enumeration_limit
+        self.cg_share = opts.cg_share
+        self.exact_every = opts.exact_every
+        self.pricers = [Pricer(c, frontend_levels=opts.frontend_levels) for c in model.classes]
         self.node_of_class = [-1] * len(model.classes)
         for r, rows in enumerate(model.node_rows):
             for c in rows.classes:
@@ -365,7 +383,7 @@ class ColumnGeneration:
 
 def _warm_start(instance: Instance, params: SolveParams, budget: float) -> tuple[dict[str, str] | None, str | None]:
     """Best verified placement of the registered heuristics (lexicographic objectives)."""
-    wanted = params.options.get("heuristics")
+    wanted = ConfigurationOptions.of(params, instance).heuristics
     started = time.perf_counter()
     best, best_key, best_name = None, None, None
     sub = params.model_copy(update={"time_limit_s": max(0.05, budget / 4), "options": {}})
@@ -436,6 +454,7 @@ def _fill(instance: Instance, placement: dict[str, str]) -> dict[str, str]:
     "Configuration LP (column generation over feasible sets per accelerator class, knapsack pricing per "
     "tightest SLO) with a Lagrangian bound, price-and-branch and reduced-cost enumeration (HiGHS)",
     "exact",
+    options=ConfigurationOptions,
 )
 def configuration(instance: Instance, params: SolveParams) -> MethodOutput:
     started = time.perf_counter()

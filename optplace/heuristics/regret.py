@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from optplace.domain import Instance
-from optplace.heuristics.fit import headroom, order_applications
+from optplace.heuristics.fit import OrderOptions, headroom, order_applications
 from optplace.heuristics.greedy import finish, first_feasible, pass_stats, start
 from optplace.heuristics.state import ClusterState
 from optplace.params import SolveParams
@@ -112,11 +112,12 @@ def _fallback(state: ClusterState, apps: list[int]) -> bool:
     "Regret greedy: repeatedly place the application whose best accelerator is most better than "
     "its second best (lazy re-evaluation), objective-aware",
     "heuristic",
+    options=OrderOptions,
 )
 def regret_greedy(instance: Instance, params: SolveParams) -> MethodOutput:
     started = time.perf_counter()
     deadline = started + params.time_limit_s if params.time_limit_s is not None else None
     state = ClusterState(instance)
-    rest = start(state, order_applications(state, str(params.options.get("order", "auto"))))
+    rest = start(state, order_applications(state, OrderOptions.of(params, instance).order))
     completed = regret_pass(state, rest, deadline)
     return finish(state, pass_stats(state, started), StopReason.COMPLETED if completed else StopReason.TIME_LIMIT)

@@ -124,7 +124,9 @@ def grid_scale(upper: float) -> float:
 def scale_row(coefficients: np.ndarray, rhs: float) -> tuple[np.ndarray, int]:
     """Integer coefficients and right-hand side of ``coefficients . v <= rhs`` (v >= 0), rounded outwards."""
     c = np.asarray(coefficients, dtype=np.float64)
-    integral = np.all(np.abs(c - np.round(c)) <= INTEGRAL_TOLERANCE) and abs(rhs - round(rhs)) <= INTEGRAL_TOLERANCE
+    # A tiny non-zero coefficient is not "integral zero": dropping it would admit points the real row rejects.
+    near_integer = (np.abs(c - np.round(c)) <= INTEGRAL_TOLERANCE) & ((c == 0) | (np.round(c) != 0))
+    integral = np.all(near_integer) and abs(rhs - round(rhs)) <= INTEGRAL_TOLERANCE
     if integral:
         return np.round(c).astype(np.int64), round(rhs)
     exact = _rational_row(c, rhs)

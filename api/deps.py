@@ -1,7 +1,9 @@
-"""FastAPI dependencies: the settings, the solve service and the bearer-token check."""
+"""FastAPI dependencies: the settings, the solve service, the caller's identity and the
+bearer-token check."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Annotated
 
@@ -21,8 +23,21 @@ def get_service(request: Request) -> SolveService:
     return request.app.state.service
 
 
+def client_key(request: Request) -> str:
+    """Who is calling, for the per-client limits: the bearer token when the server has one (as a
+    hash, so no secret reaches the store or the logs), else the peer address. Behind a reverse
+    proxy every caller has the proxy's address: give each client its own token there, or limit
+    per client in the proxy."""
+    settings: Settings = request.app.state.settings
+    if settings.token is not None:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return "token:" + hashlib.sha256(given.encode()).hexdigest()[:16]
+    return "peer:" + (request.client.host if request.client is not None else "unknown")
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServiceDep = Annotated[SolveService, Depends(get_service)]
+ClientDep = Annotated[str, Depends(client_key)]
 
 _bearer = HTTPBearer(auto_error=False, description="Set when the server runs with OPTPLACE_TOKEN.")
 

@@ -3,13 +3,19 @@
 A problem has ``type`` (a URN naming the kind of problem, or ``about:blank`` for plain HTTP
 errors), ``title``, ``status``, ``detail`` and ``instance`` (the request path). Validation
 problems add ``errors``: one entry per field error, each with ``field`` (dotted), ``pointer`` (an
-RFC 6901 JSON pointer into the request body), a stable ``code`` and a ``message``. No stack trace
-or exception text from an unexpected error ever reaches a client.
+RFC 6901 JSON pointer into the request body), a stable ``code`` and a ``message``; at most
+``max_errors`` entries, with ``error_count`` giving the total. No stack trace or exception text
+from an unexpected error ever reaches a client.
+
+Whatever a problem echoes from the request (its path, a key in a pointer) goes through
+:func:`printable`: at most :data:`MAX_ECHO_CHARS` characters, a lone surrogate replaced by U+FFFD,
+so that an answer is always short and always valid UTF-8.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -20,10 +26,26 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from optplace.io import dotted, json_pointer
+
 log = logging.getLogger("optplace.api")
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:optplace:problem:"
+MAX_ECHO_CHARS = 200
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """``text`` as a problem may echo it: valid UTF-8 (lone surrogates -> U+FFFD) and at most
+    ``limit`` characters (cut with an ellipsis)."""
+    text = _SURROGATE.sub("\ufffd", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def printable_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A field error with every echoed string made printable (pointers may hold request keys)."""
+    return {k: printable(v, 1000) if isinstance(v, str) else v for k, v in entry.items()}
 
 
 class ApiProblem(Exception):
@@ -37,6 +59,7 @@ class ApiProblem(Exception):
         detail: str = "",
         *,
         errors: list[dict[str, Any]] | None = None,
+        error_count: int | None = None,
         headers: dict[str, str] | None = None,
     ):
         super().__init__(detail or title)
@@ -45,18 +68,24 @@ class ApiProblem(Exception):
         self.title = title
         self.detail = detail
         self.errors = errors
+        self.error_count = error_count
         self.headers = headers or {}
 
 
-def invalid_request(errors: list[dict[str, Any]], detail: str | None = None) -> ApiProblem:
-    """422 with one entry per field error."""
-    count = len(errors)
+def invalid_request(
+    errors: list[dict[str, Any]], detail: str | None = None, *, total: int | None = None, limit: int = 100
+) -> ApiProblem:
+    """422 with one entry per field error: the first ``limit``, and ``total`` counting all."""
+    count = max(len(errors), total or 0)
+    shown = errors[:limit]
+    listed = "see errors" if count == len(shown) else f"the first {len(shown)} are listed in errors"
     return ApiProblem(
         422,
         "invalid-request",
         "Invalid request",
-        detail or f"the request has {count} invalid field{'s' if count != 1 else ''}; see errors",
-        errors=errors,
+        detail or f"the request has {count} invalid field{'s' if count != 1 else ''}; {listed}",
+        errors=shown,
+        error_count=count,
     )
 
 
@@ -65,11 +94,12 @@ def problem_response(request: Request, problem: ApiProblem) -> JSONResponse:
         "type": problem.type,
         "title": problem.title,
         "status": problem.status,
-        "detail": problem.detail,
-        "instance": request.url.path,
+        "detail": printable(problem.detail, 2000),
+        "instance": printable(request.url.path),
     }
     if problem.errors is not None:
-        body["errors"] = problem.errors
+        body["errors"] = [printable_entry(e) for e in problem.errors]
+        body["error_count"] = problem.error_count if problem.error_count is not None else len(problem.errors)
     return JSONResponse(body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_JSON)
 
 
@@ -96,7 +126,10 @@ def index_routes(app: FastAPI, routers: list[tuple[str, APIRouter]]) -> None:
     for prefix, router in routers:
         for route in router.routes:
             if isinstance(route, APIRoute):
-                index.append((compile_path(prefix + route.path)[0], set(route.methods or ())))
+                methods = set(route.methods or ())
+                if "GET" in methods:
+                    methods.add("HEAD")  # served by the request guard (optplace.api.guard)
+                index.append((compile_path(prefix + route.path)[0], methods))
 
 
 def install(app: FastAPI) -> None:
@@ -110,10 +143,10 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else _phrase(exc.status_code)
         if exc.status_code == 404 and detail == "Not Found":
-            detail = f"no resource at {request.url.path}; the API lives under /v1 (see /docs)"
+            detail = f"no resource at {printable(request.url.path)}; the API lives under /v1 (see /docs)"
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            detail = f"{request.method} is not allowed on {request.url.path}"
+            detail = f"{request.method} is not allowed on {printable(request.url.path)}"
             headers["Allow"] = ", ".join(allowed_methods(request))
         return problem_response(
             request, ApiProblem(exc.status_code, "about:blank", _phrase(exc.status_code), detail, headers=headers)
@@ -125,10 +158,10 @@ def install(app: FastAPI) -> None:
         for item in exc.errors():
             loc = tuple(item.get("loc", ()))
             where, rest = (loc[0], loc[1:]) if loc else ("body", ())
-            name = ".".join(str(p) for p in rest)
+            name = dotted(rest)
             entry: dict[str, Any] = {
                 "field": name,
-                "pointer": "".join(f"/{p}" for p in rest) if where == "body" else "",
+                "pointer": json_pointer(rest) if where == "body" else "",
                 "code": str(item.get("type", "invalid")),
                 "message": str(item.get("msg", "")),
             }
@@ -136,7 +169,8 @@ def install(app: FastAPI) -> None:
                 entry["parameter"] = name
                 entry["in"] = str(where)
             errors.append(entry)
-        return problem_response(request, invalid_request(errors))
+        limit = request.app.state.settings.max_errors
+        return problem_response(request, invalid_request(errors, limit=limit))
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
@@ -20,7 +21,7 @@ from optplace import __version__
 from optplace.api import errors, openapi
 from optplace.api.deps import require_token
 from optplace.api.extender import PlanKeeper
-from optplace.api.limits import BodySizeLimit
+from optplace.api.guard import RequestGuard
 from optplace.api.routes import evaluate, extender, health, jobs, methods, solve, validate
 from optplace.api.service import SolveService
 from optplace.api.settings import Settings
@@ -65,9 +66,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if settings.docs else None,
     )
     app.state.settings = settings
+    app.state.parse_limiter = anyio.CapacityLimiter(settings.parse_concurrency)
     errors.install(app)
     openapi.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, settings=settings)
+    if settings.host_allow_list() == ["*"]:
+        logging.getLogger("optplace.api").warning(
+            "bound to %s with no OPTPLACE_ALLOWED_HOSTS: any Host header is accepted; list the names "
+            "clients use to reach this server (docs/api.md, threat model)",
+            settings.host,
+        )
 
     protected = [Depends(require_token)] if settings.token is not None else []
     # kube-scheduler cannot send a bearer token: the extender's read-only verbs stay open like health.

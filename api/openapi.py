@@ -40,14 +40,35 @@ def problem(description: str) -> dict[str, Any]:
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Documented problem responses for a route."""
     text = {
+        400: "The Host header is not one this server answers to (OPTPLACE_ALLOWED_HOSTS).",
         401: "Missing or wrong bearer token (only when the server has a token).",
         404: "No such job.",
+        408: "The request body did not arrive within OPTPLACE_BODY_TIMEOUT_S.",
         413: "The request body is larger than OPTPLACE_MAX_BODY_BYTES.",
-        422: "Invalid request: one entry per field error, each with a JSON pointer and a code.",
+        414: "The request target is longer than OPTPLACE_MAX_URL_CHARS.",
+        415: "A request body that is not application/json.",
+        422: "Invalid request: one entry per field error (the first OPTPLACE_MAX_ERRORS, with error_count), "
+        "each with a JSON pointer and a code.",
+        429: "This client already has OPTPLACE_MAX_ACTIVE_PER_CLIENT solves and jobs in flight; see Retry-After.",
         500: "Unexpected server error, or a solve that failed (no stack trace is ever included).",
         503: "Every worker is busy and the queue is full, or the server is stopping; see Retry-After.",
     }
     return {status: problem(text[status]) for status in statuses}
+
+
+# Answers the request guard (optplace.api.guard) can give on any route, and on any route with a body.
+GUARD_ANY = (400, 414)
+GUARD_BODY = (408, 413, 415, 422)
+
+
+def add_guard_responses(schema: dict[str, Any]) -> None:
+    """Document the guard's answers on every operation, so that routes need not list them."""
+    for operations in schema.get("paths", {}).values():
+        for verb, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            statuses = GUARD_ANY + (GUARD_BODY if verb in ("post", "put", "patch") else ())
+            for status, entry in problems(*statuses).items():
+                responses.setdefault(str(status), entry)
 
 
 def _without_defaults(schema: Any) -> Any:
@@ -79,6 +100,7 @@ def install(app: FastAPI) -> None:
                     raise RuntimeError(f"OpenAPI component {name!r} differs between a request and a response model")
                 continue
             components[name] = definition
+        add_guard_responses(schema)
         app.openapi_schema = schema
         return schema
 

@@ -1,82 +1,156 @@
-"""Parse request bodies into the input models with errors that point into the body.
+"""Parse request bodies into the input models, off the event loop, with errors that point into
+the body. Every route that takes a JSON body calls :func:`parse_request` (see docs/architecture.md).
 
-The instance is validated on its own (``optplace.io.parse_instance``) and its error pointers are
-prefixed with ``/instance``, so a cross-field error such as an unknown model reference points at
-``/instance/applications/3/model`` rather than at the whole instance. The rest of the body is
-validated by an "envelope" twin of the request model whose ``instance`` is any JSON object.
+By the time a route runs, the request guard (:mod:`optplace.api.guard`) has checked the
+content type, the size and the JSON structure (depth, number of values). Here, in a worker thread
+(at most ``parse_concurrency`` at once, so that /v1/health stays fast and memory stays bounded):
+
+* the body is parsed; ``NaN``, ``Infinity`` and numbers beyond :data:`MAX_MAGNITUDE` are reported
+  at their JSON pointer, and so are strings holding a lone UTF-16 surrogate (``"\\ud800"``);
+* a model with an ``instance: Instance`` field is validated through an "envelope" twin whose
+  ``instance`` is any JSON object, and the instance on its own (``optplace.io.parse_instance``),
+  its error pointers prefixed with ``/instance``, so that a cross-field error points at
+  ``/instance/applications/3/model`` rather than at the whole instance;
+* error lists keep the first ``max_errors`` entries and count the rest.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from functools import cache
 from typing import Any, TypeVar
 
+import anyio
 from fastapi import Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from optplace.api.errors import ApiProblem, invalid_request
 from optplace.api.limits import count_errors
-from optplace.api.schemas import EvaluateRequest, SolveRequest, ValidateRequest
 from optplace.api.settings import Settings
 from optplace.domain import Instance
-from optplace.io import InstanceError, parse_instance, validation_errors
+from optplace.io import InstanceError, json_pointer, parse_instance, validation_errors
+from optplace.options import MethodOptionsError
+from optplace.registry import MethodInfo, check_options, get_method
 
 M = TypeVar("M", bound=BaseModel)
 
 MAX_MAGNITUDE = 1e12
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB-fF]")
 
 
-class _SolveEnvelope(SolveRequest):
-    instance: dict[str, Any]  # type: ignore[assignment]
+class _NonFinite(float):
+    """What ``NaN``, ``Infinity`` and ``-Infinity`` parse to, so that they can be found afterwards."""
+
+    def __new__(cls, text: str) -> _NonFinite:
+        value = super().__new__(cls, float(text.replace("Infinity", "inf")))
+        value.text = text  # type: ignore[attr-defined]
+        return value
 
 
-class _EvaluateEnvelope(EvaluateRequest):
-    instance: dict[str, Any]  # type: ignore[assignment]
+class ParsedBody:
+    """A parsed body and what the parser noticed about it (each check costs a walk only if needed)."""
+
+    def __init__(self, data: Any, *, non_finite: bool, huge: bool, surrogate: bool):
+        self.data = data
+        self.non_finite = non_finite
+        self.huge = huge
+        self.surrogate = surrogate
 
 
-_ENVELOPES: dict[type[BaseModel], type[BaseModel]] = {
-    SolveRequest: _SolveEnvelope,
-    ValidateRequest: ValidateRequest,  # its instance is any object already: /v1/validate reports on it
-    EvaluateRequest: _EvaluateEnvelope,
-}
+def loads(body: bytes) -> ParsedBody:
+    """Parse JSON; note whether it has NaN/Infinity literals, numbers beyond MAX_MAGNITUDE, or a
+    surrogate escape, so that only such bodies pay for :func:`unsafe_values`."""
+    flags = {"non_finite": False, "huge": False}
 
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def loads(body: bytes) -> tuple[Any, bool]:
-    """Parse JSON (NaN and Infinity are invalid JSON here too); also say whether some number's
-    magnitude exceeds MAX_MAGNITUDE, so that only such bodies pay for :func:`huge_numbers`."""
-    huge = False
+    def constant(text: str) -> float:
+        flags["non_finite"] = True
+        return _NonFinite(text)
 
     def number(text: str, convert: type[int] | type[float]) -> float:
-        nonlocal huge
         value = convert(text)
         if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
-            huge = True
+            flags["huge"] = True
         return value
 
     data = json.loads(
         body,
-        parse_constant=_reject_constant,
+        parse_constant=constant,
         parse_float=lambda text: number(text, float),
         parse_int=lambda text: number(text, int),
     )
-    return data, huge
+    return ParsedBody(data, surrogate=_SURROGATE_ESCAPE.search(body) is not None, **flags)
 
 
-async def read_json(request: Request) -> tuple[Any, bool]:
-    """The body as JSON, and whether it holds a number beyond MAX_MAGNITUDE (see :func:`loads`)."""
-    body = await request.body()
+def read_error(message: str, code: str = "json_invalid") -> ApiProblem:
+    return invalid_request([{"field": "", "pointer": "", "code": code, "message": message}])
+
+
+def parse_bytes(body: bytes) -> ParsedBody:
     if not body.strip():
-        raise invalid_request([{"field": "", "pointer": "", "code": "missing", "message": "a JSON body is required"}])
+        raise read_error("a JSON body is required", "missing")
     try:
         return loads(body)
+    except RecursionError:
+        raise read_error("the body is nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as error:
-        raise invalid_request(
-            [{"field": "", "pointer": "", "code": "json_invalid", "message": f"the body is not valid JSON: {error}"}]
-        ) from None
+        raise read_error(f"the body is not valid JSON: {error}") from None
+
+
+def unsafe_values(parsed: ParsedBody, limit: int) -> list[dict[str, str]]:
+    """Entries for NaN/Infinity literals, numbers beyond MAX_MAGNITUDE (no quantity in an instance
+    is anywhere near it, and beyond it squares and products overflow in the latency models and the
+    solvers) and strings or keys with a lone surrogate, each at its JSON pointer (at most ``limit``)."""
+    if not (parsed.non_finite or parsed.huge or parsed.surrogate):
+        return []
+    found: list[dict[str, str]] = []
+
+    def report(path: tuple[Any, ...], code: str, message: str) -> None:
+        if len(found) < limit:
+            found.append(
+                {"field": ".".join(map(str, path)), "pointer": json_pointer(path), "code": code, "message": message}
+            )
+
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(parsed.data, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if parsed.surrogate and _lone_surrogate(key):
+                    report((*path, key), "string_unicode", "this key holds a lone surrogate (not valid Unicode)")
+                stack.append((item, (*path, key)))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, index)) for index, item in enumerate(value))
+        elif isinstance(value, _NonFinite):
+            report(path, "finite_number", f"{value.text} is not a JSON number; give a finite number")  # type: ignore[attr-defined]
+        elif isinstance(value, str):
+            if parsed.surrogate and _lone_surrogate(value):
+                report(path, "string_unicode", "this string holds a lone surrogate (not valid Unicode)")
+        elif (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE
+        ):
+            report(path, "number_too_large", f"numbers must lie within ±{MAX_MAGNITUDE:g}")
+    found.sort(key=lambda e: e["pointer"])
+    return found
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+@cache
+def envelope(model: type[M]) -> type[BaseModel]:
+    """``model`` with its ``instance: Instance`` field (if any) relaxed to any JSON object."""
+    field = model.model_fields.get("instance")
+    if field is None or field.annotation is not Instance:
+        return model
+    return create_model(f"_{model.__name__}Envelope", __base__=model, instance=(dict[str, Any], ...))
 
 
 def prefixed(errors: list[dict[str, str]], prefix: str) -> list[dict[str, str]]:
@@ -89,84 +163,69 @@ def prefixed(errors: list[dict[str, str]], prefix: str) -> list[dict[str, str]]:
     return out
 
 
-def parse_body(data: Any, model: type[M], settings: Settings, *, maybe_huge: bool = True) -> M:
-    """Validate ``data`` as ``model``; raise a 422 problem listing every field error.
-    ``maybe_huge=False`` skips the search for too large numbers (the parser found none)."""
-    envelope = _ENVELOPES[model]
+def parse_body(data: Any, model: type[M], settings: Settings) -> M:
+    """Validate ``data`` as ``model``; raise a 422 problem listing its field errors (capped)."""
+    shell = envelope(model)
     errors: list[dict[str, str]] = []
+    total = 0
     fields: dict[str, Any] = {}
     try:
-        fields = dict(envelope.model_validate(data))
+        fields = dict(shell.model_validate(data))
     except ValidationError as error:
         for entry in validation_errors(error):
             if entry["code"] == "extra_forbidden":
                 entry["message"] = "unknown field; remove it or check its spelling against docs/api.md"
             errors.append(entry)
-    if envelope is model:
+        total = len(errors)
+    if shell is model:
         if errors:
-            raise invalid_request(errors)
+            raise invalid_request(errors, total=total, limit=settings.max_errors)
         return model.model_construct(**fields)
     raw_instance = data.get("instance") if isinstance(data, dict) else None
     instance: Instance | None = None
     if isinstance(raw_instance, dict):
-        instance, instance_errors = check_instance(raw_instance, settings, maybe_huge=maybe_huge)
+        instance, instance_errors, instance_total = check_instance(raw_instance, settings)
         errors += instance_errors
+        total += instance_total
     if errors:
-        raise invalid_request(errors)
+        raise invalid_request(errors, total=total, limit=settings.max_errors)
     assert instance is not None
     return model.model_construct(**{**fields, "instance": instance})
 
 
-def check_instance(
-    raw: dict[str, Any], settings: Settings, *, maybe_huge: bool = True
-) -> tuple[Instance | None, list[dict[str, str]]]:
-    """Validate the ``instance`` member of a request body: the instance, or errors pointing into the body."""
+def check_instance(raw: dict[str, Any], settings: Settings) -> tuple[Instance | None, list[dict[str, str]], int]:
+    """Validate the ``instance`` member of a request body: the instance, or (capped) errors pointing
+    into the body and their total."""
     too_many = count_errors(raw, settings)
     if too_many:
-        return None, too_many
-    huge = huge_numbers(raw, "/instance") if maybe_huge else []
-    if huge:
-        return None, huge
+        return None, too_many, len(too_many)
     try:
-        return parse_instance(raw), []
+        return parse_instance(raw, max_errors=settings.max_errors), [], 0
     except InstanceError as error:
-        return None, prefixed(error.errors, "instance")
+        return None, prefixed(error.errors, "instance"), error.total
     except ArithmeticError as error:  # a validator's arithmetic overflowed: still the input's fault
-        return None, [
-            {"field": "instance", "pointer": "/instance", "code": "value_error", "message": f"invalid number: {error}"}
-        ]
+        entry = {
+            "field": "instance",
+            "pointer": "/instance",
+            "code": "value_error",
+            "message": f"invalid number: {error}",
+        }
+        return None, [entry], 1
 
 
-def huge_numbers(value: Any, pointer: str, found: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
-    """Entries for every number above MAX_MAGNITUDE in absolute value. No quantity in an instance
-    (milliseconds, requests per second, megabytes, costs) is anywhere near it, and beyond it
-    squares and products overflow in the latency models and the solvers."""
-    found = [] if found is None else found
-    if isinstance(value, bool):
-        return found
-    if isinstance(value, int | float) and not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
-        found.append(
-            {
-                "field": pointer.strip("/").replace("/", "."),
-                "pointer": pointer,
-                "code": "number_too_large",
-                "message": f"numbers in an instance must lie within ±{MAX_MAGNITUDE:g}",
-            }
-        )
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            huge_numbers(item, f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}", found)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            huge_numbers(item, f"{pointer}/{index}", found)
-    return found
+def parse_sync(body: bytes, model: type[M], settings: Settings) -> M:
+    parsed = parse_bytes(body)
+    unsafe = unsafe_values(parsed, settings.max_errors)
+    if unsafe:
+        raise invalid_request(unsafe, limit=settings.max_errors)
+    return parse_body(parsed.data, model, settings)
 
 
 async def parse_request(request: Request, model: type[M]) -> M:
+    """The request body as ``model``, parsed and validated in a worker thread (raises a 422 problem)."""
     settings: Settings = request.app.state.settings
-    data, huge = await read_json(request)
-    request.state.maybe_huge = huge
-    return parse_body(data, model, settings, maybe_huge=huge)
+    body = await request.body()
+    return await anyio.to_thread.run_sync(parse_sync, body, model, settings, limiter=request.app.state.parse_limiter)
 
 
 def unknown_method(name: str) -> ApiProblem:
@@ -183,3 +242,27 @@ def unknown_method(name: str) -> ApiProblem:
             }
         ]
     )
+
+
+def check_method(name: str, options: dict[str, Any] | None = None, instance: Instance | None = None) -> MethodInfo:
+    """The registered method ``name`` with ``options`` valid for it, or a 422 pointing at
+    ``/method`` or at ``/params/options/<key>``."""
+    try:
+        info = get_method(name)
+    except ValueError:
+        raise unknown_method(name) from None
+    try:
+        check_options(info, options or {}, instance)
+    except MethodOptionsError as error:
+        raise invalid_request(
+            [
+                {
+                    "field": f"params.{e['field']}",
+                    "pointer": "/params" + e["pointer"],
+                    "code": e["code"],
+                    "message": e["message"],
+                }
+                for e in error.errors
+            ]
+        ) from None
+    return info

@@ -77,8 +77,11 @@ class Problem(_Output):
     title: str
     status: int
     detail: str = ""
-    instance: str = Field(default="", description="The request path.")
-    errors: list[FieldError] | None = None
+    instance: str = Field(default="", description="The request path (at most 200 characters).")
+    errors: list[FieldError] | None = Field(
+        default=None, description="Field errors of a 422: the first OPTPLACE_MAX_ERRORS of them."
+    )
+    error_count: int | None = Field(default=None, description="How many field errors there are in all.")
 
 
 class JobError(_Output):
@@ -87,7 +90,7 @@ class JobError(_Output):
 
 
 class JobSummary(_Output):
-    """A job without its result (GET /v1/jobs)."""
+    """A job without its instance, params or result (GET /v1/jobs)."""
 
     id: str
     status: JobStatus = Field(description="The job's life: queued, running, completed, failed, cancelled.")
@@ -108,7 +111,9 @@ class JobSummary(_Output):
 class JobOut(JobSummary):
     """A job with its best result so far (GET /v1/jobs/{id})."""
 
-    params: dict[str, Any] = Field(description="The params the job runs with, after the server's time limit rules.")
+    params: dict[str, Any] = Field(
+        description="The params the job runs with, after the server's rules (time limit, threads)."
+    )
     result_kind: str | None = Field(
         default=None,
         description="final: the method's answer; incumbent: the best placement reported so far; null: none yet.",
@@ -126,6 +131,9 @@ class MethodOut(_Output):
     kind: MethodKind
     description: str
     may_violate_slo: bool = Field(description="True only for latency-blind baselines.")
+    options: dict[str, Any] = Field(
+        description="JSON Schema of the method's params.options; unknown keys are rejected (additionalProperties false)."
+    )
 
 
 class SolverInfo(_Output):
@@ -166,6 +174,7 @@ class ValidationReport(_Output):
     """POST /v1/validate: whether the instance is valid, and what every application could do alone."""
 
     valid: bool
-    errors: list[FieldError] = Field(default_factory=list)
+    errors: list[FieldError] = Field(default_factory=list, description="The first OPTPLACE_MAX_ERRORS errors.")
+    error_count: int = Field(default=0, description="How many errors there are in all.")
     applications: list[ApplicationDiagnosis] = Field(default_factory=list)
     summary: dict[str, int] = Field(default_factory=dict)

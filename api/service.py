@@ -9,6 +9,7 @@ solve ended  synchronous POST /v1/solve                    job
 result       200, the result                               completed, the final result
 time limit   200, best incumbent (stop_reason time_limit)  completed, same result, stored
              or a no_solution_found result
+memory limit 200, likewise with stop_reason memory_limit   completed, same result, stored
 error        500 problem (a bug, e.g. failed verification) failed, error code and message;
                                                            any incumbent stays
 crashed      500 problem                                   failed (worker_crashed); incumbent stays
@@ -16,21 +17,30 @@ cancelled    -                                             cancelled; incumbent 
 shutdown     503 problem                                   back to queued; rerun at the next start
 ============ ============================================ ===========================================
 
+An incumbent is stored with ``stop_reason: interrupted`` (what the solve would be if it stopped
+there), so a running, cancelled, failed or interrupted job never shows an incumbent as
+``completed``; a limit that stops the solve sets its own reason (``time_limit``, ``memory_limit``).
+
 A server crash leaves jobs ``running`` in the store; at the next start :meth:`SolveService.recover`
 re-queues them (or marks them failed after ``max_job_attempts`` interrupted runs, so a job that
-kills the server cannot keep it down). Completed results are never touched again.
+kills the server cannot keep it down). Completed results are never touched again. Finished jobs
+are deleted ``job_ttl_s`` after they end (:meth:`SolveService.purge_expired`, run at start and
+then every :data:`PURGE_EVERY_S` or half the retention time), and ``DELETE /v1/jobs/{id}`` deletes one at once (cancelling it
+first if it is still queued or running).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from optplace.api.pool import Outcome, QueueFull, Task, WorkerPool
+from optplace.api.pool import ClientBusy, Outcome, QueueFull, Task, WorkerPool
 from optplace.api.settings import Settings
 from optplace.api.store import JobRecord, JobStatus, JobStore, NewJob
 from optplace.domain import Instance
@@ -40,7 +50,10 @@ from optplace.result import SolveResult, Status, StopReason
 
 log = logging.getLogger("optplace.api")
 
-__all__ = ["QueueFull", "SolveFailed", "SolveService"]
+__all__ = ["ClientBusy", "QueueFull", "SolveFailed", "SolveService"]
+
+PURGE_EVERY_S = 60.0  # or half the retention time, when that is shorter
+STOP_REASONS = {"time_limit": StopReason.TIME_LIMIT, "memory_limit": StopReason.MEMORY_LIMIT}
 
 
 class SolveFailed(RuntimeError):
@@ -54,23 +67,29 @@ class SolveFailed(RuntimeError):
 
 
 def effective_params(settings: Settings, params: SolveParams | None) -> SolveParams:
-    """The request's params with the server's time limit rules applied."""
+    """The request's params with the server's rules applied: the time limit, and at most
+    ``max_threads`` threads."""
     params = params or SolveParams()
-    update: dict[str, Any] = {"time_limit_s": settings.effective_time_limit(params.time_limit_s)}
+    update: dict[str, Any] = {
+        "time_limit_s": settings.effective_time_limit(params.time_limit_s),
+        "threads": None if params.threads is None else min(params.threads, settings.max_threads),
+    }
     if params.simulation.max_requests > settings.max_verify_requests:
         # The server bounds the simulation work of verify="simulate" as it bounds the solve's time.
         update["simulation"] = params.simulation.model_copy(update={"max_requests": settings.max_verify_requests})
     return params.model_copy(update=update)
 
 
-def time_limit_result(task: Task, outcome: Outcome) -> str:
-    """The result of a solve the server stopped at its time limit: the last incumbent, marked as
-    stopped by the time limit, or (with none) a verified empty ``no_solution_found`` result."""
+def stopped_result(task: Task, outcome: Outcome) -> str:
+    """The result of a solve the server stopped at a limit (its time limit, its memory limit): the
+    last incumbent, marked with that stop reason, or (with none) a verified empty
+    ``no_solution_found`` result."""
+    stop = STOP_REASONS.get(outcome.code, StopReason.INTERRUPTED)
     if outcome.result_json is not None:
         incumbent = SolveResult.model_validate_json(outcome.result_json)
         message = "; ".join(m for m in (incumbent.message, outcome.message) if m)
         return incumbent.model_copy(
-            update={"stop_reason": StopReason.TIME_LIMIT, "message": message, "runtime_s": outcome.runtime_s}
+            update={"stop_reason": stop, "message": message, "runtime_s": outcome.runtime_s}
         ).model_dump_json()
     from optplace.solve import build_result
 
@@ -79,9 +98,7 @@ def time_limit_result(task: Task, outcome: Outcome) -> str:
     if params.objectives is not None:
         instance = instance.model_copy(update={"objectives": list(params.objectives)})
     info = get_method(task.method)
-    output = MethodOutput(
-        placement={}, status=Status.NO_SOLUTION_FOUND, stop_reason=StopReason.TIME_LIMIT, message=outcome.message
-    )
+    output = MethodOutput(placement={}, status=Status.NO_SOLUTION_FOUND, stop_reason=stop, message=outcome.message)
     return build_result(
         instance, info.name, params, output, outcome.runtime_s, may_violate_slo=info.may_violate_slo
     ).model_dump_json()
@@ -94,16 +111,48 @@ class SolveService:
         self.settings = settings
         self.store = store
         self.pool = WorkerPool(
-            settings.workers, settings.queue_size, settings.kill_grace_s, self, settings.method_modules
+            settings.workers,
+            settings.queue_size,
+            settings.kill_grace_s,
+            self,
+            settings.method_modules,
+            reserved_for_sync=settings.reserved_for_sync(),
+            workers_per_client=settings.workers_per_client(),
+            active_per_client=settings.max_active_per_client,
+            memory_limit_mb=settings.max_solve_memory_mb,
         )
+        self._stopped = threading.Event()
+        self._purger: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         self.pool.start()
         self.recover()
+        self.purge_expired()
+        self._purger = threading.Thread(target=self._purge_loop, name="optplace-purge", daemon=True)
+        self._purger.start()
 
     def stop(self) -> None:
+        self._stopped.set()
         self.pool.stop()
+        if self._purger is not None:
+            self._purger.join(timeout=5)
+
+    def purge_expired(self) -> int:
+        """Delete finished jobs that ended more than ``job_ttl_s`` ago; returns how many."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.job_ttl_s)
+        deleted = self.store.delete_finished_before(cutoff)
+        if deleted:
+            log.info("deleted %d finished jobs older than %g s", deleted, self.settings.job_ttl_s)
+        return deleted
+
+    def _purge_loop(self) -> None:
+        period = min(PURGE_EVERY_S, max(0.5, self.settings.job_ttl_s / 2))
+        while not self._stopped.wait(period):
+            try:
+                self.purge_expired()
+            except Exception:  # a failed purge is retried next time; it must not stop the thread
+                log.exception("could not purge expired jobs")
 
     def recover(self) -> list[str]:
         """Queue every job the store holds as queued, after turning interrupted runs back to queued."""
@@ -117,8 +166,9 @@ class SolveService:
         return ids
 
     # -- synchronous solves ------------------------------------------------------------------
-    async def solve_now(self, instance_json: str, method: str, params: SolveParams) -> str:
-        """Run one solve on a worker and return the SolveResult JSON (raises QueueFull, SolveFailed)."""
+    async def solve_now(self, instance_json: str, method: str, params: SolveParams, client: str = "") -> str:
+        """Run one solve on a worker and return the SolveResult JSON (raises QueueFull, ClientBusy,
+        SolveFailed)."""
         future: Future[Outcome] = Future()
         task = Task(
             id=f"sync-{uuid.uuid4().hex}",
@@ -129,6 +179,7 @@ class SolveService:
             time_limit_s=self.settings.wall_clock_s(params.model_dump(mode="json")),
             future=future,
             start_by=time.monotonic() + self.settings.sync_wait_s,
+            client=client,
         )
         self.pool.submit(task)
         waiting = asyncio.wrap_future(future)
@@ -142,19 +193,21 @@ class SolveService:
             assert outcome.result_json is not None
             return outcome.result_json
         if outcome.kind == "killed":
-            return await asyncio.to_thread(time_limit_result, task, outcome)
+            return await asyncio.to_thread(stopped_result, task, outcome)
         raise SolveFailed(outcome.kind, outcome.code, outcome.message)
 
     # -- jobs --------------------------------------------------------------------------------
-    def submit_job(self, instance: Instance, instance_json: str, method: str, params: SolveParams) -> JobRecord:
-        """Store a new job and queue it (raises QueueFull without storing anything)."""
+    def submit_job(
+        self, instance: Instance, instance_json: str, method: str, params: SolveParams, client: str = ""
+    ) -> JobRecord:
+        """Store a new job and queue it (raises QueueFull or ClientBusy without storing anything)."""
         job_id = uuid.uuid4().hex
         dumped = params.model_dump(mode="json")
-        task = Task(job_id, "job", instance_json, method, dumped, self.settings.wall_clock_s(dumped))
+        task = Task(job_id, "job", instance_json, method, dumped, self.settings.wall_clock_s(dumped), client=client)
         self.pool.admit(task)
         try:
             record = self.store.create(
-                NewJob(job_id, instance_json, instance.name, len(instance.applications), method, dumped)
+                NewJob(job_id, instance_json, instance.name, len(instance.applications), method, dumped, client)
             )
         except BaseException:
             self.pool.withdraw(job_id)
@@ -163,9 +216,18 @@ class SolveService:
         return record
 
     def cancel_job(self, job_id: str) -> JobRecord | None:
+        """queued/running -> cancelled (its worker is stopped); the incumbent stays. None if unknown."""
         record = self.store.cancel(job_id)
         if record is not None and record.status == JobStatus.CANCELLED:
             self.pool.cancel(job_id)
+        return record
+
+    def delete_job(self, job_id: str) -> JobRecord | None:
+        """Cancel the job if it is still queued or running, then delete it from the store. Returns
+        the job as it was when deleted; None if unknown."""
+        record = self.cancel_job(job_id)
+        if record is None or not self.store.delete(job_id):
+            return None
         return record
 
     def _job_task(self, job_id: str) -> Task | None:
@@ -175,7 +237,15 @@ class SolveService:
             return None
         limit = self.settings.effective_time_limit(record.params.get("time_limit_s"))
         params: dict[str, Any] = {**record.params, "time_limit_s": limit}
-        return Task(job_id, "job", instance_json, record.method, params, self.settings.wall_clock_s(params))
+        return Task(
+            job_id,
+            "job",
+            instance_json,
+            record.method,
+            params,
+            self.settings.wall_clock_s(params),
+            client=record.client,
+        )
 
     # -- JobListener (called from supervisor threads) ----------------------------------------
     def on_start(self, task: Task) -> bool:
@@ -190,9 +260,9 @@ class SolveService:
             self.store.finish(task.id, JobStatus.COMPLETED, result_json=outcome.result_json)
         elif kind == "killed":
             try:
-                result = time_limit_result(task, outcome)
+                result = stopped_result(task, outcome)
             except Exception as error:  # building the empty result is our code; never lose the job over it
-                log.exception("could not build the time-limit result of job %s", task.id)
+                log.exception("could not build the stopped result of job %s", task.id)
                 self.store.finish(
                     task.id, JobStatus.FAILED, error={"code": "internal_error", "message": type(error).__name__}
                 )

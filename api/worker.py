@@ -14,8 +14,9 @@ Incumbent streaming: the worker listens on the library's incumbent channel
 better placement it finds (through its :class:`optplace.progress.IncumbentLog`), and a plug-in
 method may call :func:`report_incumbent`. The worker verifies each with the independent evaluator
 (through ``optplace.solve.build_result``, exactly like a final answer) and sends it to the server,
-which stores it at once as the job's best result so far. Outside a worker nobody listens and the
-call does nothing, so a method may call it unconditionally.
+which stores it at once as the job's best result so far, with ``stop_reason: interrupted``: what
+the solve would be if it stopped there (a limit that then stops it replaces the reason). Outside a
+worker nobody listens and the call does nothing, so a method may call it unconditionally.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import os
 import sys
 import threading
 import time
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -73,6 +75,7 @@ def _solve(conn: Connection, task_id: str, instance_json: str, method: str, para
     from optplace.domain import Instance
     from optplace.params import SolveParams
     from optplace.registry import get_method
+    from optplace.result import StopReason
     from optplace.solve import PlacementVerificationError, build_result, solve
 
     lock = threading.Lock()
@@ -88,12 +91,17 @@ def _solve(conn: Connection, task_id: str, instance_json: str, method: str, para
         started = time.perf_counter()
 
         def sink(output: MethodOutput) -> None:
+            snapshot = replace(
+                output,
+                stop_reason=StopReason.INTERRUPTED,
+                message=output.message or "the best placement so far; the solve had not finished",
+            )
             try:
                 result = build_result(
                     checked,
                     info.name,
                     solve_params,
-                    output,
+                    snapshot,
                     time.perf_counter() - started,
                     may_violate_slo=info.may_violate_slo,
                 )

@@ -109,7 +109,8 @@ def measure(k: int, repeat: int, catalog: Catalog, config: KubernetesConfig) -> 
     }
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(store_url=f"sqlite:///{folder}/jobs.sqlite3", workers=1, log_level="warning")
-        with TestClient(create_app(settings)) as client:
+        # Host "localhost": the default allow-list of a loopback server (TestClient would send "testserver")
+        with TestClient(create_app(settings), base_url="http://localhost") as client:
             put = client.put(
                 "/v1/extender/plan",
                 json={"instance": instance.model_dump(mode="json"), "result": result.model_dump(mode="json")},

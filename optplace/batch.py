@@ -714,6 +714,10 @@ def run_batch(
         params["threads"] = threads
     if options:
         params["options"] = dict(options)
+        from optplace.registry import check_options, get_method
+
+        for name in method_names:  # every method must take them: refuse before any task runs
+            check_options(get_method(name), params["options"])
     if grace_s is None:
         grace_s = max(10.0, 0.25 * params["time_limit_s"])
     tasks = plan_tasks(instance_paths, method_names, params, grace_s, plugins, memory_limit_mb)

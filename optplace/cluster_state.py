@@ -8,12 +8,14 @@ aggregates, and only then the per-class latency check. :meth:`ClusterState.candi
 the same necessary conditions to every accelerator at once with numpy, so a greedy pass probes
 only the few accelerators that can possibly take the application.
 
-The probe mirrors the evaluator's analytic model exactly (same formulas: processor sharing,
-FCFS with Bernoulli switch overhead and Pollaczek-Khinchine waiting, the exponential-tail
-percentiles, the front-end PS stage), in closed form where the evaluator bisects. It accepts a
-value only when it is within ``TOLERANCE`` (1e-10, relative) of its limit, ten times tighter than
-the evaluator's 1e-9, so floating-point differences between the two computations can never let an
-infeasible placement through. The evaluator still re-checks every final placement.
+The probe computes the evaluator's model with the same functions of :mod:`optplace.latency`
+(model v2): processor sharing and the front end in closed form, the FCFS switch queue through
+:func:`optplace.latency.switch_wait_bounds` (O(n) bounds that settle most mean checks) and, when
+the bounds do not, the exact solved queue (cached by its classes). Percentiles are checked as one
+tail evaluation at the budget, where the evaluator bisects for the quantile: the same answer. It
+accepts a value only when it is within ``TOLERANCE`` (1e-10, relative) of its limit, ten times
+tighter than the evaluator's 1e-9, so floating-point differences between the two computations can
+never let an infeasible placement through. The evaluator still re-checks every final placement.
 
 Indices, not names: applications and accelerators are numbered in instance order
 (``app_index``/``acc_index`` map names to numbers). Objective totals (weighted hosted, value,
@@ -28,6 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from optplace import latency
 from optplace.domain import Discipline, Instance, Objective
 
 TOLERANCE = 1e-10  # relative: accept value <= limit * (1 + TOLERANCE); the evaluator allows 1e-9
@@ -48,7 +51,7 @@ _OBJECTIVE_SIGN = {
 class Backend:
     """One class on an accelerator: a model backend with the summed rate of its applications."""
 
-    __slots__ = ("apps", "budgets", "key", "memory", "model", "o", "pre_budgets", "rate", "s", "s2", "scv")
+    __slots__ = ("apps", "budgets", "key", "memory", "model", "o", "pre_budgets", "rate", "s", "scv")
 
     def __init__(self, key: int, model: int, s: float, o: float, scv: float, memory: float):
         self.key = key
@@ -56,7 +59,6 @@ class Backend:
         self.s = s
         self.o = o
         self.scv = scv
-        self.s2 = s * s * (1.0 + scv)
         self.memory = memory
         self.rate = 0.0
         self.apps: list[int] = []
@@ -72,50 +74,7 @@ def _budget(slo_ms: float, network_ms: float) -> float:
     return slo_ms * (1.0 + TOLERANCE) - network_ms
 
 
-# --- scalar latency formulas (the same model as optplace.latency, one class at a time) --------
-
-
-def fcfs_quantile_offset(q: float, rho: float, wait: float, p: float, o: float) -> float:
-    """The switch-plus-waiting part of :func:`optplace.latency.fcfs_quantile`, in closed form.
-
-    ``fcfs_quantile`` bisects for the t with P(B o + W > t) = 1 - q, where B ~ Bernoulli(p) and
-    P(W > t) = rho exp(-t / theta), theta = E[W] / rho. The tail is piecewise exponential, so
-    the root is explicit: on [0, o) the switched requests are all still above t, and beyond o
-    both terms decay together.
-    """
-    tail = 1.0 - q
-    theta = wait / rho if rho > 0 and wait > 0 else 0.0
-    if theta <= 0:
-        return o if p > tail else 0.0
-    if p <= 0 or o <= 0:
-        return theta * math.log(rho / tail) if rho > tail else 0.0
-    rest = tail - p
-    if rest > 0:
-        top = (1.0 - p) * rho
-        first = theta * math.log(top / rest) if top > rest else 0.0
-        if first < o:
-            return first
-    second = theta * math.log(rho / tail) + o + theta * math.log(p + (1.0 - p) * math.exp(-o / theta))
-    return max(second, o)
-
-
-def exp_tail_delay(mean_delay: float, busy: float, q: float) -> float:
-    """q-quantile of a delay that is 0 w.p. 1 - busy, else exponential (latency._exp_tail_quantile)."""
-    if busy <= 0 or q <= 1.0 - busy:
-        return 0.0
-    return mean_delay / busy * math.log(busy / (1.0 - q))
-
-
-def frontend_ms(pre_ms: float, rho: float, q: float | None) -> float:
-    """Front-end PS stage latency of one request (mean, or the q-quantile approximation)."""
-    if pre_ms <= 0:
-        return 0.0
-    if rho >= 1.0:
-        return math.inf
-    mean = pre_ms / (1.0 - rho)
-    if q is None:
-        return mean
-    return pre_ms + exp_tail_delay(mean - pre_ms, rho, q)
+frontend_ms = latency.frontend_request_ms  # one request's pooled front-end latency (mean or quantile)
 
 
 class ClusterState:
@@ -199,11 +158,9 @@ class ClusterState:
         self.acc_apps: list[list[int]] = [[] for _ in range(m)]
         self.acc_pre_count = [0] * m
         self.dev_mem = [0.0] * m
-        # aggregates: total rate and sum(lam s), sum(lam o), sum(lam^2 o), sum(lam s2), sum(lam s o),
-        # sum(lam^2 s o), sum(lam o^2), sum(lam^2 o^2); utilisation and mean FCFS wait
-        self.agg = [(0.0,) * 9 for _ in range(m)]
+        # aggregates: total rate, sum(lam s), sum(lam o), sum(lam^2 o): the utilisation in O(1)
+        self.agg = [(0.0,) * 4 for _ in range(m)]
         self.util = [0.0] * m
-        self.wait = [0.0] * m
         self.version = [0] * m  # bumped on every change: lets heuristics cache probe answers
         # --- mutable per-node state ---
         self.node_mem = [0.0] * len(self.node_names)
@@ -223,10 +180,18 @@ class ClusterState:
 
         self._build_vectors()
         self._signature_masks: dict[tuple, np.ndarray] = {}
+        # what decides a probe besides the accelerator: the backend it would join (own for an unshareable
+        # model), its rate, SLO, statistic, pre-processing and front-end memory
+        self.app_demand = [
+            (self.app_key[a] if self.model_shareable[self.app_model[a]] else -1 - self.app_model[a], *rest)
+            for a, rest in enumerate(
+                zip(self.app_rate, self.app_slo, self.app_q, self.app_pre, self.app_fe_mem, strict=True)
+            )
+        ]
+        self._probe_memo: list[tuple[tuple, dict]] = [((), {}) for _ in range(self.n_accs)]
         self._compat_masks: list[np.ndarray | None] = [None] * self.n_apps
         self._app_masks: list[np.ndarray | None] = [None] * self.n_apps
         self._eligible_by_signature: dict[tuple, np.ndarray] = {}
-        self._gamma_cache: dict[tuple[float, float, float], float] = {}
 
     # --- vectors for the prefilters ------------------------------------------------------------
 
@@ -384,52 +349,92 @@ class ClusterState:
         rho = rate * s / 1000.0
         if rho >= 1.0 or rho > self.acc_cap[d] * (1.0 + TOLERANCE):
             return False
-        disc = self.type_discipline[t]
-        wait = rate * s * s * (1.0 + scv) / 1000.0 / (2.0 * (1.0 - rho)) if disc != PS else 0.0
-        q = self.app_q[a]
-        acc_ms = self._class_latency(disc, q, s, o, scv, 0.0, rho, wait, s)
         cores = self.node_cores[self.acc_node[d]]
         fe_rho = rate * self.app_pre[a] / 1000.0 / cores
         if self.app_pre[a] > 0 and fe_rho >= 1.0:
             return False
-        return acc_ms + frontend_ms(self.app_pre[a], fe_rho, q) <= _budget(self.app_slo[a], self.network_ms)
+        q = self.app_q[a]
+        budget = _budget(self.app_slo[a], self.network_ms) - frontend_ms(self.app_pre[a], fe_rho, q)
+        if self.type_discipline[t] == PS:
+            return self._ps_class_ok(s, scv, rho, rate, ((q, budget),))
+        return self._switch_classes_ok([(rate, s, scv, o, ((q, budget),))])
 
-    # --- the latency of one class --------------------------------------------------------------
+    # --- the latency checks of one accelerator ---------------------------------------------------
 
-    def _class_latency(
-        self, disc: int, q: float | None, s: float, o: float, scv: float, p: float, rho: float, wait: float, sbar: float
-    ) -> float:
-        """Accelerator latency of a class (mean or q-quantile), given the queue's aggregates."""
-        if disc == PS:
-            mean = s + sbar / (1.0 - rho) - sbar if self.additive_ps else s / (1.0 - rho)
+    def _ps_class_ok(
+        self, s: float, scv: float, rho: float, total_rps: float, needs: Sequence[tuple[float | None, float]]
+    ) -> bool:
+        """Does a PS class meet every (statistic, accelerator budget) in ``needs`` at utilisation ``rho``?"""
+        sbar = rho * 1000.0 / total_rps
+        mean = s + sbar / (1.0 - rho) - sbar if self.additive_ps else s / (1.0 - rho)
+        for q, budget in needs:
             if q is None:
-                return mean
-            return s + exp_tail_delay(mean - s, rho, q)
-        if q is None:
-            return s + p * o + wait
-        return s + fcfs_quantile_offset(q, rho, wait, p, o) + self._gamma_excess(q, s, scv)
+                if mean > budget:
+                    return False
+            elif not latency.ps_within(q, budget, s, scv, rho, total_rps / 1000.0):
+                return False
+        return True
 
-    def _gamma_excess(self, q: float, s: float, scv: float) -> float:
-        if scv <= 0:
-            return 0.0
-        key = (q, s, scv)
-        value = self._gamma_cache.get(key)
-        if value is None:
-            from scipy.stats import gamma
+    def _switch_classes_ok(
+        self, classes: Sequence[tuple[float, float, float, float, Sequence[tuple[float | None, float]]]]
+    ) -> bool:
+        """Do all classes (rate, s, scv, o, needs) of an FCFS device meet their accelerator budgets?
 
-            shape = 1.0 / max(scv, 1e-12)
-            scale = s * max(scv, 1e-12)
-            value = max(float(gamma.ppf(q, shape, scale=scale)) - s, 0.0)
-            self._gamma_cache[key] = value
-        return value
+        Mean budgets are settled by :func:`optplace.latency.switch_wait_bounds` where they can be;
+        otherwise (and for every percentile) the queue is solved exactly, as the evaluator does.
+        """
+        rates = [c[0] for c in classes]
+        service = [c[1] for c in classes]
+        scvs = [c[2] for c in classes]
+        switch = [c[3] for c in classes]
+        _rho, lower, upper = latency.switch_wait_bounds(rates, service, scvs, switch)
+        total = sum(rates)
+        n = len(classes)
+        queue = None
+        for i, (rate, s, _scv, o, needs) in enumerate(classes):
+            mean_service = s + (1.0 - rate / total) * o if n > 1 else s
+            for q, budget in needs:
+                if q is None:
+                    if mean_service + upper <= budget:
+                        continue
+                    if mean_service + lower > budget:
+                        return False
+                if queue is None:
+                    queue = latency.solve_switch_queue(tuple(rates), tuple(service), tuple(scvs), tuple(switch))
+                if q is None:
+                    if queue.mean_service_ms[i] + queue.mean_wait_ms > budget:
+                        return False
+                elif not queue.within(i, q, budget):
+                    return False
+        return True
+
+    def _needs(self, b: Backend, fe_rho: float) -> list[tuple[float | None, float]]:
+        """Accelerator budgets of a class's members: their SLO less network and front-end delay."""
+        needs: list[tuple[float | None, float]] = list(b.budgets.items())
+        for (q, pre), budget in b.pre_budgets.items():
+            needs.append((q, budget - frontend_ms(pre, fe_rho, q)))
+        return needs
 
     # --- the probe -----------------------------------------------------------------------------
 
     def can_place(self, a: int, d: int) -> bool:
-        """Would every class on d (and on d's node, if a pre-processes) still meet its SLO?"""
+        """Would every class on d (and on d's node, if a pre-processes) still meet its SLO?
+
+        The answer depends on d's state, its node's and a's demand only, so it is remembered per
+        accelerator until d or its node changes: a greedy pass asks the same question for every
+        application alike (same model, rate, SLO, pre-processing) on every unchanged accelerator.
+        """
         if self.assignment[a] >= 0 or not self.compatible_mask(a)[d]:
             return False
-        return self._fits(a, d, check_latency=True)
+        stamp = (self.version[d], self.node_version[self.acc_node[d]], TOLERANCE)
+        memo = self._probe_memo[d]
+        if memo[0] != stamp:
+            memo = self._probe_memo[d] = (stamp, {})
+        demand = self.app_demand[a]
+        answer = memo[1].get(demand)
+        if answer is None:
+            answer = memo[1][demand] = self._fits(a, d, check_latency=True)
+        return answer
 
     def fits_memory(self, a: int, d: int) -> bool:
         """Compatibility, the dedicated rule and memory only (the knapsack baselines' test)."""
@@ -472,56 +477,51 @@ class ClusterState:
             return True
         # utilisation, from O(1) aggregates
         lam = self.app_rate[a]
-        total, sa, sb, sc, sd, se, sf, sg, sh = self.agg[d]
+        total, sa, sb, sc = self.agg[d]
         r = joined.rate if joined is not None else 0.0
-        grow = lam * (2.0 * r + lam)
         total += lam
         sa += lam * s
         k = len(backends) + (1 if joined is None else 0)
-        if disc == PS:
+        if disc == PS or k == 1:
             rho = sa / 1000.0
-            wait = 0.0
         else:
             sb += lam * o
-            sc += grow * o
-            sd += lam * s * s * (1.0 + scv)
-            se += lam * s * o
-            sf += grow * s * o
-            sg += lam * o * o
-            sh += grow * o * o
-            if k > 1:
-                rho = (sa + sb - sc / total) / 1000.0
-                second = sd + 2.0 * (se - sf / total) + (sg - sh / total)
-            else:
-                rho = sa / 1000.0
-                second = sd
+            sc += lam * (2.0 * r + lam) * o
+            rho = (sa + sb - sc / total) / 1000.0
         cap = self.acc_cap[d]
         if rho >= 1.0 or rho > cap * (1.0 + TOLERANCE):
             return False
-        if disc != PS:
-            wait = second / 1000.0 / (2.0 * (1.0 - rho))
-        sbar = sa / total
         # front end
         pre = self.app_pre[a]
         fe_load = self.node_fe_load[v] + lam * pre / 1000.0 if pre > 0 else self.node_fe_load[v]
         fe_rho = fe_load / self.node_cores[v]
         if pre > 0 and fe_rho >= 1.0:
             return False
-        # every class on d, with a added
+        # every class on d, with a added (a's own budget joins its class)
         q_a = self.app_q[a]
-        network = self.network_ms
-        for bkey, b in backends.items():
-            rate = b.rate + lam if bkey == key else b.rate
-            p = 1.0 - rate / total if k > 1 else 0.0
-            if not self._class_ok(b, disc, p, rho, wait, sbar, fe_rho):
+        own = (q_a, _budget(self.app_slo[a], self.network_ms) - frontend_ms(pre, fe_rho, q_a))
+        if disc == PS:
+            for bkey, b in backends.items():
+                needs = self._needs(b, fe_rho) + ([own] if bkey == key else [])
+                if not self._ps_class_ok(b.s, b.scv, rho, total, needs):
+                    return False
+            if joined is None and not self._ps_class_ok(s, scv, rho, total, (own,)):
                 return False
-        if joined is None:
-            p = 1.0 - lam / total if k > 1 else 0.0
         else:
-            p = 1.0 - (joined.rate + lam) / total if k > 1 else 0.0
-        latency = self._class_latency(disc, q_a, s, o, scv, p, rho, wait, sbar)
-        if latency + frontend_ms(pre, fe_rho, q_a) > _budget(self.app_slo[a], network):
-            return False
+            classes = [
+                (
+                    b.rate + lam if bkey == key else b.rate,
+                    b.s,
+                    b.scv,
+                    b.o,
+                    self._needs(b, fe_rho) + ([own] if bkey == key else []),
+                )
+                for bkey, b in backends.items()
+            ]
+            if joined is None:
+                classes.append((lam, s, scv, o, [own]))
+            if not self._switch_classes_ok(classes):
+                return False
         # a's pre-processing slows the front end of every pre-processing app on the node
         if pre > 0:
             for other_d in self.node_accs[v]:
@@ -529,39 +529,21 @@ class ClusterState:
                     return False
         return True
 
-    def _class_ok(self, b: Backend, disc: int, p: float, rho: float, wait: float, sbar: float, fe_rho: float) -> bool:
-        """Does every member of class ``b`` meet its SLO given the queue's (new) aggregates?"""
-        if disc in (FCFS, DEDICATED):
-            mean = b.s + p * b.o + wait
-        elif self.additive_ps:
-            mean = b.s + sbar / (1.0 - rho) - sbar
-        else:
-            mean = b.s / (1.0 - rho)
-        for q, budget in b.budgets.items():
-            latency = mean if q is None else self._class_latency(disc, q, b.s, b.o, b.scv, p, rho, wait, sbar)
-            if latency > budget:
-                return False
-        for (q, pre), budget in b.pre_budgets.items():
-            latency = mean if q is None else self._class_latency(disc, q, b.s, b.o, b.scv, p, rho, wait, sbar)
-            if latency + frontend_ms(pre, fe_rho, q) > budget:
-                return False
-        return True
-
     def _pre_apps_ok(self, d: int, fe_rho: float) -> bool:
         """Do d's pre-processing apps meet their SLOs at front-end load ``fe_rho`` (d unchanged)?"""
         backends = self.backends[d]
-        disc = self.acc_disc[d]
-        total = self.agg[d][0]
-        k = len(backends)
-        rho = self.util[d]
-        wait = self.wait[d]
-        sbar = self.agg[d][1] / total
-        for b in backends.values():
-            if b.pre_budgets:
-                p = 1.0 - b.rate / total if k > 1 else 0.0
-                if not self._class_ok(b, disc, p, rho, wait, sbar, fe_rho):
-                    return False
-        return True
+        if self.acc_disc[d] == PS:
+            rho = self.util[d]
+            sbar = self.agg[d][1] / self.agg[d][0]
+            return all(
+                self._ps_class_ok(b.s, b.scv, rho, sbar, self._needs(b, fe_rho))
+                for b in backends.values()
+                if b.pre_budgets
+            )
+        classes = [
+            (b.rate, b.s, b.scv, b.o, self._needs(b, fe_rho) if b.pre_budgets else []) for b in backends.values()
+        ]
+        return self._switch_classes_ok(classes)
 
     # --- vectorised necessary conditions ---------------------------------------------------------
 
@@ -775,32 +757,17 @@ class ClusterState:
 
     def _refresh_accelerator(self, d: int) -> None:
         """Recompute d's aggregates from its backends (from scratch: no floating-point drift)."""
-        total = sa = sb = sc = sd = se = sf = sg = sh = 0.0
+        total = sa = sb = sc = 0.0
         for b in self.backends[d].values():
             r = b.rate
             total += r
             sa += r * b.s
             sb += r * b.o
             sc += r * r * b.o
-            sd += r * b.s2
-            se += r * b.s * b.o
-            sf += r * r * b.s * b.o
-            sg += r * b.o * b.o
-            sh += r * r * b.o * b.o
-        self.agg[d] = (total, sa, sb, sc, sd, se, sf, sg, sh)
+        self.agg[d] = (total, sa, sb, sc)
         k = len(self.backends[d])
-        if self.acc_disc[d] == PS or k == 0:
-            rho = sa / 1000.0
-            wait = 0.0
-        elif k == 1:
-            rho = sa / 1000.0
-            wait = sd / 1000.0 / (2.0 * (1.0 - rho)) if rho < 1.0 else math.inf
-        else:
-            rho = (sa + sb - sc / total) / 1000.0
-            second = sd + 2.0 * (se - sf / total) + (sg - sh / total)
-            wait = second / 1000.0 / (2.0 * (1.0 - rho)) if rho < 1.0 else math.inf
+        rho = sa / 1000.0 if self.acc_disc[d] == PS or k <= 1 else (sa + sb - sc / total) / 1000.0
         self.util[d] = rho
-        self.wait[d] = wait
         self.v_util[d] = rho
         self.v_lam[d] = total
         self.v_a[d] = sa

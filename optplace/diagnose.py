@@ -91,10 +91,12 @@ def _alone_latency_of(
 def _alone_is_a_lower_bound(instance: Instance, discipline: Discipline, quantile: float | None) -> bool:
     """Whether an application's latency alone is a lower bound on its latency beside others.
 
-    True for the exact PS model, FCFS means (every co-located class adds work and switches) and
-    dedicated devices. Not for the seed's additive PS formula (a fast neighbour lowers the mean
-    service time it uses) nor for multi-class FCFS percentiles (the tail approximation is not
-    monotone in the mix), so there an SLO missed alone proves nothing and is not used.
+    True for the exact PS model (mean and the v2 percentile both grow with the utilisation), FCFS
+    means (the exact mean wait: every co-located class adds work and switches, so waits grow along
+    every sample path) and dedicated devices. Not for the seed's additive PS formula (a fast
+    neighbour lowers the mean service time it uses) nor for multi-class FCFS percentiles (the
+    queue's true percentiles are monotone, but the model's two Lindley steps on the asymptote are
+    not proven to be), so there an SLO missed alone proves nothing and is not used.
     """
     if discipline == Discipline.PS:
         return instance.settings.ps_model == "exact"

@@ -13,29 +13,128 @@ Decisions worth knowing (also in ``docs/concepts.md``):
 * Applications of a ``shareable`` model on the same accelerator always share one backend: their
   rates add, memory counts once, and no switch happens between them. Sharing never makes any
   latency worse, so it is not a decision variable.
+* Input is bounded and strict, so that no document can cost unbounded memory or be misread:
+  numbers and booleans are strict (``true`` or ``"2"`` is not a number), every string and map has
+  a length cap (:data:`MAX_NAME_CHARS`, :data:`MAX_TEXT_CHARS`, :data:`MAX_LABELS`, ...; a map
+  over its cap is rejected before its entries are validated), ``provenance`` is plain JSON of at
+  most :data:`MAX_PROVENANCE_BYTES` and :data:`MAX_PROVENANCE_DEPTH` levels, and no string may hold
+  a lone UTF-16 surrogate (it could not be written back as UTF-8).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 SCHEMA_VERSION = "1"
 
 # Quantities are bounded by 1e9 (a billion ms, MB or req/s): far beyond any real cluster, and it
 # keeps every formula (squares, products) clear of floating-point overflow.
 MAX_QUANTITY = 1e9
-PositiveFloat = Annotated[float, Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False)]
-NonNegativeFloat = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
-Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
-UtilizationCap = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s/]+$")]
+MAX_NAME_CHARS = 200
+MAX_TEXT_CHARS = 10_000  # description
+MAX_LABELS = 256  # per labels / required_labels map
+MAX_LABEL_CHARS = 320  # a Kubernetes label key (253 + "/" + 63) fits
+MAX_MAP_ENTRIES = 100_000  # per profiles / cost_by_accelerator / value_by_accelerator map
+MAX_PROVENANCE_BYTES = 65_536
+MAX_PROVENANCE_DEPTH = 16
+
+
+def at_most(limit: int) -> BeforeValidator:
+    """Reject a list or map with more than ``limit`` entries *before* its entries are validated
+    (pydantic checks a map's max_length only after validating every entry)."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, dict | list) and len(value) > limit:
+            raise PydanticCustomError(
+                "too_long", "{count} entries; at most {limit} are allowed", {"count": len(value), "limit": limit}
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
+PositiveFloat = Annotated[float, Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False, strict=True)]
+NonNegativeFloat = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False, strict=True)]
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)]
+UtilizationCap = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False, strict=True)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=r"^[^\s/]+$")]
+# A map key that must name something (an accelerator type, an accelerator): any string up to the
+# name length, so that a wrong key is reported as an unknown name at its exact JSON pointer.
+Key = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+LabelText = Annotated[str, Field(max_length=MAX_LABEL_CHARS)]
+Labels = Annotated[dict[LabelText, LabelText], at_most(MAX_LABELS), Field(max_length=MAX_LABELS)]
 
 _PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d+)?)$")
+
+
+Loc = tuple[str | int, ...]
+
+
+class ReferenceErrors(ValueError):
+    """Cross-field errors of an instance, each with its exact location (a tuple of keys and
+    indices, so that a key containing ``.`` or ``/`` stays one key)."""
+
+    def __init__(self, errors: list[tuple[Loc, str]]):
+        self.errors = errors
+        shown = "; ".join(f"{'.'.join(map(str, loc))}: {message}" for loc, message in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        super().__init__(f"{len(errors)} invalid reference{'s' if len(errors) != 1 else ''}: {shown}{more}")
+
+
+def check_plain_json(value: Any, max_depth: int, max_bytes: int) -> None:
+    """Raise ValueError unless ``value`` is plain JSON (objects with string keys, arrays, strings,
+    finite numbers, booleans, null) nested at most ``max_depth`` levels, with no lone surrogate in
+    any string, and at most ``max_bytes`` long as compact JSON. Iterative, and it stops at the
+    first problem or once the budget is spent, so any input costs at most about ``max_bytes``."""
+    budget = max_bytes
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if depth > max_depth:
+            raise ValueError(f"nested deeper than {max_depth} levels at {where or '/'}")
+        if isinstance(item, dict):
+            budget -= 2 + len(item)
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise ValueError(f"a key at {where or '/'} is not a string")
+                budget -= _json_chars(key, f"{where}/{_escape(key)}")
+                stack.append((child, f"{where}/{_escape(key)}", depth + 1))
+        elif isinstance(item, list):
+            budget -= 2 + len(item)
+            stack.extend((child, f"{where}/{index}", depth + 1) for index, child in enumerate(item))
+        elif isinstance(item, str):
+            budget -= _json_chars(item, where)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{item} at {where or '/'} is not a JSON number")
+        elif item is None or isinstance(item, bool | int | float):
+            budget -= 6
+        else:
+            raise ValueError(f"a {type(item).__name__} at {where or '/'} is not JSON")
+        if budget < 0:
+            raise ValueError(f"more than {max_bytes} bytes of JSON; keep it short")
+    if len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()) > max_bytes:
+        raise ValueError(f"more than {max_bytes} bytes of JSON; keep it short")
+
+
+def _json_chars(text: str, where: str) -> int:
+    try:
+        return len(text.encode()) + 2
+    except UnicodeEncodeError:
+        raise ValueError(f"a string at {where or '/'} holds a lone surrogate (not valid Unicode)") from None
+
+
+def _escape(key: str) -> str:
+    """One RFC 6901 reference token (``~`` -> ``~0``, ``/`` -> ``~1``), printable."""
+    return re.sub("[\ud800-\udfff]", "\ufffd", key.replace("~", "~0").replace("/", "~1"))
 
 
 class _Frozen(BaseModel):
@@ -77,7 +176,7 @@ class AcceleratorType(_Frozen):
         description="Device memory; when set, model backends count against it instead of the node.",
     )
     cost: NonNegativeFloat = Field(default=1.0, description="Fixed cost of using one accelerator.")
-    description: str = ""
+    description: Text = ""
 
 
 class Accelerator(_Frozen):
@@ -102,10 +201,11 @@ class Node(_Frozen):
         ge=1,
         le=MAX_QUANTITY,
         allow_inf_nan=False,
+        strict=True,
         description="CPU cores for front-end pre-processing (a PS stage); at least 1.",
     )
-    accelerators: list[Accelerator] = Field(min_length=1)
-    labels: dict[str, str] = Field(default_factory=dict)
+    accelerators: list[Accelerator] = Field(min_length=1, max_length=MAX_MAP_ENTRIES)
+    labels: Labels = Field(default_factory=dict)
 
 
 class Profile(_Frozen):
@@ -116,9 +216,9 @@ class Profile(_Frozen):
         default=None,
         description="Squared coefficient of variation of service time (0 = deterministic).",
     )
-    service_time_second_moment_ms2: Annotated[float, Field(gt=0, le=MAX_QUANTITY**2, allow_inf_nan=False)] | None = (
-        Field(default=None, description="E[S^2] in ms^2; give this or the SCV, not both.")
-    )
+    service_time_second_moment_ms2: (
+        Annotated[float, Field(gt=0, le=MAX_QUANTITY**2, allow_inf_nan=False, strict=True)] | None
+    ) = Field(default=None, description="E[S^2] in ms^2; give this or the SCV, not both.")
     switch_overhead_ms: NonNegativeFloat = Field(
         default=0.0, description="Reload cost when an fcfs device switches to this model."
     )
@@ -151,15 +251,15 @@ class Model(_Frozen):
     """A DNN model with a profile per accelerator type it can run on."""
 
     name: Name
-    profiles: dict[str, Profile] = Field(min_length=1)
-    shareable: bool = Field(default=True, description="Applications of this model may share one backend.")
+    profiles: Annotated[dict[Key, Profile], at_most(MAX_MAP_ENTRIES)] = Field(min_length=1, max_length=MAX_MAP_ENTRIES)
+    shareable: StrictBool = Field(default=True, description="Applications of this model may share one backend.")
 
 
 class SLO(_Frozen):
     """A latency objective: the mean or a percentile of end-to-end response time."""
 
     latency_ms: PositiveFloat
-    statistic: str = Field(default="mean", description="'mean' or a percentile such as 'p95'.")
+    statistic: str = Field(default="mean", max_length=16, description="'mean' or a percentile such as 'p95'.")
 
     @field_validator("statistic")
     @classmethod
@@ -193,18 +293,21 @@ class Application(_Frozen):
     current_accelerator: Name | None = Field(
         default=None, description="Where the application runs now, for migration objectives."
     )
-    pinned: bool = Field(default=False, description="Must stay on current_accelerator (requires it to be set).")
+    pinned: StrictBool = Field(default=False, description="Must stay on current_accelerator (requires it to be set).")
     frontend_memory_mb: NonNegativeFloat = 0.0
     preprocess_ms: NonNegativeFloat = Field(
         default=0.0, description="CPU pre-processing per request on the node (a PS stage)."
     )
-    allowed_accelerator_types: list[Name] | None = None
-    required_labels: dict[str, str] = Field(default_factory=dict, description="Node labels the host must carry.")
-    cost_by_accelerator: dict[str, float] = Field(
-        default_factory=dict, description="Per-accelerator cost of hosting this application."
-    )
-    value_by_accelerator: dict[str, float] = Field(
+    allowed_accelerator_types: list[Name] | None = Field(default=None, max_length=MAX_MAP_ENTRIES)
+    required_labels: Labels = Field(default_factory=dict, description="Node labels the host must carry.")
+    cost_by_accelerator: Annotated[dict[Key, FiniteFloat], at_most(MAX_MAP_ENTRIES)] = Field(
         default_factory=dict,
+        max_length=MAX_MAP_ENTRIES,
+        description="Per-accelerator cost of hosting this application.",
+    )
+    value_by_accelerator: Annotated[dict[Key, FiniteFloat], at_most(MAX_MAP_ENTRIES)] = Field(
+        default_factory=dict,
+        max_length=MAX_MAP_ENTRIES,
         description="Per-accelerator value for max_value; missing entries use priority.",
     )
 
@@ -212,9 +315,6 @@ class Application(_Frozen):
     def _pinned_needs_current(self) -> Application:
         if self.pinned and self.current_accelerator is None:
             raise ValueError("pinned is true but current_accelerator is not set; set both or neither")
-        for key, value in {**self.cost_by_accelerator, **self.value_by_accelerator}.items():
-            if not math.isfinite(value):
-                raise ValueError(f"cost/value for accelerator {key!r} must be a finite number")
         return self
 
 
@@ -228,6 +328,7 @@ class ClusterSettings(_Frozen):
     memory_cap: Fraction = Field(default=0.8, description="Default usable fraction of memory.")
     ps_model: str = Field(
         default="exact",
+        max_length=16,
         pattern=r"^(exact|additive)$",
         description="Processor-sharing latency model: 'exact' (s/(1-rho)) or the seed's 'additive'.",
     )
@@ -236,9 +337,9 @@ class ClusterSettings(_Frozen):
 class Instance(_Frozen):
     """A placement problem: cluster, models, applications and what to optimise."""
 
-    schema_version: str = Field(default=SCHEMA_VERSION, pattern=r"^1$")
-    name: str = "instance"
-    description: str = ""
+    schema_version: str = Field(default=SCHEMA_VERSION, max_length=8, pattern=r"^1$")
+    name: str = Field(default="instance", max_length=MAX_NAME_CHARS)
+    description: Text = ""
     settings: ClusterSettings = Field(default_factory=ClusterSettings)
     accelerator_types: list[AcceleratorType] = Field(min_length=1)
     nodes: list[Node] = Field(min_length=1)
@@ -247,14 +348,25 @@ class Instance(_Frozen):
     objectives: list[Objective] = Field(
         default_factory=lambda: [Objective.MAX_HOSTED, Objective.MIN_ACCELERATORS],
         min_length=1,
+        max_length=len(Objective),
         description="Objectives in lexicographic order; the first is the primary one.",
     )
-    host_all: bool = Field(default=False, description="Every application must be hosted (else: infeasible).")
-    provenance: dict[str, Any] = Field(default_factory=dict)
+    host_all: StrictBool = Field(default=False, description="Every application must be hosted (else: infeasible).")
+    provenance: dict[str, Any] = Field(
+        default_factory=dict,
+        description=f"Where the instance comes from: plain JSON, at most {MAX_PROVENANCE_BYTES} bytes and "
+        f"{MAX_PROVENANCE_DEPTH} levels deep.",
+    )
+
+    @field_validator("provenance")
+    @classmethod
+    def _bounded_provenance(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_plain_json(value, MAX_PROVENANCE_DEPTH, MAX_PROVENANCE_BYTES)
+        return value
 
     @model_validator(mode="after")
     def _check_references(self) -> Instance:
-        errors: list[str] = []
+        errors: list[tuple[Loc, str]] = []
         type_names = _unique("accelerator_types", [t.name for t in self.accelerator_types], errors)
         _unique("nodes", [n.name for n in self.nodes], errors)
         model_names = _unique("models", [m.name for m in self.models], errors)
@@ -262,61 +374,79 @@ class Instance(_Frozen):
         accelerator_names: set[str] = set()
         for n_index, node in enumerate(self.nodes):
             for a_index, acc in enumerate(node.accelerators):
-                where = f"nodes[{n_index}].accelerators[{a_index}]"
+                where: Loc = ("nodes", n_index, "accelerators", a_index)
                 if acc.name in accelerator_names:
                     errors.append(
-                        f"{where}.name: accelerator {acc.name!r} appears twice; "
-                        "accelerator names must be unique across the cluster"
+                        (
+                            (*where, "name"),
+                            f"accelerator {acc.name!r} appears twice; accelerator names must be unique across the cluster",
+                        )
                     )
                 accelerator_names.add(acc.name)
                 if acc.type not in type_names:
                     errors.append(
-                        f"{where}.type: unknown accelerator type {acc.type!r}; "
-                        f"declare it in accelerator_types (known: {_list(type_names)})"
+                        (
+                            (*where, "type"),
+                            f"unknown accelerator type {acc.type!r}; declare it in accelerator_types "
+                            f"(known: {_list(type_names)})",
+                        )
                     )
         for m_index, declared in enumerate(self.models):
             for type_name in declared.profiles:
                 if type_name not in type_names:
                     errors.append(
-                        f"models[{m_index}].profiles.{type_name}: unknown accelerator type "
-                        f"{type_name!r}; use one of {_list(type_names)}"
+                        (
+                            ("models", m_index, "profiles", type_name),
+                            f"unknown accelerator type {type_name!r}; use one of {_list(type_names)}",
+                        )
                     )
         models_by_name = {m.name: m for m in self.models}
         for index, app in enumerate(self.applications):
-            where = f"applications[{index}]"
+            at: Loc = ("applications", index)
             model = models_by_name.get(app.model)
             if model is None:
                 errors.append(
-                    f"{where}.model: unknown model {app.model!r}; declare it in models (known: {_list(model_names)})"
+                    (
+                        (*at, "model"),
+                        f"unknown model {app.model!r}; declare it in models (known: {_list(model_names)})",
+                    )
                 )
-            for type_name in app.allowed_accelerator_types or []:
+            for t_index, type_name in enumerate(app.allowed_accelerator_types or []):
                 if type_name not in type_names:
                     errors.append(
-                        f"{where}.allowed_accelerator_types: unknown accelerator type "
-                        f"{type_name!r}; use one of {_list(type_names)}"
+                        (
+                            (*at, "allowed_accelerator_types", t_index),
+                            f"unknown accelerator type {type_name!r}; use one of {_list(type_names)}",
+                        )
                     )
             if app.allowed_accelerator_types is not None and model is not None:
                 usable = set(app.allowed_accelerator_types) & set(model.profiles)
                 if not usable:
                     errors.append(
-                        f"{where}.allowed_accelerator_types: model {app.model!r} has no profile "
-                        f"for any allowed type {app.allowed_accelerator_types}; add a profile or "
-                        "widen the allowed types"
+                        (
+                            (*at, "allowed_accelerator_types"),
+                            f"model {app.model!r} has no profile for any allowed type "
+                            f"{app.allowed_accelerator_types}; add a profile or widen the allowed types",
+                        )
                     )
             if app.current_accelerator is not None and app.current_accelerator not in accelerator_names:
                 errors.append(
-                    f"{where}.current_accelerator: unknown accelerator {app.current_accelerator!r}; "
-                    "use the name of an accelerator on some node"
+                    (
+                        (*at, "current_accelerator"),
+                        f"unknown accelerator {app.current_accelerator!r}; use the name of an accelerator on some node",
+                    )
                 )
             for field in ("cost_by_accelerator", "value_by_accelerator"):
                 for acc_name in getattr(app, field):
                     if acc_name not in accelerator_names:
                         errors.append(
-                            f"{where}.{field}.{acc_name}: unknown accelerator {acc_name!r}; "
-                            "keys must name accelerators on some node"
+                            (
+                                (*at, field, acc_name),
+                                f"unknown accelerator {acc_name!r}; keys must name accelerators on some node",
+                            )
                         )
         if errors:
-            raise ValueError("\n".join(errors))
+            raise ReferenceErrors(errors)
         return self
 
     # Lookups used everywhere; cheap to rebuild, so not cached on a frozen model.
@@ -338,11 +468,11 @@ class Instance(_Frozen):
         return node.memory_cap if node.memory_cap is not None else self.settings.memory_cap
 
 
-def _unique(field: str, names: list[str], errors: list[str]) -> set[str]:
+def _unique(field: str, names: list[str], errors: list[tuple[Loc, str]]) -> set[str]:
     seen: set[str] = set()
     for index, name in enumerate(names):
         if name in seen:
-            errors.append(f"{field}[{index}].name: duplicate name {name!r}; names must be unique")
+            errors.append(((field, index, "name"), f"duplicate name {name!r}; names must be unique"))
         seen.add(name)
     return seen
 

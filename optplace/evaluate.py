@@ -5,6 +5,9 @@ predicted latency (mean or the SLO's percentile), per-accelerator utilisation an
 per-node memory and front-end load, every objective's value, and the list of violations with
 machine-readable reason codes. It uses only the domain model and :mod:`optplace.latency`, and
 shares no code with any formulation or heuristic: it is the referee every method is checked by.
+The latency formulas themselves live once, in :mod:`optplace.latency` (model v2), which the
+heuristics' probe, the formulations and the pricing call too; what stays independent of them is
+the search, never the arithmetic.
 """
 
 from __future__ import annotations
@@ -86,7 +89,10 @@ class NodeEvaluation(_Out):
 
 
 class Evaluation(_Out):
-    """Everything the evaluator recomputed. ``feasible`` means no violation of any kind."""
+    """Everything the evaluator recomputed. ``feasible`` means no violation of any kind.
+
+    ``latency_model`` names the version of :mod:`optplace.latency` the latencies come from.
+    """
 
     feasible: bool
     applications: list[ApplicationEvaluation]
@@ -94,6 +100,7 @@ class Evaluation(_Out):
     nodes: list[NodeEvaluation]
     objectives: dict[str, float]
     violations: list[Violation]
+    latency_model: str = latency.LATENCY_MODEL
 
     def violating_applications(self) -> set[str]:
         return {v.application for v in self.violations if v.application is not None}

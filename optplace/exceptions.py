@@ -7,7 +7,8 @@ meaning:
 * :class:`OptplaceError` — anything below.
 * :class:`InvalidInputError` (also a ``ValueError``) — the input is wrong and the message says what
   to fix: an instance (:class:`InstanceError`, with one entry per problem in ``errors``), solve
-  parameters (:class:`ParamsError`), a method name (:class:`UnknownMethodError`), a profiles
+  parameters (:class:`ParamsError`; :class:`MethodOptionsError` for ``params.options`` a method
+  does not take), a method name (:class:`UnknownMethodError`), a profiles
   document, a request log, a file to convert, an instance a method does not handle.
 * :class:`PlacementVerificationError` (also a ``RuntimeError``) — a method returned a placement the
   evaluator rejects. That is a bug in the method, never a result.
@@ -27,6 +28,8 @@ from difflib import get_close_matches
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from optplace.evaluate import Evaluation
 
 
@@ -66,6 +69,39 @@ class InstanceError(InvalidInputError):
 
 class ParamsError(InvalidInputError):
     """Solve parameters (``SolveParams`` or the mapping given for them) are invalid."""
+
+
+class MethodOptionsError(ParamsError):
+    """``params.options`` do not fit the method's options model (see ``optplace.options``).
+
+    ``errors`` holds one entry per problem: ``field`` (``options.<key>...``), ``pointer`` (into the
+    params, ``/options/<key>``), ``loc`` (the path inside ``options``), ``code`` and ``message``.
+    """
+
+    def __init__(self, method: str, error: ValidationError):
+        self.method = method
+        entries: list[dict] = []
+        for item in error.errors(include_url=False):
+            loc = tuple(part for part in item.get("loc", ()) if part != "[key]")
+            code = str(item.get("type", "invalid"))
+            message = str(item.get("msg", "")).removeprefix("Value error, ")
+            if code == "extra_forbidden":
+                message = (
+                    "unknown option; the method's options are listed by 'optplace methods --json' and GET /v1/methods"
+                )
+            tokens = [str(p).replace("~", "~0").replace("/", "~1") for p in loc]
+            entries.append(
+                {
+                    "field": ".".join(["options", *(str(p) for p in loc)]),
+                    "pointer": "/options" + "".join("/" + t for t in tokens),
+                    "loc": loc,
+                    "code": code,
+                    "message": message,
+                }
+            )
+        shown = "; ".join(f"{e['field']}: {e['message']}" for e in entries[:10])
+        more = f" (and {len(entries) - 10} more)" if len(entries) > 10 else ""
+        super().__init__(f"invalid options for method {method!r}: {shown}{more}", entries)
 
 
 class UnknownMethodError(InvalidInputError):

@@ -8,22 +8,28 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from optplace.domain import Instance
+from optplace.domain import AcceleratorType, Application, Instance, Model, Node, ReferenceErrors
 from optplace.exceptions import InstanceError
 
 __all__ = ["InstanceError", "dump_instance", "load_instance", "parse_instance", "read", "validation_errors"]
 
+MAX_REPORTED_ERRORS = 100  # an invalid document lists its first errors and counts the rest
+
 
 def json_pointer(loc: tuple[Any, ...]) -> str:
-    """A pydantic error location as an RFC 6901 JSON pointer ("/applications/3/rate_rps")."""
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in loc)
+    """A pydantic error location as an RFC 6901 JSON pointer ("/applications/3/rate_rps"): every
+    key is one reference token, ``~`` escaped as ``~0`` and ``/`` as ``~1``; pydantic's ``[key]``
+    marker (an error in a map key) points at the entry itself."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in loc if part != "[key]")
 
 
 def dotted(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
+        if part == "[key]":
+            continue
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
@@ -36,42 +42,79 @@ def validation_errors(error: ValidationError, prefix: tuple[Any, ...] = ()) -> l
         loc = (*prefix, *item.get("loc", ()))
         message = str(item.get("msg", ""))
         code = str(item.get("type", "invalid"))
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, ReferenceErrors):
+            for where, text in cause.errors:
+                at = (*loc, *where)
+                entries.append(
+                    {"field": dotted(at), "pointer": json_pointer(at), "code": "invalid_reference", "message": text}
+                )
+            continue
         if code == "value_error":
             message = message.removeprefix("Value error, ")
-            # Cross-field checks report several "field: message" parts in one error.
-            for part in message.split("\n"):
-                field, _, text = part.partition(": ")
-                if text and " " not in field:
-                    entries.append(
-                        {
-                            "field": field,
-                            "pointer": _pointer_from_dotted(field),
-                            "code": "invalid_reference",
-                            "message": text,
-                        }
-                    )
-                else:
-                    entries.append({"field": dotted(loc), "pointer": json_pointer(loc), "code": code, "message": part})
-            continue
-        if code == "extra_forbidden":
+        elif code == "extra_forbidden":
             message = "unknown field; remove it or check its spelling against docs/instance-format.md"
         entries.append({"field": dotted(loc), "pointer": json_pointer(loc), "code": code, "message": message})
     return entries
 
 
-def _pointer_from_dotted(field: str) -> str:
-    parts: list[str] = []
-    for chunk in field.replace("[", ".").replace("]", "").split("."):
-        if chunk:
-            parts.append(chunk)
-    return "".join("/" + p for p in parts)
+class _Errors:
+    """The first ``limit`` error entries of a document, and the count of all of them."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.entries: list[dict[str, str]] = []
+        self.total = 0
+
+    def add(self, error: ValidationError, prefix: tuple[Any, ...] = (), keep: Any = None) -> None:
+        entries = validation_errors(error, prefix)
+        if keep is not None:
+            entries = [e for e in entries if keep(e)]
+        self.total += len(entries)
+        self.entries.extend(entries[: max(0, self.limit - len(self.entries))])
 
 
-def parse_instance(data: Any, source: str = "instance") -> Instance:
+# The lists of an instance, validated item by item so that the errors kept stay bounded: pydantic
+# materialises every error of one validation, and a hostile document can have millions.
+_ITEMS: dict[str, type[BaseModel]] = {
+    "accelerator_types": AcceleratorType,
+    "nodes": Node,
+    "models": Model,
+    "applications": Application,
+}
+
+
+def parse_instance(data: Any, source: str = "instance", *, max_errors: int = MAX_REPORTED_ERRORS) -> Instance:
+    """Validate ``data`` as an :class:`Instance`, or raise :class:`InstanceError` with its first
+    ``max_errors`` errors and their total. Cross-field references are checked once every item of
+    the lists is valid on its own."""
+    errors = _Errors(max_errors)
+    if isinstance(data, dict):
+        items: dict[str, list[BaseModel]] = {}
+        for field, model in _ITEMS.items():
+            value = data.get(field)
+            if isinstance(value, list):
+                valid = []
+                for index, item in enumerate(value):
+                    try:
+                        valid.append(model.model_validate(item))
+                    except ValidationError as error:
+                        errors.add(error, (field, index))
+                items[field] = valid
+        if errors.total:
+            try:  # the other fields' errors too; the lists' are known, references wait for valid items
+                Instance.model_validate({**data, **items})
+            except ValidationError as error:
+                errors.add(
+                    error, keep=lambda e: e["code"] != "invalid_reference" and e["pointer"].split("/")[1] not in items
+                )
+            raise InstanceError(source, errors.entries, errors.total)
+        data = {**data, **items}
     try:
         return Instance.model_validate(data)
     except ValidationError as error:
-        raise InstanceError(source, validation_errors(error)) from None
+        errors.add(error)
+        raise InstanceError(source, errors.entries, errors.total) from None
 
 
 InstanceSource = str | os.PathLike[str] | bytes | bytearray | IO[str] | IO[bytes]

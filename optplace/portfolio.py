@@ -32,24 +32,28 @@ whether the run held to it (False only if the wall-clock safety stop fired).
 At the limit the best incumbent is returned with status ``feasible``, its bound and the stop
 reason (``time_limit``, or ``iteration_limit`` for an exhausted work budget).
 
-Options: ``heuristic_share`` (replaces the size rule), ``configuration_share`` (0.45 of what is
-left), and every ``milp_highs`` option, which goes to the MILP stage.
+Options (:class:`AutoOptions`): ``heuristic_share`` (replaces the size rule),
+``configuration_share`` (0.45 of what is left), and ``stage_options`` per stage method, each checked
+by that method's own options model found in the registry (the portfolio imports no formulation).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator
 
 from optplace.bounds import trivial_bound
 from optplace.budget import HEURISTIC_S_PER_APPLICATION, Budget
 from optplace.diagnose import check_alone
 from optplace.domain import Instance
 from optplace.incumbents import heuristic_names
+from optplace.options import MethodOptions
 from optplace.params import SolveParams
 from optplace.progress import IncumbentLog, listening
-from optplace.registry import MethodOutput, get_method, list_methods, register
+from optplace.registry import MethodOutput, check_options, get_method, list_methods, register
 from optplace.result import Status, StopReason
 
 DEFAULT_TIME_LIMIT_S = 10.0
@@ -81,10 +85,46 @@ def construction_order(instance: Instance, names: list[str]) -> list[str]:
     return sorted(names, key=lambda n: (rank.get(n, len(rank)), names.index(n)))
 
 
-def heuristic_share(instance: Instance, pairs: int, options: dict[str, Any]) -> float:
-    """Share of the limit for the heuristics (``options.heuristic_share`` overrides it)."""
-    if "heuristic_share" in options:
-        return float(options["heuristic_share"])
+StageName = Literal["local_search", "configuration", "milp_highs"]
+
+
+class AutoOptions(MethodOptions):
+    """Options of ``auto``: how to share the time, and options for each stage method."""
+
+    heuristic_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Share of the time for the heuristics; default by size (10% up to 200 applications, 30% up "
+        "to 2,000 and 150,000 alone-feasible pairs, all of it beyond).",
+    )
+    configuration_share: float = Field(
+        default=CONFIGURATION_SHARE,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Share of what the heuristics leave for the configuration method in each turn.",
+    )
+    stage_options: dict[StageName, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Options for a stage, by method name, each checked by that method's own options model "
+        "(e.g. {'milp_highs': {'refine_rounds': 2}}); auto sets initial_placement itself.",
+    )
+
+    @field_validator("stage_options")
+    @classmethod
+    def _each_stage_takes_its_options(cls, value: dict[str, dict[str, Any]], info: ValidationInfo) -> dict:
+        instance = info.context.get("instance") if isinstance(info.context, dict) else None
+        for name, options in value.items():
+            check_options(get_method(name), options, instance)  # raises, naming the stage's option
+        return value
+
+
+def heuristic_share(instance: Instance, pairs: int, options: AutoOptions) -> float:
+    """Share of the limit for the heuristics (``options.heuristic_share`` overrides the size rule)."""
+    if options.heuristic_share is not None:
+        return options.heuristic_share
     n = len(instance.applications)
     if n > EXACT_MAX_APPLICATIONS or pairs > EXACT_MAX_PAIRS:
         return 1.0
@@ -97,11 +137,12 @@ def heuristic_share(instance: Instance, pairs: int, options: dict[str, Any]) -> 
     "method and the MILP warm-started from the best placement (time shared by size); the best verified "
     "placement with the tightest proven bound, never worse than a heuristic it ran; deterministic on request",
     "portfolio",
+    options=AutoOptions,
 )
 def auto(instance: Instance, params: SolveParams) -> MethodOutput:
     limit = params.time_limit_s if params.time_limit_s is not None else DEFAULT_TIME_LIMIT_S
     budget = Budget(limit, deterministic=params.deterministic)
-    options = dict(params.options)
+    options = AutoOptions.of(params, instance)
     log = IncumbentLog(instance)
     stages: list[dict[str, Any]] = []
 
@@ -131,20 +172,20 @@ def auto(instance: Instance, params: SolveParams) -> MethodOutput:
         # slow constructions used up the heuristics' share: it never loses its start.
         seconds = min(budget.left(), max(heuristics.left(), IMPROVER_MIN_SHARE * limit))
         start = {"initial_placement": log.best} if log.best else {}
-        output = _stage(log, IMPROVER, instance, params, seconds, budget, f"heuristic:{IMPROVER}", start)
+        own = options.stage_options.get(IMPROVER, {})
+        output = _stage(log, IMPROVER, instance, params, seconds, budget, f"heuristic:{IMPROVER}", {**own, **start})
         stages.append(_record(IMPROVER, output))
 
     # 2. and 3. The exact stages, each started from the best placement so far; while time is left
     # and nothing is proven they take turns again (another seed), since either may end early.
     exact = [n for n in EXACT_STAGES if n in registered] if share < 1.0 else []
-    passed = {k: v for k, v in options.items() if k not in ("heuristic_share", "configuration_share")}
     cycle = 0
     while exact and not log.proven() and budget.left() >= MIN_STAGE_S:
         progressed = False
         for index, name in enumerate(list(exact)):
             if log.proven() or budget.left() < MIN_STAGE_S:
                 break
-            share_now = float(options.get("configuration_share", CONFIGURATION_SHARE))
+            share_now = options.configuration_share
             following = exact[index + 1 :]
             # the last stage takes everything, and so does one whose successors could not start after it
             last = not following or all(
@@ -155,9 +196,7 @@ def auto(instance: Instance, params: SolveParams) -> MethodOutput:
                 continue
             extra = {"initial_placement": log.best} if log.best else {}
             stage_params = params if cycle == 0 else params.model_copy(update={"seed": params.seed + cycle})
-            # auto's own options are milp_highs options (as before this portfolio); the other
-            # stages get only their start
-            own = passed if name == MILP_STAGE else {}
+            own = options.stage_options.get(name, {})
             output = _stage(log, name, instance, stage_params, seconds, budget, name, {**own, **extra})
             stages.append(_record(name, output))
             if output.status == Status.INFEASIBLE:

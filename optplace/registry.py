@@ -3,6 +3,14 @@
 A method is a function ``(instance, params) -> MethodOutput``. The modules that define methods
 are imported on first lookup, and none of them imports a solver at import time, so
 ``import optplace`` stays light.
+
+Method options are typed (:mod:`optplace.options`). Each method registers its options model with
+``@register(..., options=TheOptions)``; a method that declares none gets ``NoOptions``, so an
+unknown key is an error for every method. ``solve()``, the CLI and the HTTP service validate
+``params.options`` through :func:`check_options` *before* the method runs; the method reads its
+typed options with ``TheOptions.of(params, instance)`` (validated again, microseconds, so that a
+direct call of the function is checked too). ``optplace methods --json`` and ``GET /v1/methods``
+publish each model's JSON Schema.
 """
 
 from __future__ import annotations
@@ -12,8 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from optplace.domain import Instance
 from optplace.exceptions import UnknownMethodError
+from optplace.options import MethodOptions, MethodOptionsError, NoOptions
 from optplace.params import SolveParams
 from optplace.result import Status, StopReason
 
@@ -44,6 +55,11 @@ class MethodInfo:
     kind: MethodKind
     function: MethodFunction
     may_violate_slo: bool = False  # only the latency-blind baselines
+    options: type[MethodOptions] = NoOptions
+
+    def options_schema(self) -> dict[str, Any]:
+        """JSON Schema of ``params.options`` for this method."""
+        return self.options.model_json_schema()
 
 
 # Modules whose import registers methods. Each later method family adds its module here.
@@ -64,17 +80,33 @@ _loaded = False
 
 
 def register(
-    name: str, description: str, kind: MethodKind, *, may_violate_slo: bool = False
+    name: str,
+    description: str,
+    kind: MethodKind,
+    *,
+    may_violate_slo: bool = False,
+    options: type[MethodOptions] = NoOptions,
 ) -> Callable[[MethodFunction], MethodFunction]:
-    """Decorator: make ``function`` available to ``solve`` as ``name``."""
+    """Decorator: make ``function`` available to ``solve`` as ``name``, taking ``options``."""
+    if not (isinstance(options, type) and issubclass(options, MethodOptions)):
+        raise TypeError(f"options of method {name!r} must be a MethodOptions subclass, not {options!r}")
 
     def decorate(function: MethodFunction) -> MethodFunction:
         if name in _METHODS and _METHODS[name].function is not function:
             raise ValueError(f"method {name!r} is registered twice")
-        _METHODS[name] = MethodInfo(name, description, kind, function, may_violate_slo)
+        _METHODS[name] = MethodInfo(name, description, kind, function, may_violate_slo, options)
         return function
 
     return decorate
+
+
+def check_options(info: MethodInfo, options: Any, instance: Instance | None = None) -> MethodOptions:
+    """Validate ``options`` for the method ``info`` (raises :class:`MethodOptionsError`).
+    ``instance`` lets options that name applications or accelerators be checked against it."""
+    try:
+        return info.options.model_validate(options, context={"instance": instance})
+    except ValidationError as error:
+        raise MethodOptionsError(info.name, error) from None
 
 
 def _load_builtins() -> None:

@@ -35,7 +35,8 @@ class StopReason(StrEnum):
     TIME_LIMIT = "time_limit"
     ITERATION_LIMIT = "iteration_limit"
     GAP_LIMIT = "gap_limit"  # stopped when the relative gap reached the requested tolerance
-    INTERRUPTED = "interrupted"  # cancelled by the user or a signal
+    INTERRUPTED = "interrupted"  # cancelled by the user or a signal; also an incumbent reported mid-solve
+    MEMORY_LIMIT = "memory_limit"  # stopped by a memory limit (the service's, per solve)
     ERROR = "error"
 
 
@@ -102,6 +103,7 @@ class SolveResult(BaseModel):
     stats: dict[str, Any] = Field(default_factory=dict)
     # params.verify == "simulate": every hosted SLO simulated, with a 95% interval and a verdict.
     simulation: SimulationCheck | None = None
+    latency_model: str = ""  # the optplace.latency model version the evaluator checked the placement with
 
     def placement(self) -> dict[str, str]:
         """The placement as application -> accelerator."""

@@ -27,7 +27,7 @@ from optplace.exceptions import ObjectiveWarning, ParamsError, PlacementVerifica
 from optplace.io import parse_instance, validation_errors
 from optplace.objectives import hosts_nothing
 from optplace.params import SolveParams
-from optplace.registry import MethodOutput, get_method
+from optplace.registry import MethodOutput, check_options, get_method
 from optplace.result import (
     Assignment,
     SolveResult,
@@ -76,10 +76,17 @@ def solve(
     method: str = "auto",
     params: SolveParams | Mapping[str, Any] | None = None,
 ) -> SolveResult:
-    """Place ``instance``'s applications with ``method`` and return a verified result."""
+    """Place ``instance``'s applications with ``method`` and return a verified result.
+
+    Raises, before anything runs, :class:`~optplace.exceptions.UnknownMethodError` for an unknown
+    method, :class:`~optplace.exceptions.ParamsError` for invalid params and its subclass
+    :class:`~optplace.exceptions.MethodOptionsError` for options the method does not take (all
+    ``InvalidInputError``, a ``ValueError``).
+    """
     instance = as_instance(instance)
     params = params if isinstance(params, SolveParams) else as_params(params)
     info = get_method(method)
+    check_options(info, params.options, instance)
     if params.objectives is not None:
         instance = instance.model_copy(update={"objectives": list(params.objectives)})
     started = time.perf_counter()
@@ -242,6 +249,7 @@ def build_result(
         params=params.model_dump(mode="json"),
         message="; ".join(m for m in (output.message, objectives_warning) if m),
         stats=stats,
+        latency_model=evaluation.latency_model,
     )
 
 

@@ -78,13 +78,42 @@ def test_solve_passes_method_options_and_rejects_malformed_ones():
         "ordered_first_fit",
         "--option",
         "order=priority",
-        "--option",
-        "unused=[1, 2]",
         "--json",
     )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert result["params"]["options"] == {"order": "priority", "unused": [1, 2]}
+    assert result["params"]["options"] == {"order": "priority"}
     assert result["assignments"][0]["application"] == "important"  # highest priority placed first
     bad = run("solve", str(INSTANCES / "tiny" / "priority.json"), "--option", "order")
     assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
+
+
+def test_solve_rejects_options_the_method_does_not_take():
+    """An unknown key, a value of the wrong type or outside its enum: exit 2 naming each option, no result."""
+    out = run(
+        "solve",
+        str(INSTANCES / "tiny" / "priority.json"),
+        "-m",
+        "local_search",
+        "--option",
+        "max_rounds=abc",
+        "--option",
+        "unused=[1, 2]",
+        "--option",
+        'initial_placement={"ghost": "gpu0"}',
+    )
+    assert out.returncode == 2 and out.stdout == ""
+    assert "--option max_rounds: Input should be a valid integer" in out.stderr
+    assert "--option unused: unknown option" in out.stderr
+    assert "--option initial_placement: unknown application 'ghost'" in out.stderr
+
+
+def test_methods_json_publishes_each_options_schema():
+    """`optplace methods --json` carries a JSON Schema per method that forbids unknown keys."""
+    methods = {m["name"]: m for m in json.loads(run("methods", "--json").stdout)}
+    assert methods["first_fit"]["options"]["additionalProperties"] is False
+    assert methods["first_fit"]["options"]["properties"] == {}
+    order = methods["ordered_first_fit"]["options"]["properties"]["order"]
+    assert set(order["enum"]) == {"auto", "arrival", "load", "slack", "priority", "density"}
+    pyomo = methods["milp_pyomo"]["options"]
+    assert "solver_options" in pyomo["properties"] and "solver_name" in pyomo["properties"]

@@ -175,3 +175,87 @@ def test_front_end_needs_at_least_one_core():
     assert any(
         e["pointer"] == "/nodes/0/preprocess_cores" and "greater than or equal to 1" in e["message"] for e in errors
     )
+
+
+@pytest.mark.parametrize("key", ["gpu.1", "a/b", "x~y", "k: v", "", "~1"])
+def test_map_keys_get_exact_rfc6901_pointers(key):
+    """A cost_by_accelerator or profiles key with '.', '/', '~', ': ' or nothing in it is one reference
+    token in the pointer ('~' -> '~0', '/' -> '~1'), never split at a dot."""
+    token = key.replace("~", "~0").replace("/", "~1")
+    doc = make_instance()
+    doc["applications"][0]["cost_by_accelerator"] = {key: 1.0}
+    doc["models"][0]["profiles"][key] = {"service_time_ms": 5.0}
+    pointers = {e["pointer"] for e in _errors(doc)}
+    assert f"/applications/0/cost_by_accelerator/{token}" in pointers
+    assert f"/models/0/profiles/{token}" in pointers
+
+
+@pytest.mark.parametrize("value", [True, "2", "2.5", None])
+def test_numbers_are_strict(value):
+    """rate_rps: true or "2" is not a number (no bool or string coercion); the pointer names the field."""
+    errors = _errors(_mutate(lambda d: d["applications"][0].update(rate_rps=value)))
+    assert [e["pointer"] for e in errors] == ["/applications/0/rate_rps"]
+
+
+def test_booleans_are_strict():
+    """host_all: 1 or "yes" is not a boolean."""
+    for value in (1, "yes"):
+        errors = _errors(_mutate(lambda d, v=value: d.update(host_all=v)))
+        assert [e["pointer"] for e in errors] == ["/host_all"]
+
+
+def test_texts_and_maps_are_capped():
+    """A 9 MB description or name, or 700,000 labels, is one short error at the field's pointer."""
+    doc = make_instance(description="x" * 9_000_000, name="n" * 9_000_000)
+    doc["nodes"][0]["labels"] = {f"k{i}": "v" for i in range(700_000)}
+    errors = _errors(doc)
+    by_pointer = {e["pointer"]: e for e in errors}
+    assert set(by_pointer) == {"/description", "/name", "/nodes/0/labels"}
+    assert "at most 256" in by_pointer["/nodes/0/labels"]["message"]
+    assert all(len(e["message"]) < 300 for e in errors)
+
+
+def test_error_lists_are_capped_with_a_total():
+    """Thousands of invalid fields: the first 100 entries come back, and the total counts them all."""
+    doc = make_instance()
+    app = doc["applications"][0]
+    doc["applications"] = [{**app, "name": f"a{i}", "rate_rps": "fast"} for i in range(3000)]
+    with pytest.raises(InstanceError) as caught:
+        parse_instance(doc)
+    assert len(caught.value.errors) == 100
+    assert caught.value.total == 3000
+    assert "and 2900 more errors" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d.update(name="\ud800"),
+        lambda d: d["applications"][0].update(name="cam\udfff"),
+        lambda d: d["nodes"][0].update(labels={"\ud800": "x"}),
+        lambda d: d.update(provenance={"note": "\ud800"}),
+    ],
+)
+def test_lone_surrogates_are_invalid_input(change):
+    """A string holding a lone UTF-16 surrogate cannot be written back as UTF-8: an input error."""
+    errors = _errors(_mutate(change))
+    assert errors and all(e["pointer"] for e in errors)
+
+
+def test_provenance_is_bounded_plain_json():
+    """Provenance nested 200 deep, larger than 64 KB, or holding NaN is rejected at /provenance."""
+    deep: dict = {}
+    node = deep
+    for _ in range(200):
+        node["x"] = {}
+        node = node["x"]
+    for provenance, phrase in (
+        (deep, "nested deeper than 16"),
+        ({"blob": "x" * 70_000}, "more than 65536 bytes"),
+        ({"v": float("nan")}, "not a JSON number"),
+    ):
+        errors = _errors(make_instance(provenance=provenance))
+        assert [e["pointer"] for e in errors] == ["/provenance"], errors
+        assert phrase in errors[0]["message"]
+    ok = Instance.model_validate(make_instance(provenance={"source": "ibis", "nested": {"a": [1, 2.5, None, True]}}))
+    assert ok.provenance["nested"]["a"][1] == 2.5

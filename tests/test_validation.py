@@ -164,9 +164,49 @@ def test_validate_models_json_has_points_and_mape(capsys):
     assert len(document["points"]) == 25
     assert set(document["mape"]) == set(validation.VARIANTS)
     assert document["mape"]["fcfs_seed"] == pytest.approx(2.74, abs=0.05)
+    assert document["evaluator"] == "fcfs_dependent" and document["latency_model"] == "v2"
+    assert document["mape"]["fcfs_dependent"] == pytest.approx(3.30, abs=0.05)
     assert [b["best"] for b in document["microbenchmarks"]] == ["ps", "fcfs"]
     point = document["points"][0]
     assert {"observed_ms", "predicted_ms", "error_percent", "vary_rho", "model"} <= set(point)
+
+
+def test_evaluator_variant_is_what_the_evaluator_computes(shipped_points):
+    """The variant named ``evaluator`` equals the evaluator's mean latency for a one-edgeTPU instance of the point."""
+    from optplace.domain import Instance
+    from optplace.evaluate import evaluate
+
+    point = next(p for p in shipped_points if len(p.colocated) == 3 and p.vary_rho == 0.5)
+    models = list(point.colocated)
+    doc = {
+        "accelerator_types": [{"name": "tpu", "discipline": "fcfs", "utilization_cap": 0.99}],
+        "nodes": [{"name": "n", "memory_mb": 8000, "accelerators": [{"name": "d", "type": "tpu"}]}],
+        "models": [
+            {
+                "name": m,
+                "profiles": {
+                    "tpu": {
+                        "service_time_ms": validation.EDGETPU_PROFILES[m][0],
+                        "switch_overhead_ms": validation.EDGETPU_PROFILES[m][1],
+                    }
+                },
+            }
+            for m in models
+        ],
+        "applications": [
+            {"name": m, "model": m, "rate_rps": point.colocated[m], "slo": {"latency_ms": 5000}, "preprocess_ms": 0}
+            for m in models
+        ],
+        "settings": {"network_delay_ms": 0},
+    }
+    evaluation = evaluate(Instance.model_validate(doc), {m: "d" for m in models})
+    got = next(a.latency_ms for a in evaluation.applications if a.application == point.model)
+    from optplace import solve
+
+    result = solve(Instance.model_validate(doc), "first_fit")
+    assert result.latency_model == "v2" and result.hosted == len(models)
+    assert got == pytest.approx(point.predictions[validation.EVALUATOR_VARIANT], rel=1e-12)
+    assert evaluation.latency_model == "v2"
 
 
 def test_validate_models_on_one_log_prints_a_table(capsys):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from optplace.api.deps import SettingsDep
 from optplace.api.errors import invalid_request
 from optplace.api.openapi import json_body, problems
 from optplace.api.requests import parse_request
 from optplace.api.schemas import EvaluateRequest
 from optplace.evaluate import Evaluation, evaluate
+from optplace.io import json_pointer
 
 router = APIRouter(tags=["evaluate"])
 
@@ -19,7 +21,7 @@ def placement_errors(body: EvaluateRequest) -> list[dict[str, str]]:
     accelerators = {acc.name for _, acc in body.instance.accelerators()}
     errors = []
     for app, acc in body.placement.items():
-        pointer = "/placement/" + app.replace("~", "~0").replace("/", "~1")
+        pointer = json_pointer(("placement", app))
         if app not in apps:
             errors.append(
                 {
@@ -54,9 +56,9 @@ def placement_errors(body: EvaluateRequest) -> list[dict[str, str]]:
     openapi_extra=json_body(EvaluateRequest),
     responses=problems(401, 413, 422, 500),
 )
-async def evaluate_placement(request: Request) -> Evaluation:
+async def evaluate_placement(request: Request, settings: SettingsDep) -> Evaluation:
     body = await parse_request(request, EvaluateRequest)
     errors = placement_errors(body)
     if errors:
-        raise invalid_request(errors)
+        raise invalid_request(errors, limit=settings.max_errors)
     return await run_in_threadpool(evaluate, body.instance, body.placement)

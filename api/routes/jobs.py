@@ -1,4 +1,5 @@
-"""Asynchronous solves: POST /v1/jobs, GET /v1/jobs, GET and DELETE /v1/jobs/{job_id}."""
+"""Asynchronous solves: POST /v1/jobs, GET /v1/jobs, GET and DELETE /v1/jobs/{job_id}, and
+POST /v1/jobs/{job_id}/cancel."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from optplace.api.deps import ServiceDep, SettingsDep
+from optplace.api.deps import ClientDep, ServiceDep, SettingsDep
 from optplace.api.errors import ApiProblem
 from optplace.api.openapi import json_body, problems
-from optplace.api.requests import parse_request
-from optplace.api.routes.solve import busy, check_method
+from optplace.api.requests import check_method, parse_request
+from optplace.api.routes.solve import busy, too_many
 from optplace.api.schemas import JobError, JobOut, JobPage, JobSummary, SolveRequest
-from optplace.api.service import QueueFull, effective_params
+from optplace.api.service import ClientBusy, QueueFull, effective_params
 from optplace.api.store import JobRecord, JobStatus
 from optplace.result import SolveResult
 
@@ -32,7 +33,7 @@ def summary_fields(record: JobRecord) -> dict:
         "started_at": record.started_at,
         "finished_at": record.finished_at,
         "attempts": record.attempts,
-        "solution_status": record.result.get("status") if record.result else None,
+        "solution_status": record.solution_status,
         "error": JobError(**record.error) if record.error else None,
     }
 
@@ -47,7 +48,7 @@ def job_out(record: JobRecord) -> JobOut:
 
 
 def not_found(job_id: str) -> ApiProblem:
-    return ApiProblem(404, "job-not-found", "Not Found", f"no job with id {job_id!r}")
+    return ApiProblem(404, "job-not-found", "Not Found", f"no job with id {job_id[:64]!r}")
 
 
 @router.post(
@@ -58,24 +59,33 @@ def not_found(job_id: str) -> ApiProblem:
     openapi_extra=json_body(SolveRequest),
     responses={
         202: {"headers": {"Location": {"description": "/v1/jobs/{id}", "schema": {"type": "string"}}}},
-        **problems(401, 413, 422, 500, 503),
+        **problems(401, 413, 422, 429, 500, 503),
     },
 )
-async def create_job(request: Request, response: Response, service: ServiceDep, settings: SettingsDep) -> JobOut:
+async def create_job(
+    request: Request, response: Response, service: ServiceDep, settings: SettingsDep, client: ClientDep
+) -> JobOut:
     body = await parse_request(request, SolveRequest)
-    method = check_method(body.method)
     params = effective_params(settings, body.params)
+    method = check_method(body.method, params.options, body.instance).name
     try:
         record = await run_in_threadpool(
-            service.submit_job, body.instance, body.instance.model_dump_json(), method, params
+            service.submit_job, body.instance, body.instance.model_dump_json(), method, params, client
         )
     except QueueFull as error:
         raise busy(settings.retry_after_s, str(error)) from None
+    except ClientBusy as error:
+        raise too_many(settings.retry_after_s, str(error)) from None
     response.headers["Location"] = f"/v1/jobs/{record.id}"
     return job_out(record)
 
 
-@router.get("", response_model=JobPage, summary="List jobs, newest first", responses=problems(401, 422, 500))
+@router.get(
+    "",
+    response_model=JobPage,
+    summary="List jobs, newest first (summaries: no instance, params or result)",
+    responses=problems(401, 422, 500),
+)
 def list_jobs(
     service: ServiceDep,
     settings: SettingsDep,
@@ -105,18 +115,38 @@ def get_job(job_id: str, service: ServiceDep) -> JobOut:
     return job_out(record)
 
 
-@router.delete(
-    "/{job_id}",
+@router.post(
+    "/{job_id}/cancel",
     response_model=JobOut,
-    summary="Cancel a job (idempotent); its best incumbent stays",
+    summary="Cancel a job (idempotent); it stays stored with its best incumbent",
     description=(
         "A queued or running job becomes cancelled; a running one has its worker stopped. Whatever "
-        "result was stored stays. Cancelling a finished job changes nothing and returns it."
+        "result was stored stays (an incumbent with stop_reason interrupted). Cancelling a finished job "
+        "changes nothing and returns it."
     ),
     responses=problems(401, 404, 422, 500),
 )
 def cancel_job(job_id: str, service: ServiceDep) -> JobOut:
     record = service.cancel_job(job_id)
+    if record is None:
+        raise not_found(job_id)
+    return job_out(record)
+
+
+@router.delete(
+    "/{job_id}",
+    response_model=JobOut,
+    summary="Delete a job (cancelling it first if it is queued or running)",
+    description=(
+        "Removes the job from the store and answers with the job as it was when deleted (a queued or "
+        "running job is cancelled first, so its stored incumbent comes back here one last time). A "
+        "second DELETE answers 404. Finished jobs are also deleted automatically OPTPLACE_JOB_TTL_S "
+        "after they end."
+    ),
+    responses=problems(401, 404, 422, 500),
+)
+def delete_job(job_id: str, service: ServiceDep) -> JobOut:
+    record = service.delete_job(job_id)
     if record is None:
         raise not_found(job_id)
     return job_out(record)

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from optplace.api.deps import ServiceDep, SettingsDep
+from optplace.api.deps import ClientDep, ServiceDep, SettingsDep
 from optplace.api.errors import ApiProblem
 from optplace.api.openapi import json_body, problems
-from optplace.api.requests import parse_request, unknown_method
+from optplace.api.requests import check_method, parse_request
 from optplace.api.schemas import SolveRequest
-from optplace.api.service import QueueFull, SolveFailed, effective_params
-from optplace.registry import get_method
+from optplace.api.service import ClientBusy, QueueFull, SolveFailed, effective_params
 from optplace.result import SolveResult
 
 router = APIRouter(tags=["solve"])
 
 
-def check_method(name: str) -> str:
-    try:
-        return get_method(name).name
-    except ValueError:
-        raise unknown_method(name) from None
-
-
 def busy(settings_retry_after: int, detail: str) -> ApiProblem:
     return ApiProblem(503, "busy", "Service Unavailable", detail, headers={"Retry-After": str(settings_retry_after)})
+
+
+def too_many(settings_retry_after: int, detail: str) -> ApiProblem:
+    return ApiProblem(
+        429, "too-many-requests", "Too Many Requests", detail, headers={"Retry-After": str(settings_retry_after)}
+    )
 
 
 @router.post(
@@ -38,16 +36,18 @@ def busy(settings_retry_after: int, detail: str) -> ApiProblem:
         "plus grace is killed; the answer is then its best incumbent, or a no_solution_found result."
     ),
     openapi_extra=json_body(SolveRequest),
-    responses=problems(401, 413, 422, 500, 503),
+    responses=problems(401, 413, 422, 429, 500, 503),
 )
-async def solve(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
+async def solve(request: Request, service: ServiceDep, settings: SettingsDep, client: ClientDep) -> Response:
     body = await parse_request(request, SolveRequest)
-    method = check_method(body.method)
     params = effective_params(settings, body.params)
+    method = check_method(body.method, params.options, body.instance).name
     try:
-        result_json = await service.solve_now(body.instance.model_dump_json(), method, params)
+        result_json = await service.solve_now(body.instance.model_dump_json(), method, params, client)
     except QueueFull as error:
         raise busy(settings.retry_after_s, str(error)) from None
+    except ClientBusy as error:
+        raise too_many(settings.retry_after_s, str(error)) from None
     except SolveFailed as error:
         if error.kind in ("expired", "shutdown"):
             raise busy(

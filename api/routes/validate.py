@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from optplace.api.deps import SettingsDep
+from optplace.api.errors import printable_entry
 from optplace.api.openapi import json_body, problems
 from optplace.api.requests import check_instance, parse_request
 from optplace.api.schemas import ApplicationDiagnosis, FieldError, ValidateRequest, ValidationReport
@@ -56,7 +57,12 @@ def diagnose(instance: Instance) -> ValidationReport:
 )
 async def validate(request: Request, settings: SettingsDep) -> ValidationReport:
     body = await parse_request(request, ValidateRequest)
-    instance, errors = check_instance(body.instance, settings, maybe_huge=request.state.maybe_huge)
+    instance, errors, total = await run_in_threadpool(check_instance, body.instance, settings)
     if instance is None:
-        return ValidationReport(valid=False, errors=[FieldError.model_validate(e) for e in errors])
+        shown = errors[: settings.max_errors]
+        return ValidationReport(
+            valid=False,
+            errors=[FieldError.model_validate(printable_entry(e)) for e in shown],
+            error_count=max(total, len(shown)),
+        )
     return await run_in_threadpool(diagnose, instance)

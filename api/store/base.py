@@ -32,12 +32,14 @@ class NewJob:
     applications: int
     method: str
     params: dict[str, Any]
+    client: str = ""  # who submitted it (the per-client limits count by it); never a secret
 
 
 @dataclass(frozen=True)
 class JobRecord:
     """A job as stored. ``result`` is the SolveResult JSON object; ``result_final`` says whether
-    it is the method's final answer or the best incumbent so far."""
+    it is the method's final answer or the best incumbent so far. In a listing (``list_jobs``)
+    ``params`` is empty and ``result`` None: only ``solution_status`` is read from the result."""
 
     id: str
     status: JobStatus
@@ -53,6 +55,8 @@ class JobRecord:
     result: dict[str, Any] | None
     result_final: bool
     error: dict[str, str] | None
+    client: str = ""
+    solution_status: str | None = None  # the result's status, when there is a result
 
 
 class JobStore(Protocol):
@@ -67,7 +71,16 @@ class JobStore(Protocol):
     def list_jobs(
         self, *, limit: int, cursor: str | None = None, status: JobStatus | None = None
     ) -> tuple[list[JobRecord], str | None]:
-        """Newest first; ``cursor`` is the opaque value returned with the previous page."""
+        """Newest first, without the bulky columns (instance, params, result); ``cursor`` is the
+        opaque value returned with the previous page."""
+        ...
+
+    def delete(self, job_id: str) -> bool:
+        """Delete a finished (completed, failed or cancelled) job; False if unknown or unfinished."""
+        ...
+
+    def delete_finished_before(self, cutoff: datetime) -> int:
+        """Delete every finished job that ended before ``cutoff``; returns how many."""
         ...
 
     def mark_running(self, job_id: str) -> bool:

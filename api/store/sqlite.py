@@ -33,15 +33,24 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0,
     result TEXT,
     result_final INTEGER NOT NULL DEFAULT 0,
-    error TEXT
+    error TEXT,
+    client TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, seq);
 """
+# Columns added after the first release: (name, definition) for ALTER TABLE on an older file.
+MIGRATIONS = [("client", "TEXT NOT NULL DEFAULT ''")]
 
 _COLUMNS = (
     "id, status, method, params, instance_name, applications, created_at, updated_at, started_at, "
-    "finished_at, attempts, result, result_final, error, seq"
+    "finished_at, attempts, result, result_final, error, client, seq"
 )
+# A listing reads no instance, params or result (a result can be megabytes): only its status.
+_SUMMARY_COLUMNS = (
+    "id, status, method, '{}', instance_name, applications, created_at, updated_at, started_at, "
+    "finished_at, attempts, json_extract(result, '$.status'), result_final, error, client, seq"
+)
+_FINISHED = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
 
 
 def sqlite_path(url: str) -> str:
@@ -82,9 +91,14 @@ class SqliteJobStore:
         self._lock = threading.Lock()
         self._db = connect(self.path)
         self._db.executescript(SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for name, definition in MIGRATIONS:
+            if name not in present:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {definition}")
+        self._db.execute("CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at)")
 
     # -- helpers -------------------------------------------------------------------------------
-    def _row(self, row: tuple[Any, ...]) -> JobRecord:
+    def _row(self, row: tuple[Any, ...], *, summary: bool = False) -> JobRecord:
         (
             job_id,
             status,
@@ -100,8 +114,14 @@ class SqliteJobStore:
             result,
             final,
             error,
+            client,
             _seq,
         ) = row
+        if summary:  # ``result`` holds the result's status only
+            solution_status, result = result, None
+        else:
+            result = json.loads(result) if result else None
+            solution_status = result.get("status") if isinstance(result, dict) else None
         return JobRecord(
             id=job_id,
             status=JobStatus(status),
@@ -114,9 +134,11 @@ class SqliteJobStore:
             started_at=_time(started),
             finished_at=_time(finished),
             attempts=attempts,
-            result=json.loads(result) if result else None,
+            result=result,
             result_final=bool(final),
             error=json.loads(error) if error else None,
+            client=client,
+            solution_status=solution_status,
         )
 
     def _update(self, sql: str, args: tuple[Any, ...]) -> bool:
@@ -129,7 +151,7 @@ class SqliteJobStore:
         with self._lock:
             self._db.execute(
                 "INSERT INTO jobs (id, status, method, params, instance, instance_name, applications, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, updated_at, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.id,
                     JobStatus.QUEUED.value,
@@ -140,6 +162,7 @@ class SqliteJobStore:
                     job.applications,
                     now,
                     now,
+                    job.client,
                 ),
             )
         record = self.get(job.id)
@@ -169,11 +192,24 @@ class SqliteJobStore:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM jobs {where} ORDER BY seq DESC LIMIT ?", (*args, limit + 1)
+                f"SELECT {_SUMMARY_COLUMNS} FROM jobs {where} ORDER BY seq DESC LIMIT ?", (*args, limit + 1)
             ).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
-        return [self._row(r) for r in rows], (str(rows[-1][-1]) if more else None)
+        return [self._row(r, summary=True) for r in rows], (str(rows[-1][-1]) if more else None)
+
+    def delete(self, job_id: str) -> bool:
+        return self._update(
+            f"DELETE FROM jobs WHERE id = ? AND status IN ({', '.join('?' * len(_FINISHED))})", (job_id, *_FINISHED)
+        )
+
+    def delete_finished_before(self, cutoff: datetime) -> int:
+        with self._lock:
+            return self._db.execute(
+                f"DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? "
+                f"AND status IN ({', '.join('?' * len(_FINISHED))})",
+                (cutoff.astimezone(UTC).isoformat(timespec="microseconds"), *_FINISHED),
+            ).rowcount
 
     def mark_running(self, job_id: str) -> bool:
         now = _now()

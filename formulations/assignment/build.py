@@ -29,7 +29,7 @@ from optplace.backends.linear import INF, LinearModel, ModelBuilder
 from optplace.domain import Discipline, Objective
 
 from .data import InstanceData
-from .queueing import fcfs_single_threshold, frontend_delay_ms, kappa, ps_threshold, psi
+from .queueing import fcfs_single_threshold, frontend_delay_ms, kappa, ps_threshold, tail_factor
 
 Mode = Literal["conservative", "relaxed"]
 
@@ -522,11 +522,13 @@ class _Builder:
         for fe in fe_list:
             budget = budgets(fe)
             if discipline == Discipline.PS and data.ps_model == "exact":
-                values = 1000.0 * ps_threshold(s, budget, q, cap)
+                if quantiles:
+                    self.approximations.add("PS percentile thresholds bracket the no-overlap probability")
+                values = 1000.0 * ps_threshold(s, budget, q, p.scv[k], cap, relaxed=not self.cons)
                 modes.append(self._threshold_mode(fe, 0.0, acc.cap, False, values, lam * s, k, ref_local))
                 continue
             if discipline in (Discipline.FCFS, Discipline.DEDICATED) and needs_single:
-                values = 1000.0 * fcfs_single_threshold(s, p.second[k], p.excess[k], budget, q, cap)
+                values = 1000.0 * fcfs_single_threshold(s, p.second[k], budget, q, p.scv[k], cap)
                 single = multi_possible  # with one possible class the "single" side row is implied
                 modes.append(self._threshold_mode(fe, 0.0, acc.cap, single, values, lam * s, k, ref_local))
                 if discipline == Discipline.DEDICATED or not multi_possible:
@@ -758,11 +760,17 @@ class _Builder:
                 self.define("define_L", int(col), self.x[k], p.rate[k])
                 aux["L"] = int(col)
             slack = budget - s
-            groups = [(np.isnan(q), float(kappa(rho)))] + [(q == qq, float(psi(rho, qq))) for qq in quantiles]
+            mean = np.isnan(q)
             self.approximations.add("additive-PS factor bounded per utilisation segment")
-            for mask, alpha in groups:
-                keep = mask & (slack > 0)
-                chain = self._chain("ps_add", k[keep], slack[keep], ref_mask[keep], alpha)
+            keep = mean & (slack > 0)
+            chain = self._chain("ps_add", k[keep], slack[keep], ref_mask[keep], float(kappa(rho)))
+            if chain:
+                chains.append(chain)
+            # a percentile depends on the utilisation alone (model v2), whatever the mean model: U <= 1000 rho*
+            if quantiles:
+                capacity = 1000.0 * ps_threshold(s, budget, q, p.scv[k], hi, relaxed=not self.cons)
+                keep = ~mean & (capacity > 0)
+                chain = self._chain("ps_cap", k[keep], capacity[keep], ref_mask[keep])
                 if chain:
                     chains.append(chain)
         else:  # FCFS with several backends
@@ -777,12 +785,16 @@ class _Builder:
             chain = self._chain("fcfs_mean", k[keep], tau[keep], ref_mask[keep])
             if chain:
                 chains.append(chain)
+            # Percentile rows bind only in the conservative model: no linear lower bound on the v2
+            # percentile of a shared FCFS device is known, so in the relaxed model their factor is 0 (the
+            # chain only lets its members in; the utilisation cap still applies).
             for qq in quantiles:
-                self.approximations.add("fcfs percentile tail factor bounded per utilisation segment")
+                self.approximations.add("fcfs percentile rows use model v1's exponential tail (verified, repaired)")
                 mask = q == qq
                 tau_q = budget - s - p.excess[k] - own_switch
                 keep = mask & (tau_q > 0)
-                chain = self._chain("fcfs_pct", k[keep], tau_q[keep], ref_mask[keep], float(psi(rho, qq)))
+                factor = tail_factor(rho, qq) if self.cons else 0.0
+                chain = self._chain("fcfs_pct", k[keep], tau_q[keep], ref_mask[keep], factor)
                 if chain:
                     chains.append(chain)
         return AccMode(fe, lo, hi, False, False, chains)
@@ -795,12 +807,19 @@ class _Builder:
                 if chain.form == "fcfs_mean":
                     cols = [aux["A"], aux["U"]]
                     vals = [1.0, 2 * value]
-                    if "Asw" in aux:  # conservative: upper bounds; relaxed: lower bounds (all coefficients > 0)
+                    if "Asw" in aux and self.cons:  # Pollaczek-Khinchine with the switch terms' upper bounds
                         cols += [aux["Asw"], aux["Usw"]]
                         vals += [1.0, 2 * value]
+                    # relaxed: the wait without any switch overhead, a lower bound on the exact wait
                     rhs = 2000.0 * value
                     m_out = a_max + asw_max + 2 * value * (u_max + usw_max) - rhs
                     m_in = 2000.0 * (top - value)
+                elif chain.form == "ps_cap":
+                    cols = [aux["U"]]
+                    vals = [1.0]
+                    rhs = value
+                    m_out = u_max - value
+                    m_in = top - value
                 elif chain.form == "fcfs_pct":
                     cols = [aux["A"], aux["U"]]
                     vals = [chain.alpha, -2 * value]

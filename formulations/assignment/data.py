@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from optplace import latency
 from optplace.diagnose import check_alone
 from optplace.domain import Discipline, Instance
-
-from .queueing import gamma_excess_ms
 
 
 @dataclass
@@ -54,7 +53,7 @@ class PairData:
     second: np.ndarray  # E[S^2] = s^2 (1 + scv), ms^2
     scv: np.ndarray
     switch: np.ndarray  # o, ms
-    excess: np.ndarray  # gamma quantile excess of service (0 for mean SLOs and deterministic service)
+    excess: np.ndarray  # gamma quantile excess of service (0 for mean SLOs and deterministic service; v1 rows)
     backend_mb: np.ndarray
     frontend_mb: np.ndarray
     preprocess: np.ndarray  # ms per request on the node's CPU
@@ -167,7 +166,7 @@ def prepare(instance: Instance, eligible: dict[str, list[str]] | None = None) ->
         second=service * service * (1.0 + scv),
         scv=scv,
         switch=switch,
-        excess=gamma_excess_ms(quantile, service, scv),
+        excess=latency.gamma_quantile_excess(quantile, service, scv),
         backend_mb=backend_mb,
         frontend_mb=frontend_mb,
         preprocess=preprocess,

@@ -6,24 +6,12 @@ wall clock (:func:`optplace.isolation.run_isolated`). Every placement the child 
 verified here with the independent evaluator before it can become the answer; the bound kept is
 the best *valid* one (from an exact or a relaxed model, never from a conservative approximation).
 
-Method options (``SolveParams.options``), all optional:
-
-``initial_placement``
-    a placement to start from instead of running the heuristics (``auto`` passes its best).
-``warm_start_methods`` / ``warm_start_budget_s``
-    which heuristics to try for the warm start (default: every registered heuristic, first_fit
-    first) and how long they may take together (default 20% of the time limit).
-``refine_rounds`` (3), ``relaxed_bound`` (true), ``conservative_share`` (0.5), ``lexicographic``
-    (``auto`` | ``weighted`` | ``sequential``), ``max_levels``, ``frontend_segments``,
-    ``utilization_segments``, ``switch_share``, ``margin``, ``symmetry``: see model.md.
-``solver_name`` (Pyomo only)
-    the Pyomo solver to call; default ``appsi_highs``, falling back to ``highs``.
-``solver_options``
-    passed to the solver unchanged.
-``isolate`` (true)
-    run the solver in a child process; false runs it in this process (the solver's own limit only).
-``grace_s`` (1.0)
-    how long past the limit the child may take before it is killed.
+Method options (``SolveParams.options``) are typed, one model per method, in :mod:`.options`
+(``optplace methods --json`` prints their JSON Schemas): the warm start (``initial_placement``,
+``warm_start_methods``, ``warm_start_budget_s``), the search (``refine_rounds``, ``relaxed_bound``,
+``lexicographic``, the neighbourhood-search knobs), the formulation (``max_levels``, segments,
+tangents, ``margin``, ``symmetry``; see model.md), the wall clock (``isolate``, ``grace_s``) and
+the solver's allow-listed ``solver_options`` (and, for Pyomo, ``solver_name``).
 """
 
 from __future__ import annotations
@@ -41,9 +29,15 @@ from optplace.registry import MethodOutput, register
 from optplace.result import Status, StopReason
 
 from .data import eligibility
+from .options import CpsatExactOptions, ExactOptions, HighsExactOptions, PyomoExactOptions
 
 DEFAULT_TIME_LIMIT_S = 60.0
 WARM_START_SHARE = 0.2
+OPTIONS: dict[str, type[ExactOptions]] = {
+    "highs": HighsExactOptions,
+    "pyomo": PyomoExactOptions,
+    "cpsat": CpsatExactOptions,
+}
 
 
 class ChildMessages:
@@ -91,7 +85,7 @@ class ChildMessages:
 
 def solve_exact(instance: Instance, params: SolveParams, backend: str) -> MethodOutput:
     """Run the exact search with ``backend`` and return the best verified placement with its bound."""
-    options = dict(params.options)
+    options = OPTIONS[backend].of(params, instance)
     limit = params.time_limit_s if params.time_limit_s is not None else DEFAULT_TIME_LIMIT_S
     budget = Budget(limit, deterministic=params.deterministic)
     log = IncumbentLog(instance)
@@ -109,13 +103,12 @@ def solve_exact(instance: Instance, params: SolveParams, backend: str) -> Method
         )
     log.offer_bound(trivial_bound(instance), "trivial")
     log.offer({}, "empty")
-    initial = options.pop("initial_placement", None)
-    if initial is not None:
-        log.offer(dict(initial), "initial_placement")
+    if options.initial_placement is not None:
+        log.offer(dict(options.initial_placement), "initial_placement")
         stats["warm_start"] = "initial_placement"
     elif params.warm_start:
-        share = float(options.get("warm_start_budget_s", WARM_START_SHARE * limit))
-        stats["warm_start"] = warm_start(instance, params, log, share, options.get("warm_start_methods"))
+        share = options.warm_start_budget_s if options.warm_start_budget_s is not None else WARM_START_SHARE * limit
+        stats["warm_start"] = warm_start(instance, params, log, share, options.warm_start_methods)
         budget.charge(len(stats["warm_start"]["tried"]) * len(instance.applications) * HEURISTIC_S_PER_APPLICATION)
     left = max(budget.left(), 0.05)
     payload = {
@@ -129,18 +122,18 @@ def solve_exact(instance: Instance, params: SolveParams, backend: str) -> Method
         "seed": params.seed,
         "relative_gap": params.relative_gap,
         "reference": log.best,
-        "options": {k: v for k, v in options.items() if k not in ("warm_start_methods", "warm_start_budget_s")},
+        "options": options.payload_options(),
     }
     from .worker import run
 
     messages = ChildMessages(log)
     wall = budget.wall_limit() if params.deterministic else left
-    if options.get("isolate", True):
+    if options.isolate:
         child = run_isolated(
             run,
             payload,
             time_limit_s=wall,
-            grace_s=float(options.get("grace_s", 1.0)),
+            grace_s=options.grace_s,
             on_message=messages.on_message,
         )
         stats.update(killed=child.killed, isolated=child.isolated, child_s=round(child.elapsed_s, 4))
@@ -223,6 +216,7 @@ def _output(instance, params, backend, messages: ChildMessages, killed: bool, st
     "Exact MILP (assignment formulation with tightest-member chains) solved by HiGHS through highspy; "
     "proven bound, conservative linearisation of the nonlinear latency terms",
     "exact",
+    options=HighsExactOptions,
 )
 def milp_highs(instance: Instance, params: SolveParams) -> MethodOutput:
     return solve_exact(instance, params, "highs")
@@ -232,6 +226,7 @@ def milp_highs(instance: Instance, params: SolveParams) -> MethodOutput:
     "milp_pyomo",
     "The same MILP through Pyomo (solver option 'solver_name', default appsi_highs), for other MILP solvers",
     "exact",
+    options=PyomoExactOptions,
 )
 def milp_pyomo(instance: Instance, params: SolveParams) -> MethodOutput:
     from optplace.extras import require
@@ -246,6 +241,7 @@ def milp_pyomo(instance: Instance, params: SolveParams) -> MethodOutput:
     "cpsat",
     "The same model in OR-Tools CP-SAT with conservative integer scaling and enforcement literals",
     "exact",
+    options=CpsatExactOptions,
 )
 def cpsat(instance: Instance, params: SolveParams) -> MethodOutput:
     return solve_exact(instance, params, "cpsat")

@@ -327,8 +327,10 @@ class Search:
                 "solves": outcome.solves,
             },
         )
-        if outcome.placement is not None:
-            self.consider(outcome.placement, "conservative")
+        if outcome.placement is not None and not self.consider(outcome.placement, "conservative"):
+            # Where the conservative rows approximate latency model v2 (the switch dependence on a
+            # shared FCFS device, its percentiles), the evaluator may reject the solution: keep what fits.
+            self.consider(self.repair(outcome.placement), "conservative+repair")
         if am.exact:
             self.report_bound(outcome.primary_bound, "exact model")
         self.polish("conservative+polish")

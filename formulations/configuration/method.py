@@ -23,7 +23,7 @@ trace is ``stats["progress"]``. With ``params.deterministic`` every stage runs o
 (:mod:`optplace.budget`): pricing nodes and cells, simplex iterations and MIP nodes are charged,
 and HiGHS gets iteration and node limits instead of time limits.
 
-Options (``params.options``): ``frontend_levels`` (4), ``load_levels`` (4), ``smoothing`` (0.5),
+Options (``params.options``): ``frontend_levels`` (4), ``smoothing`` (0.5),
 ``enumeration_limit`` (30000 sets), ``columns_per_class`` (8 per round), ``exact_every`` (4: one
 exact pricing round in four, the others heuristic), ``cg_share`` (0.6 of the time for column
 generation), ``heuristics`` (list of warm-start methods, default every registered heuristic),
@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from optplace.bounds import trivial_bound
 from optplace.budget import (
@@ -59,6 +60,7 @@ from optplace.formulations.configuration.master import LpResult, Master, highs_v
 from optplace.formulations.configuration.pricing import EPS, Pricer
 from optplace.incumbents import fill, repair, warm_start
 from optplace.objectives import lexicographic_key
+from optplace.options import HeuristicNames, MethodOptions, Placement
 from optplace.params import SolveParams
 from optplace.progress import IncumbentLog
 from optplace.registry import MethodOutput, register
@@ -73,6 +75,31 @@ LNS_STEP_S = 2.0  # time for one neighbourhood
 LNS_STALL = 30  # neighbourhoods in a row without improvement before the search stops
 LNS_SUBPROBLEM_APPS = 60  # applications per neighbourhood, at most
 ENUMERATED_SET_S = 1e-4  # deterministic mode: work charged per set the reduced-cost enumeration finds
+
+
+class ConfigurationOptions(MethodOptions):
+    """Options of ``configuration``."""
+
+    frontend_levels: int = Field(default=4, ge=1, le=64, description="Front-end load levels in pricing.")
+    smoothing: float = Field(default=0.5, ge=0, lt=1, allow_inf_nan=False, description="Wentges dual smoothing.")
+    enumeration_limit: int = Field(default=30000, ge=0, le=10_000_000, description="Sets enumerated by reduced cost.")
+    columns_per_class: int = Field(default=8, ge=1, le=1000, description="Columns added per class and round.")
+    exact_every: int = Field(default=4, ge=1, le=1000, description="One exact pricing round in this many.")
+    cg_share: float = Field(
+        default=0.6, gt=0, le=1, allow_inf_nan=False, description="Share of the time for column generation."
+    )
+    heuristics: HeuristicNames | None = Field(
+        default=None, description="Warm-start heuristics; default every registered one."
+    )
+    initial_placement: Placement | None = Field(
+        default=None, description="Start from this placement instead of running the heuristics (auto passes its best)."
+    )
+    dive: bool = Field(default=True, description="Dive over the LP (fix columns, backtrack a little) for placements.")
+    discrepancy: int = Field(default=2, ge=0, le=20, description="Backtracks a dive may take (limited discrepancy).")
+    lns: bool = Field(default=True, description="Set neighbourhood search: empty and re-pack a few accelerators.")
+    lns_accelerators: int = Field(
+        default=6, ge=2, le=200, description="Accelerators (whole nodes) emptied and re-packed per neighbourhood."
+    )
 
 
 @dataclass
@@ -123,16 +150,13 @@ class ColumnGeneration:
         self.model = model
         self.params = params
         self.budget = budget
-        opts = params.options
-        self.smoothing = float(opts.get("smoothing", 0.5))
-        self.columns_per_class = int(opts.get("columns_per_class", 8))
-        self.enumeration_limit = int(opts.get("enumeration_limit", 30000))
-        self.cg_share = float(opts.get("cg_share", 0.6))
-        self.exact_every = max(1, int(opts.get("exact_every", 4)))
-        self.pricers = [
-            Pricer(c, frontend_levels=int(opts.get("frontend_levels", 4)), load_levels=int(opts.get("load_levels", 4)))
-            for c in model.classes
-        ]
+        opts = ConfigurationOptions.of(params, model.instance)
+        self.smoothing = opts.smoothing
+        self.columns_per_class = opts.columns_per_class
+        self.enumeration_limit = opts.enumeration_limit
+        self.cg_share = opts.cg_share
+        self.exact_every = opts.exact_every
+        self.pricers = [Pricer(c, frontend_levels=opts.frontend_levels) for c in model.classes]
         self.node_of_class = [-1] * len(model.classes)
         for r, rows in enumerate(model.node_rows):
             for c in rows.classes:
@@ -618,6 +642,7 @@ class ColumnGeneration:
     "tightest SLO) with a Lagrangian bound, price-and-branch, diving, reduced-cost enumeration and a set "
     "neighbourhood search (HiGHS)",
     "exact",
+    options=ConfigurationOptions,
 )
 def configuration(instance: Instance, params: SolveParams) -> MethodOutput:
     limit = params.time_limit_s if params.time_limit_s is not None else DEFAULT_TIME_LIMIT_S
@@ -637,19 +662,19 @@ def solve_configuration(instance: Instance, params: SolveParams, budget: Budget,
         return MethodOutput(placement={}, status=Status.ERROR, stop_reason=StopReason.ERROR, message=str(error))
     run = ColumnGeneration(model, params, budget)
     stats: dict[str, Any] = {"classes": len(model.classes), "accelerators": sum(c.count for c in model.classes)}
-    opts = params.options
+    opts = ConfigurationOptions.of(params, instance)
 
     def take_bound(internal: float) -> None:
         log.offer_bound(_public(model, internal), "lagrangian")
 
     run.on_bound = take_bound
 
-    initial = opts.get("initial_placement")
+    initial = opts.initial_placement
     if initial is not None:
         log.offer(dict(initial), "initial_placement")
         stats["warm_start"] = "initial_placement"
     elif params.warm_start:
-        tried = warm_start(instance, params, log, min(5.0, 0.1 * budget.left()), opts.get("heuristics"))
+        tried = warm_start(instance, params, log, min(5.0, 0.1 * budget.left()), opts.heuristics)
         budget.charge(len(tried["tried"]) * len(instance.applications) * HEURISTIC_S_PER_APPLICATION)
         stats["warm_start"] = tried["chosen"] or None
 
@@ -674,9 +699,9 @@ def solve_configuration(instance: Instance, params: SolveParams, budget: Budget,
     infeasible = _proves_infeasible(model, run.rounded_bound())
 
     # 2. Diving.
-    if not infeasible and not log.proven() and opts.get("dive", True) and not budget.expired():
+    if not infeasible and not log.proven() and opts.dive and not budget.expired():
         log.stage("configuration:dive")
-        run.dive(budget.child(DIVE_SHARE * budget.left()), log, int(opts.get("discrepancy", 2)))
+        run.dive(budget.child(DIVE_SHARE * budget.left()), log, opts.discrepancy)
 
     # 3. Price-and-branch over every column generated so far (the dive's included).
     if not infeasible and not log.proven() and not budget.expired():
@@ -704,7 +729,7 @@ def solve_configuration(instance: Instance, params: SolveParams, budget: Budget,
             log.offer_bound(_public(model, proven_bound), "enumeration")
 
     # 5. Set neighbourhood search.
-    if not infeasible and not log.proven() and log.best is not None and opts.get("lns", True) and not budget.expired():
+    if not infeasible and not log.proven() and log.best is not None and opts.lns and not budget.expired():
         log.stage("configuration:lns")
         _neighbourhoods(run, instance, params, log, budget)
 
@@ -849,7 +874,7 @@ def _neighbourhoods(
     """
     rng = np.random.default_rng(params.seed)
     opts = params.options
-    size = int(opts.get("lns_accelerators", 6))
+    size = ConfigurationOptions.of(params, instance).lns_accelerators
     nodes = instance.nodes
     node_of = {acc.name: node.name for node in nodes for acc in node.accelerators}
     accelerators_of = {node.name: [acc.name for acc in node.accelerators] for node in nodes}

@@ -65,6 +65,12 @@ class Scenario:
     exact: bool
     member: np.ndarray | None = None  # boolean mask of ``order`` over all items
     final: np.ndarray | None = None  # a row sum(final) <= 0 checked on complete sets only (negative weights)
+    slo_w: np.ndarray | None = None  # the SLO row's utilisation weights, when they differ from ``w``
+    slo_v: np.ndarray | None = None  # ... and its second-moment weights, when they differ from ``v``
+
+    def slo_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(utilisation, second-moment) weights of the SLO row alpha rho + beta V <= 1."""
+        return (self.w if self.slo_w is None else self.slo_w, self.v if self.slo_v is None else self.slo_v)
 
 
 @dataclass
@@ -82,7 +88,8 @@ class Subproblem:
         rows, caps = list(sc.rows), list(sc.caps)
         if self.slo_row and self.forced is not None:
             k = self.forced
-            rows.append(sc.alpha[k] * sc.w + sc.beta[k] * sc.v)
+            w, v = sc.slo_weights()
+            rows.append(sc.alpha[k] * w + sc.beta[k] * v)
             caps.append(1.0 + RELAX)
         return rows, caps
 
@@ -171,47 +178,14 @@ def _fits(value: float, limit: float) -> bool:
     return value <= limit * (1.0 + CHECK)
 
 
-def _ps_rho_star(budget: np.ndarray, quantile: np.ndarray) -> np.ndarray:
-    """Largest utilisation with s + K h(rho) <= T, given budget y = (T - s) / K (nan where infeasible).
-
-    h(rho) = rho / (1 - rho) for the mean, ln+(rho / (1 - q)) / (1 - rho) for a q-quantile; both increase.
-    """
-    out = np.full(budget.shape, np.nan)
-    ok = budget >= 0
-    mean = ok & np.isnan(quantile)
-    out[mean] = budget[mean] / (1.0 + budget[mean])
-    for i in np.flatnonzero(ok & ~np.isnan(quantile)):
-        q, y = float(quantile[i]), float(budget[i])
-        lo = 1.0 - q  # h = 0 up to here
-        hi = 1.0
-        for _ in range(100):  # bisection to machine precision; keep the feasible side (lo)
-            mid = 0.5 * (lo + hi)
-            if math.log(mid / (1.0 - q)) / (1.0 - mid) <= y:
-                lo = mid
-            else:
-                hi = mid
-        out[i] = lo
-    return out
-
-
 def _frontend_lower(pre: np.ndarray, quantile: np.ndarray, load: float) -> np.ndarray:
     """Front-end latency of each item at utilisation ``load`` (the least it can be at or above that load)."""
-    if load <= 0:
-        return pre.copy()
-    out = pre / (1.0 - load)
-    pct = ~np.isnan(quantile)
-    if pct.any():
-        q = quantile[pct]
-        tail = np.where(load > 1.0 - q, np.log(np.maximum(load / (1.0 - q), 1.0)), 0.0)
-        out[pct] = pre[pct] * (1.0 + tail / (1.0 - load))
-    return out
-
-
-def _max_pq(a: float, b: float) -> float:
-    """max of rho (1 - rho) over [a, b]."""
-    if a <= 0.5 <= b:
-        return 0.25
-    return max(a * (1.0 - a), b * (1.0 - b))
+    return np.array(
+        [
+            latency.frontend_request_ms(float(x), load, None if math.isnan(qq) else float(qq))
+            for x, qq in zip(pre, quantile)
+        ]
+    )
 
 
 def _combos(cls: AcceleratorClass, max_groups: int, max_combos: int) -> list[tuple[int, ...]] | None:
@@ -260,7 +234,6 @@ def _combos(cls: AcceleratorClass, max_groups: int, max_combos: int) -> list[tup
 def build_scenarios(
     cls: AcceleratorClass,
     frontend_levels: int = 4,
-    load_levels: int = 4,
     combo_groups: int = 4,
     max_combos: int = 400,
 ) -> list[Scenario]:
@@ -284,25 +257,16 @@ def build_scenarios(
         pre_intervals: list[tuple[float, float | None]] = [(grid[k], grid[k + 1]) for k in range(frontend_levels)]
     else:
         pre_intervals = [(0.0, None)]
-    if fcfs and bool(np.any(~np.isnan(q))):
-        grid = [cap * k / load_levels for k in range(load_levels + 1)]
-        rho_intervals = [(grid[k], grid[k + 1]) for k in range(load_levels)]
-    else:
-        rho_intervals = [(0.0, cap)]
     # Switch overhead: p_b = 1 - lambda_b / Lambda. If the dominant model d carries a share in [g, h] of
     # the requests, its backends switch with probability >= 1 - h and every other backend (share at
     # most min(h, 1 - g)) with >= 1 - min(h, 1 - g). "Balanced" sets (every share <= 1/4) get >= 3/4.
     share_layers: list[tuple[int | None, float, float]] = [(None, 0.0, 1.0)]
     if switching:
-        grid = SHARE_GRID
         models = range(int(c.model_group.max()) + 1)
-        share_layers = [(None, 0.0, grid[0])] + [(d, lo, hi) for d in models for lo, hi in itertools.pairwise(grid)]
-    excess = np.zeros_like(s)
-    if fcfs and bool(np.any((c.scv > 0) & ~np.isnan(q))):
-        for value in {float(x) for x in q[~np.isnan(q)]}:
-            rows = q == value
-            # the same service-variability excess the evaluator adds to FCFS quantiles
-            excess[rows] = latency._gamma_excess(value, s[rows], c.scv[rows])
+        share_layers = [(None, 0.0, SHARE_GRID[0])]
+        share_layers += [(d, lo, hi) for d in models for lo, hi in itertools.pairwise(SHARE_GRID)]
+    # A percentile of an FCFS member is at least its own service time's percentile (X <= R).
+    service_quantile = s + latency.gamma_quantile_excess(q, s, c.scv)
     s_min = float(s.min())
     exact_base = not has_pre and not switching and (not fcfs or bool(np.all(np.isnan(q))))
     exact_base = exact_base and (fcfs or c.ps_variant == "exact")
@@ -322,81 +286,88 @@ def build_scenarios(
         v = lam * (m2 + p_lb * (2.0 * o * s + o * o)) / 1000.0
         for a_pre, b_pre in pre_intervals:
             budget_total = c.slo_ms - c.network_ms - np.where(pre > 0, _frontend_lower(pre, q, a_pre), 0.0)
-            for a_rho, b_rho in rho_intervals:
-                alpha = np.zeros_like(s)
-                beta = np.zeros_like(s)
-                ok = np.ones(len(s), dtype=bool)
-                if fcfs:
-                    mean = np.isnan(q)
-                    tau = budget_total - s - p_lb * o
-                    ok &= ~mean | (tau > 0)
-                    alpha[mean] = 1.0
-                    beta[mean & ok] = 1.0 / (2.0 * tau[mean & ok])
-                    for i in np.flatnonzero(~mean):
-                        budget = budget_total[i] - s[i] - excess[i]
-                        g = max(0.0, math.log(a_rho / (1.0 - q[i]))) if a_rho > 0 else 0.0
-                        g /= 2.0 * _max_pq(a_rho, b_rho)
-                        if budget < 0 or (g > 0 and budget <= 0):
-                            ok[i] = False
-                        elif g > 0:
-                            beta[i] = g / budget
-                else:
-                    k = s if c.ps_variant == "exact" else np.full_like(s, s_min)
-                    rho_star = _ps_rho_star((budget_total - s) / k, q)
-                    ok &= ~np.isnan(rho_star) & (np.nan_to_num(rho_star) > 0)
-                    alpha[ok] = 1.0 / rho_star[ok]
-                rho_cap = min(cap, b_rho) * (1.0 + RELAX)
-                rows, caps = [w], [rho_cap]
-                ok &= w <= rho_cap
-                if b_pre is not None:
-                    pre_cap = b_pre * c.preprocess_cores * (1.0 + RELAX) + EPS
-                    ok &= pre_load <= pre_cap
-                    rows.append(pre_load)
-                    caps.append(pre_cap)
-                label = f"d={d} share in [{share_lo:.2f}, {share_hi:.2f}]" if d is not None else "all"
-                if b_pre is not None:
-                    label += f" pre<={b_pre:.3f}"
-                if len(rho_intervals) > 1:
-                    label += f" rho<={b_rho:.3f}"
-                if final is not None:
-                    # implied by the share row, with positive weights so that it prunes: the other
-                    # models' rate is at most (1 - g) / g times all of d's candidate rate
-                    others = np.where(c.model_group == d, 0.0, lam)
-                    rows = [*rows, others]
-                    caps = [*caps, (1.0 - share_lo) / share_lo * float(lam[c.model_group == d].sum()) * (1 + RELAX)]
-                for combo in layers:
-                    allowed_mask = ok.copy()
-                    rows_c, caps_c = list(rows), list(caps)
-                    if combo is not None:
-                        allowed_mask &= np.isin(c.group, combo)
-                        if d is not None and d not in set(c.model_group[np.isin(c.group, combo)].tolist()):
-                            continue
-                        prepaid = float(c.group_memory_mb[list(combo)].sum()) if c.backend_memory_on_node else 0.0
-                        rows_c.append(c.frontend_memory_mb)
-                        caps_c.append(c.node_memory_limit_mb * (1.0 + RELAX) - prepaid)
-                    allowed = np.flatnonzero(allowed_mask)
-                    if not len(allowed):
-                        continue
-                    order = allowed[np.lexsort((-alpha[allowed], -beta[allowed]))]
-                    member = np.zeros(len(s), dtype=bool)
-                    member[order] = True
-                    scenarios.append(
-                        Scenario(
-                            label=label if combo is None else f"{label} backends={list(combo)}",
-                            order=order,
-                            w=w,
-                            v=v,
-                            alpha=alpha,
-                            beta=beta,
-                            rows=rows_c,
-                            caps=caps_c,
-                            dominant_model=d,
-                            final=final,
-                            combo=combo,
-                            exact=exact_base,
-                            member=member,
+            alpha = np.zeros_like(s)
+            beta = np.zeros_like(s)
+            ok = np.ones(len(s), dtype=bool)
+            if fcfs:
+                # Mean: R_k = s_k + (1 - p_k) o_k + W, and the exact wait W is at least the wait with no switch
+                # overhead at all (same arrivals and services: every wait shrinks), Pollaczek-Khinchine on
+                # (rho_0, V_0) without switches: rho_0 + V_0 / (2 tau_k) <= 1.
+                mean = np.isnan(q)
+                tau = budget_total - s - p_lb * o
+                ok &= ~mean | (tau > 0)
+                alpha[mean] = 1.0
+                beta[mean & ok] = 1.0 / (2.0 * tau[mean & ok])
+                # Percentile: no SLO row (no linear lower bound of the v2 percentile on a shared device is
+                # known); the member's own service percentile must fit.
+                ok &= mean | (budget_total >= service_quantile * (1.0 - RELAX))
+            else:
+                for i in range(len(s)):
+                    slack = budget_total[i]
+                    if math.isnan(q[i]):
+                        k_i = s[i] if c.ps_variant == "exact" else s_min  # additive: S_bar >= the fastest item
+                        y = (slack - s[i]) / k_i
+                        rho_star = y / (1.0 + y) if y >= 0 else -math.inf
+                    else:  # the v2 percentile depends on the utilisation alone, whatever the mean model
+                        rho_star = latency.ps_utilization_threshold(
+                            float(q[i]), float(slack), float(s[i]), float(c.scv[i]), relaxed=True
                         )
+                    if rho_star > 0:
+                        alpha[i] = 1.0 / rho_star
+                    else:
+                        ok[i] = False
+            rho_cap = cap * (1.0 + RELAX)
+            rows, caps = [w], [rho_cap]
+            ok &= w <= rho_cap
+            if b_pre is not None:
+                pre_cap = b_pre * c.preprocess_cores * (1.0 + RELAX) + EPS
+                ok &= pre_load <= pre_cap
+                rows.append(pre_load)
+                caps.append(pre_cap)
+            label = f"d={d} share in [{share_lo:.2f}, {share_hi:.2f}]" if d is not None else "all"
+            if b_pre is not None:
+                label += f" pre<={b_pre:.3f}"
+            if final is not None:
+                # implied by the share row, with positive weights so that it prunes: the other
+                # models' rate is at most (1 - g) / g times all of d's candidate rate
+                others = np.where(c.model_group == d, 0.0, lam)
+                rows = [*rows, others]
+                caps = [*caps, (1.0 - share_lo) / share_lo * float(lam[c.model_group == d].sum()) * (1 + RELAX)]
+            for combo in layers:
+                allowed_mask = ok.copy()
+                rows_c, caps_c = list(rows), list(caps)
+                if combo is not None:
+                    allowed_mask &= np.isin(c.group, combo)
+                    if d is not None and d not in set(c.model_group[np.isin(c.group, combo)].tolist()):
+                        continue
+                    prepaid = float(c.group_memory_mb[list(combo)].sum()) if c.backend_memory_on_node else 0.0
+                    rows_c.append(c.frontend_memory_mb)
+                    caps_c.append(c.node_memory_limit_mb * (1.0 + RELAX) - prepaid)
+                allowed = np.flatnonzero(allowed_mask)
+                if not len(allowed):
+                    continue
+                order = allowed[np.lexsort((-alpha[allowed], -beta[allowed]))]
+                member = np.zeros(len(s), dtype=bool)
+                member[order] = True
+                scenarios.append(
+                    Scenario(
+                        label=label if combo is None else f"{label} backends={list(combo)}",
+                        order=order,
+                        w=w,
+                        v=v,
+                        alpha=alpha,
+                        beta=beta,
+                        rows=rows_c,
+                        caps=caps_c,
+                        dominant_model=d,
+                        final=final,
+                        combo=combo,
+                        exact=exact_base,
+                        member=member,
+                        slo_w=w0 if fcfs else None,
+                        slo_v=lam * m2 / 1000.0 if fcfs else None,
                     )
+                )
     return scenarios
 
 
@@ -448,10 +419,11 @@ def subproblems(
         return []
     a, b = scenario.alpha[items], scenario.beta[items]
     p = profit[items]
-    wi, vi = scenario.w[items], scenario.v[items]
+    wi = scenario.w[items]
+    w_slo, v_slo = (x[items] for x in scenario.slo_weights())
     rho_cap = scenario.caps[0]
     # SLO-row weights per threshold t (row) and item j (column).
-    slo_w = a[:, None] * wi[None, :] + b[:, None] * vi[None, :]
+    slo_w = a[:, None] * w_slo[None, :] + b[:, None] * v_slo[None, :]
     # Implied: the SLO row follows from the utilisation row for every item.
     implied = np.all(slo_w <= wi[None, :] / rho_cap * (1.0 + EPS), axis=1) | ((a == 0) & (b == 0))
     tail = size
@@ -757,9 +729,9 @@ class Knapsack:
 class Pricer:
     """Prices one accelerator class: the best set for given item profits, or all sets above a floor."""
 
-    def __init__(self, cls: AcceleratorClass, *, frontend_levels: int = 4, load_levels: int = 4):
+    def __init__(self, cls: AcceleratorClass, *, frontend_levels: int = 4):
         self.cls = cls
-        self.scenarios = build_scenarios(cls, frontend_levels, load_levels)
+        self.scenarios = build_scenarios(cls, frontend_levels)
         self.checker = SetChecker(cls)
         self.exact = all(s.exact for s in self.scenarios)
         count = len(self.scenarios)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from optplace.result import Status, StopReason
 
@@ -37,7 +38,32 @@ class SolverSettings:
     solver_name: str | None = None  # which solver a generic back-end (Pyomo) should call
     on_incumbent: IncumbentCallback | None = None
     on_bound: BoundCallback | None = None
-    options: dict[str, Any] = field(default_factory=dict)  # solver-specific, passed through
+    options: dict[str, Any] = field(default_factory=dict)  # solver tuning: keys of the back-end's allow-list
+
+
+class SolverTuning(BaseModel):
+    """Base of a back-end's allow-list of solver tuning parameters.
+
+    Only numbers, booleans and short enums, each with a range: nothing that can name a file, a log
+    or a program, and nothing that SolverSettings already owns (time limit, seed, threads, output).
+    ``None`` (the default of every field) leaves the solver's own default.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    @classmethod
+    def checked(cls, options: dict[str, Any], solver: str) -> dict[str, Any]:
+        """The options that are set, after validation (raises ValueError naming each bad key)."""
+        try:
+            tuned = cls.model_validate(options)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(options)'}: {e['msg']}" for e in error.errors()[:10]
+            )
+            unknown = any(e["type"] == "extra_forbidden" for e in error.errors())
+            allowed = f" (allowed: {', '.join(cls.model_fields)})" if unknown else ""
+            raise ValueError(f"invalid solver options for {solver}: {problems}{allowed}") from None
+        return tuned.model_dump(exclude_none=True)
 
 
 @dataclass

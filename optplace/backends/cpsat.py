@@ -37,12 +37,61 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+from pydantic import Field
 
-from optplace.backends.common import BackendResult, SolverSettings, StatusEntry, gap_stop, map_status
+from optplace.backends.common import BackendResult, SolverSettings, SolverTuning, StatusEntry, gap_stop, map_status
 from optplace.backends.linear import LinearModel
 from optplace.result import Status, StopReason
 
 SOLVER = "cpsat"
+
+
+class CpsatTuning(SolverTuning):
+    """CP-SAT parameters a caller may set (``solver_options`` of the cpsat method).
+
+    Deliberately absent: strings (``log_prefix``, subsolver lists, ``debug_dump_*`` prefixes that
+    write files), logging switches, and the worker count, seed and time limit, which come from
+    SolveParams (``threads``, ``seed``, ``time_limit_s``).
+    """
+
+    linearization_level: int | None = Field(
+        default=None, ge=0, le=2, description="0 none, 1 default, 2 all constraints in the LP."
+    )
+    cp_model_probing_level: int | None = Field(default=None, ge=0, le=3, description="Probing effort in presolve.")
+    cp_model_presolve: bool | None = Field(default=None, description="Run presolve.")
+    cp_model_use_sat_presolve: bool | None = Field(default=None, description="Use the SAT presolve.")
+    max_presolve_iterations: int | None = Field(default=None, ge=0, le=1000, description="Presolve rounds.")
+    symmetry_level: int | None = Field(default=None, ge=0, le=4, description="Symmetry detection effort.")
+    optimize_with_core: bool | None = Field(default=None, description="Core-based optimisation.")
+    optimize_with_lb_tree_search: bool | None = Field(default=None, description="Lower-bound tree search.")
+    interleave_search: bool | None = Field(default=None, description="Interleave subsolvers in one thread.")
+    use_lns: bool | None = Field(default=None, description="Large neighbourhood search workers.")
+    use_lns_only: bool | None = Field(default=None, description="Only LNS workers.")
+    use_rins_lns: bool | None = Field(default=None, description="RINS neighbourhoods.")
+    use_feasibility_jump: bool | None = Field(default=None, description="Feasibility jump first-solution workers.")
+    use_objective_lb_search: bool | None = Field(default=None, description="Objective lower-bound search worker.")
+    use_objective_shaving_search: bool | None = Field(default=None, description="Objective shaving worker.")
+    add_lp_constraints_lazily: bool | None = Field(default=None, description="Add LP constraints lazily.")
+    fix_variables_to_their_hinted_value: bool | None = Field(
+        default=None, description="Fix variables to the warm start."
+    )
+    repair_hint: bool | None = Field(default=None, description="Repair an infeasible warm start.")
+    hint_conflict_limit: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="Conflicts spent on the hint."
+    )
+    relative_gap_limit: float | None = Field(
+        default=None, ge=0, le=1, allow_inf_nan=False, description="Relative gap limit."
+    )
+    absolute_gap_limit: float | None = Field(
+        default=None, ge=0, le=1e9, allow_inf_nan=False, description="Absolute gap limit."
+    )
+    max_number_of_conflicts: int | None = Field(default=None, ge=0, le=10**12, description="Conflict limit.")
+    max_deterministic_time: float | None = Field(
+        default=None, gt=0, le=1e7, allow_inf_nan=False, description="Deterministic time limit."
+    )
+    max_memory_in_mb: int | None = Field(default=None, ge=64, le=1_000_000, description="CP-SAT's own memory limit.")
+
+
 COEFFICIENT_LIMIT = 1e6  # largest scaled coefficient (CP-SAT presolve lost solutions at 1e9; see docs)
 GRID_STEPS = 1e5  # grid points per continuous variable's range, at least
 INTEGRAL_TOLERANCE = 1e-9
@@ -75,7 +124,9 @@ def grid_scale(upper: float) -> float:
 def scale_row(coefficients: np.ndarray, rhs: float) -> tuple[np.ndarray, int]:
     """Integer coefficients and right-hand side of ``coefficients . v <= rhs`` (v >= 0), rounded outwards."""
     c = np.asarray(coefficients, dtype=np.float64)
-    integral = np.all(np.abs(c - np.round(c)) <= INTEGRAL_TOLERANCE) and abs(rhs - round(rhs)) <= INTEGRAL_TOLERANCE
+    # A tiny non-zero coefficient is not "integral zero": dropping it would admit points the real row rejects.
+    near_integer = (np.abs(c - np.round(c)) <= INTEGRAL_TOLERANCE) & ((c == 0) | (np.round(c) != 0))
+    integral = np.all(near_integer) and abs(rhs - round(rhs)) <= INTEGRAL_TOLERANCE
     if integral:
         return np.round(c).astype(np.int64), round(rhs)
     exact = _rational_row(c, rhs)
@@ -233,7 +284,7 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
         params.max_deterministic_time = max(float(settings.work_limit_s), 0.01)
         params.num_workers = 1
     params.log_search_progress = bool(settings.verbose)
-    for key, value in settings.options.items():
+    for key, value in CpsatTuning.checked(settings.options, SOLVER).items():
         setattr(params, key, value)
     build_s = time.perf_counter() - started
 

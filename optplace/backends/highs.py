@@ -12,10 +12,12 @@ import os
 import sys
 import time
 from dataclasses import dataclass, replace
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import Field
 
-from optplace.backends.common import BackendResult, SolverSettings, StatusEntry, gap_stop, map_status
+from optplace.backends.common import BackendResult, SolverSettings, SolverTuning, StatusEntry, gap_stop, map_status
 from optplace.backends.linear import LinearModel
 from optplace.budget import highs_iteration_limit, highs_lp_work_s, highs_mip_work_s, highs_node_limit
 from optplace.result import Status, StopReason
@@ -50,6 +52,67 @@ STATUS_TABLE: dict[str, StatusEntry] = {
 }
 
 BOUND_REPORT_INTERVAL_S = 0.25
+
+_OnOff = Literal["off", "choose", "on"]
+_Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
+_Tolerance = Annotated[float, Field(ge=1e-10, le=1e-3, allow_inf_nan=False)]
+_Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class HighsTuning(SolverTuning):
+    """HiGHS options a caller may set (``solver_options`` of milp_highs, milp_pyomo and auto).
+
+    Deliberately absent: every option that names a file or a log (``log_file``, ``solution_file``,
+    ``write_solution_to_file``, ``write_model_file``, ``mip_improving_solution_file``, ...), output
+    switches, and ``time_limit``, ``random_seed``, ``threads``, which come from SolveParams. An
+    option this HiGHS build does not know is an error when the solve starts.
+    """
+
+    presolve: _OnOff | None = Field(default=None, description="Presolve: off, choose or on.")
+    parallel: _OnOff | None = Field(default=None, description="Parallel dual simplex: off, choose or on.")
+    run_crossover: _OnOff | None = Field(default=None, description="Crossover after an interior-point LP solve.")
+    simplex_strategy: int | None = Field(
+        default=None, ge=0, le=4, description="0 choose, 1 dual, 2 dual PAMI, 3 dual SIP, 4 primal."
+    )
+    simplex_scale_strategy: int | None = Field(default=None, ge=0, le=4, description="Simplex scaling strategy.")
+    mip_rel_gap: _Fraction | None = Field(default=None, description="Relative MIP gap at which HiGHS stops.")
+    mip_abs_gap: float | None = Field(
+        default=None, ge=0, le=1e9, allow_inf_nan=False, description="Absolute MIP gap at which HiGHS stops."
+    )
+    mip_heuristic_effort: _Fraction | None = Field(
+        default=None, description="Share of effort spent in primal heuristics."
+    )
+    mip_feasibility_tolerance: _Tolerance | None = Field(default=None, description="MIP feasibility tolerance.")
+    primal_feasibility_tolerance: _Tolerance | None = Field(default=None, description="Primal feasibility tolerance.")
+    dual_feasibility_tolerance: _Tolerance | None = Field(default=None, description="Dual feasibility tolerance.")
+    mip_detect_symmetry: bool | None = Field(default=None, description="Detect and exploit symmetry.")
+    mip_allow_restart: bool | None = Field(default=None, description="Allow restarts of the branch-and-bound.")
+    mip_root_presolve_only: bool | None = Field(default=None, description="Presolve at the root only.")
+    mip_heuristic_run_feasibility_jump: bool | None = Field(
+        default=None, description="Run the feasibility jump heuristic."
+    )
+    mip_heuristic_run_rins: bool | None = Field(default=None, description="Run RINS.")
+    mip_heuristic_run_rens: bool | None = Field(default=None, description="Run RENS.")
+    mip_heuristic_run_root_reduced_cost: bool | None = Field(
+        default=None, description="Run the root reduced-cost heuristic."
+    )
+    mip_heuristic_run_zi_round: bool | None = Field(default=None, description="Run ZI rounding.")
+    mip_heuristic_run_shifting: bool | None = Field(default=None, description="Run the shifting heuristic.")
+    mip_max_nodes: _Count | None = Field(default=None, description="Branch-and-bound node limit.")
+    mip_max_stall_nodes: _Count | None = Field(default=None, description="Nodes without improvement before stopping.")
+    mip_max_leaves: _Count | None = Field(default=None, description="Leaf limit.")
+    mip_max_improving_sols: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="Stop after this many improving solutions."
+    )
+    mip_pool_soft_limit: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Soft size limit of the solution pool."
+    )
+    mip_lp_age_limit: int | None = Field(
+        default=None, ge=0, le=32767, description="Age after which LP cuts are dropped."
+    )
+    mip_pscost_minreliable: int | None = Field(
+        default=None, ge=0, le=1000, description="Reliability threshold of pseudo-costs."
+    )
 
 
 def new_highs(verbose: bool = False):
@@ -96,8 +159,9 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
         nonzeros = int(model.A.nnz) + (0 if model.relax is None else int(model.relax.nnz))
         limit = highs_node_limit(settings.work_limit_s, model.num_rows, model.num_vars, nonzeros)
         h.setOptionValue("mip_max_nodes", limit)
-    for key, value in settings.options.items():
-        h.setOptionValue(key, value)
+    for key, value in HighsTuning.checked(settings.options, SOLVER).items():
+        if h.setOptionValue(key, value) != highspy.HighsStatus.kOk:
+            raise ValueError(f"HiGHS {version()} does not accept solver option {key}={value!r}")
 
     a, row_lower, row_upper = model.milp_rows()
     csc = a.tocsc()

@@ -2,26 +2,34 @@
 
 The rows are the big-M form of :meth:`LinearModel.milp_rows`, one Pyomo constraint per row built
 as a ``LinearExpression`` from the CSR arrays. The solver is a Pyomo solver name
-(``SolverSettings.solver_name``, method option ``solver_name``): ``appsi_highs`` by default,
-``highs`` when appsi is not available, or anything Pyomo's ``SolverFactory`` knows (``cbc``,
-``gurobi``, ``cplex``, ``scip``...). Pyomo offers no portable incumbent callback, so nothing is
-streamed: at a wall-clock kill the caller keeps its warm start.
+(``SolverSettings.solver_name``, method option ``solver_name``) from the fixed list
+:data:`SOLVERS`: ``appsi_highs`` by default, ``highs`` when appsi is not available. The list is
+closed on purpose: Pyomo's ``SolverFactory`` also runs executables by name or path (``asl:<path>``
+runs any program), so a name is never passed through from a caller. Adding a solver means adding
+its name here, with its allow-list of options (today the HiGHS one, :class:`HighsTuning`). Pyomo
+offers no portable incumbent callback, so nothing is streamed: at a wall-clock kill the caller
+keeps its warm start.
 
 The status table maps every Pyomo ``TerminationCondition``; unknown conditions are errors.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import time
+from typing import Literal
 
 import numpy as np
 
 from optplace.backends.common import BackendResult, SolverSettings, StatusEntry, gap_stop, map_status
+from optplace.backends.highs import HighsTuning
 from optplace.backends.linear import LinearModel
 from optplace.result import Status, StopReason
 
 SOLVER = "pyomo"
-DEFAULT_SOLVERS = ("appsi_highs", "highs")
+SolverName = Literal["appsi_highs", "highs"]
+SOLVERS: tuple[SolverName, ...] = ("appsi_highs", "highs")  # the only names ever handed to SolverFactory
+DEFAULT_SOLVERS = SOLVERS
 
 _O, _F, _N, _I, _E = Status.OPTIMAL, Status.FEASIBLE, Status.NO_SOLUTION_FOUND, Status.INFEASIBLE, Status.ERROR
 STATUS_TABLE: dict[str, StatusEntry] = {
@@ -66,10 +74,19 @@ def version() -> str:
     return str(pyomo.__version__)
 
 
+def installed_solvers() -> list[str]:
+    """The names of :data:`SOLVERS` whose packages are installed (both drive HiGHS through highspy),
+    found without importing Pyomo."""
+    present = all(importlib.util.find_spec(module) is not None for module in ("pyomo", "highspy"))
+    return list(SOLVERS) if present else []
+
+
 def choose_solver(name: str | None):
-    """A Pyomo solver object: ``name`` if given, else the first available default."""
+    """A Pyomo solver object: ``name`` (one of :data:`SOLVERS`) if given, else the first available."""
     pyo = _pyomo_environ()
 
+    if name is not None and name not in SOLVERS:
+        raise ValueError(f"Pyomo solver {name!r} is not allowed; use one of {', '.join(SOLVERS)}")
     names = [name] if name else list(DEFAULT_SOLVERS)
     for candidate in names:
         solver = pyo.SolverFactory(candidate)
@@ -154,7 +171,7 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
         solver.options["random_seed"] = int(settings.seed)
         if settings.threads is not None:
             solver.options["threads"] = int(settings.threads)
-    for key, value in settings.options.items():
+    for key, value in HighsTuning.checked(settings.options, f"pyomo/{name}").items():
         solver.options[key] = value
     kwargs = {"load_solutions": False}
     if settings.warm_start is not None:

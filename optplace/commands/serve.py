@@ -17,6 +17,8 @@ FLAGS = {
     "kill_grace": "kill_grace_s",
     "method_module": "method_modules",
     "log_level": "log_level",
+    "allowed_host": "allowed_hosts",
+    "max_solve_memory_mb": "max_solve_memory_mb",
 }
 
 
@@ -45,6 +47,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="MODULE",
         help="import MODULE (which registers methods) in the server and workers; repeatable",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a Host header value to answer to ('*': any); repeatable; default: the loopback names when bound "
+        "to loopback",
+    )
+    parser.add_argument(
+        "--max-solve-memory-mb", type=int, default=None, metavar="MB", help="memory limit per solve (default 4096)"
     )
     parser.add_argument(
         "--log-level",
@@ -80,6 +93,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except ValidationError as error:
         print(f"error: invalid settings: {error}", file=sys.stderr)
         return 2
+    from optplace.api.guard import HeaderTimeoutH11Protocol
     from optplace.api.main import create_app
 
     try:
@@ -87,6 +101,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except (ImportError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    protocol = type("Protocol", (HeaderTimeoutH11Protocol,), {"header_timeout_s": settings.header_timeout_s})
     uvicorn.run(
         app,
         host=settings.host,
@@ -94,5 +109,7 @@ def run_serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         timeout_graceful_shutdown=int(settings.kill_grace_s) + 5,
         server_header=False,
+        http=protocol,
+        limit_concurrency=settings.max_connections,
     )
     return 0

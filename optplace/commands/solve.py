@@ -60,7 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_solve)
 
     methods = subparsers.add_parser("methods", help="list the available methods")
-    methods.add_argument("--json", action="store_true", help="print the methods as JSON")
+    methods.add_argument(
+        "--json", action="store_true", help="print the methods as JSON, each with its options' JSON Schema"
+    )
     methods.set_defaults(handler=run_methods)
 
 
@@ -68,8 +70,10 @@ def run_solve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from optplace.io import InstanceError, load_instance
+    from optplace.options import MethodOptionsError
     from optplace.params import SolveParams
     from optplace.profiles import ProfilesError, apply_profiles_file
+    from optplace.registry import check_options, get_method
     from optplace.solve import solve
 
     try:
@@ -93,10 +97,15 @@ def run_solve(args: argparse.Namespace) -> int:
         print(f"error: invalid parameters: {error}", file=sys.stderr)
         return 2
     try:
-        result = solve(instance, args.method, params)
+        check_options(get_method(args.method), params.options, instance)
+    except MethodOptionsError as error:
+        lines = "\n".join(f"  --option {e['field'].removeprefix('options.')}: {e['message']}" for e in error.errors)
+        print(f"error: invalid --option for method {args.method!r}:\n{lines}", file=sys.stderr)
+        return 2
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    result = solve(instance, args.method, params)
     text = result.model_dump_json(indent=2)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
@@ -141,7 +150,13 @@ def run_methods(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 [
-                    {"name": m.name, "kind": m.kind, "description": m.description, "may_violate_slo": m.may_violate_slo}
+                    {
+                        "name": m.name,
+                        "kind": m.kind,
+                        "description": m.description,
+                        "may_violate_slo": m.may_violate_slo,
+                        "options": m.options_schema(),
+                    }
                     for m in methods
                 ],
                 indent=2,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from optplace.commands.table import format_table, number
+from optplace.latency import LATENCY_MODEL
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,6 +68,8 @@ def run_validate(args: argparse.Namespace) -> int:
         document = {
             "points": [p.to_json() for p in points],
             "mape": mape,
+            "evaluator": v.EVALUATOR_VARIANT,
+            "latency_model": LATENCY_MODEL,
             "mape_by_source": v.mape_by_source(points),
             "within_ci": v.within_ci_counts(points),
             "variants": {k: v.VARIANTS[k] for k in mape},
@@ -144,6 +147,7 @@ def render(points, batches, diagnostics, v) -> str:
             "model",
         )
         out.append(format_table(headers, rows, align_right=set(range(1, len(headers) - 1))))
+        out.append(f"The evaluator (latency model {LATENCY_MODEL}) uses {v.EVALUATOR_VARIANT}.")
     for batch in batches:
         out.append("")
         out.append(

@@ -20,14 +20,25 @@ result (``violates_slo``, per-application violations, ``hosted_without_violation
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from optplace.cluster_state import ClusterState
 from optplace.domain import Instance
 from optplace.heuristics.greedy import finish, pass_stats, start
+from optplace.options import MethodOptions
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, register
+
+
+class UtilizationFitOptions(MethodOptions):
+    """Options of ``knapsack_utilization``."""
+
+    fit: Literal["first", "best", "worst"] = Field(
+        default="first", description="Fit rule among feasible accelerators: first, best or worst (by free memory)."
+    )
 
 
 def free_memory_after(state: ClusterState, a: int, cands: np.ndarray) -> np.ndarray:
@@ -102,9 +113,7 @@ def knapsack_worst_fit(instance: Instance, params: SolveParams) -> MethodOutput:
     "delay and switch overhead; options.fit = first|best|worst",
     "baseline",
     may_violate_slo=True,
+    options=UtilizationFitOptions,
 )
 def knapsack_utilization(instance: Instance, params: SolveParams) -> MethodOutput:
-    rule = str(params.options.get("fit", "first"))
-    if rule not in ("first", "best", "worst"):
-        raise ValueError(f"options.fit must be first, best or worst, not {rule!r}")
-    return knapsack(instance, rule, utilization=True)
+    return knapsack(instance, UtilizationFitOptions.of(params, instance).fit, utilization=True)

@@ -22,17 +22,32 @@ accelerator for ``min_migrations``), and the fit rule only breaks the ties.
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from optplace.cluster_state import ClusterState
 from optplace.domain import Instance, Objective
 from optplace.heuristics.greedy import finish, first_feasible, pass_stats, start
+from optplace.options import MethodOptions
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, register
 
 ORDERS = ("arrival", "load", "slack", "priority", "density")
 RULES = ("first", "best", "worst")
+Order = Literal["auto", "arrival", "load", "slack", "priority", "density"]
+
+
+class OrderOptions(MethodOptions):
+    """Options of the ordered fit heuristics and the regret greedy."""
+
+    order: Order = Field(
+        default="auto",
+        description="Offline order of the applications: arrival, load (decreasing normalised load), slack "
+        "(tightest latency budget first), priority, density (priority or value per unit of load); auto picks "
+        "load when every application must be hosted or the primary objective is a minimisation, else density.",
+    )
 
 
 # --- orderings -------------------------------------------------------------------------------
@@ -191,7 +206,7 @@ def construct(
 
 def _run(instance: Instance, params: SolveParams, rule: str) -> MethodOutput:
     started = time.perf_counter()
-    order = str(params.options.get("order", "auto"))
+    order: str = OrderOptions.of(params, instance).order
     state = ClusterState(instance)
     if order == "auto":
         order = default_order(state)
@@ -204,6 +219,7 @@ def _run(instance: Instance, params: SolveParams, rule: str) -> MethodOutput:
     "Model-driven first-fit over an offline order (options.order: load, slack, priority, density, "
     "arrival; default by objective), objective-aware accelerator choice",
     "heuristic",
+    options=OrderOptions,
 )
 def ordered_first_fit(instance: Instance, params: SolveParams) -> MethodOutput:
     return _run(instance, params, "first")
@@ -214,6 +230,7 @@ def ordered_first_fit(instance: Instance, params: SolveParams) -> MethodOutput:
     "Model-driven best-fit (least headroom left on the tightest resource) over an offline order "
     "(options.order), objective-aware",
     "heuristic",
+    options=OrderOptions,
 )
 def ordered_best_fit(instance: Instance, params: SolveParams) -> MethodOutput:
     return _run(instance, params, "best")
@@ -223,6 +240,7 @@ def ordered_best_fit(instance: Instance, params: SolveParams) -> MethodOutput:
     "ordered_worst_fit",
     "Model-driven worst-fit (most headroom left) over an offline order (options.order), objective-aware",
     "heuristic",
+    options=OrderOptions,
 )
 def ordered_worst_fit(instance: Instance, params: SolveParams) -> MethodOutput:
     return _run(instance, params, "worst")

@@ -58,12 +58,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from optplace.cluster_state import ClusterState
 from optplace.domain import Discipline, Instance
 from optplace.heuristics import ibis_model as authors
 from optplace.heuristics.greedy import finish, pass_stats
+from optplace.options import MethodOptions
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, register
 
@@ -75,10 +76,8 @@ KNOWN_CHECKS = 4_000_000  # check results kept (over all demand signatures; abou
 MIN_KNOWN_SIGNATURES = 64
 
 
-class IbisOptions(BaseModel):
+class IbisOptions(MethodOptions):
     """Options of the faithful seed baselines: the released code's quirks (all off by default)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     frontend_threshold_8: bool = Field(
         default=False, description="edgeTPU hosts use the released file's FRONTEND_THRESHOLD = 08 read as 8, not 0.8."
@@ -599,9 +598,10 @@ def run(instance: Instance, options: IbisOptions, tpu_policy: Policy, gpu_policy
     "options: frontend_threshold_8, gpu_share_anyway, no_device_type_check",
     "baseline",
     may_violate_slo=True,
+    options=IbisOptions,
 )
 def ibis_first_fit(instance: Instance, params: SolveParams) -> MethodOutput:
-    options = IbisOptions.model_validate(params.options)
+    options = IbisOptions.of(params, instance)
     return run(instance, options, "depth_first", "depth_first", "ibis_first_fit")
 
 
@@ -612,9 +612,10 @@ def ibis_first_fit(instance: Instance, params: SolveParams) -> MethodOutput:
     "options as ibis_first_fit",
     "baseline",
     may_violate_slo=True,
+    options=IbisOptions,
 )
 def ibis_breadth_first(instance: Instance, params: SolveParams) -> MethodOutput:
-    options = IbisOptions.model_validate(params.options)
+    options = IbisOptions.of(params, instance)
     return run(instance, options, "breadth_first", "breadth_first", "ibis_breadth_first")
 
 
@@ -624,7 +625,8 @@ def ibis_breadth_first(instance: Instance, params: SolveParams) -> MethodOutput:
     "the device whose utilisation rises least); options.edgetpu_policy / gpu_policy and the quirks",
     "baseline",
     may_violate_slo=True,
+    options=IbisHeterogeneousOptions,
 )
 def ibis_heterogeneous(instance: Instance, params: SolveParams) -> MethodOutput:
-    options = IbisHeterogeneousOptions.model_validate(params.options)
+    options = IbisHeterogeneousOptions.of(params, instance)
     return run(instance, options, options.edgetpu_policy, options.gpu_policy, "ibis_heterogeneous")

@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from pydantic import Field
 
 from optplace.budget import HEURISTIC_S_PER_APPLICATION, Budget, local_search_step_s
 from optplace.cluster_state import ClusterState, better
@@ -45,6 +46,7 @@ from optplace.domain import Instance, Objective
 from optplace.heuristics.fit import construct, order_applications, ranked_candidates
 from optplace.heuristics.greedy import finish, start
 from optplace.heuristics.regret import regret_pass
+from optplace.options import MethodOptions, Placement
 from optplace.params import SolveParams
 from optplace.progress import Throttle, publish, someone_listens
 from optplace.registry import MethodOutput, register
@@ -56,6 +58,19 @@ SECOND_ADMITS = 10  # unplaced applications tried as the second admission
 SWAP_ACCELERATORS = 32  # accelerators of other types sampled for swap partners
 TRACE_LIMIT = 1000  # improving moves recorded in stats.trace
 PUBLISH_INTERVAL_S = 0.5  # an improved placement is published (live incumbents) at most this often
+
+
+class LocalSearchOptions(MethodOptions):
+    """Options of ``local_search``."""
+
+    initial_placement: Placement | None = Field(
+        default=None,
+        description="Start from this placement (what of it fits) instead of the constructions; "
+        "names must exist in the instance.",
+    )
+    max_rounds: int = Field(
+        default=50, ge=0, le=100_000, description="At most this many rounds of improving moves (each bounded)."
+    )
 
 
 def default_budget(n_apps: int) -> float:
@@ -442,9 +457,10 @@ def state_maximizes(instance: Instance) -> bool:
     return not instance.host_all and instance.objectives[0].maximize
 
 
-def initial_state(instance: Instance, params: SolveParams, budget: Budget) -> tuple[ClusterState, str]:
+def initial_state(
+    instance: Instance, params: SolveParams, budget: Budget, given: dict[str, str] | None = None
+) -> tuple[ClusterState, str]:
     """The start: a given placement (what fits of it), else the best of several constructions."""
-    given = params.options.get("initial_placement")
     if given is not None:
         state = ClusterState(instance)
         for a in range(state.n_apps):
@@ -491,10 +507,11 @@ def improve(instance: Instance, params: SolveParams) -> tuple[ClusterState, dict
     started = time.perf_counter()
     seconds = params.time_limit_s if params.time_limit_s is not None else default_budget(len(instance.applications))
     budget = Budget(seconds, deterministic=params.deterministic, clock=time.perf_counter)
-    state, origin = initial_state(instance, params, budget)
+    options = LocalSearchOptions.of(params, instance)
+    state, origin = initial_state(instance, params, budget, options.initial_placement)
     initial = state.objective_values()
     search = LocalSearch(state, random.Random(params.seed), budget, started)
-    trace = search.run(int(params.options.get("max_rounds", 50)))
+    trace = search.run(options.max_rounds)
     stats = {
         "initial": origin,
         "initial_objectives": {o.value: initial[o] for o in state.objectives},
@@ -516,6 +533,7 @@ def improve(instance: Instance, params: SolveParams) -> tuple[ClusterState, dict
     "Local search from the best construction (or options.initial_placement): insert, eject one to "
     "admit two, consolidate, return home, relocate, swap; deterministic per seed, time-bounded",
     "heuristic",
+    options=LocalSearchOptions,
 )
 def local_search(instance: Instance, params: SolveParams) -> MethodOutput:
     state, stats, converged = improve(instance, params)

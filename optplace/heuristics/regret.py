@@ -25,7 +25,7 @@ import numpy as np
 
 from optplace.cluster_state import ClusterState
 from optplace.domain import Instance
-from optplace.heuristics.fit import headroom, order_applications
+from optplace.heuristics.fit import OrderOptions, headroom, order_applications
 from optplace.heuristics.greedy import finish, first_feasible, pass_stats, start
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, register
@@ -112,12 +112,13 @@ def _fallback(state: ClusterState, apps: list[int]) -> bool:
     "Regret greedy: repeatedly place the application whose best accelerator is most better than "
     "its second best (lazy re-evaluation), objective-aware",
     "heuristic",
+    options=OrderOptions,
 )
 def regret_greedy(instance: Instance, params: SolveParams) -> MethodOutput:
     started = time.perf_counter()
     # A deterministic run is never cut by the clock: the pass is bounded by itself.
     deadline = started + params.time_limit_s if params.time_limit_s is not None and not params.deterministic else None
     state = ClusterState(instance)
-    rest = start(state, order_applications(state, str(params.options.get("order", "auto"))))
+    rest = start(state, order_applications(state, OrderOptions.of(params, instance).order))
     completed = regret_pass(state, rest, deadline)
     return finish(state, pass_stats(state, started), StopReason.COMPLETED if completed else StopReason.TIME_LIMIT)

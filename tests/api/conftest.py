@@ -38,6 +38,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "kill_grace_s": 0.5,
         "method_modules": [PLUGIN],
         "log_level": "warning",
+        # the in-process TestClient sends Host: testserver; the loopback names as for a real server
+        "allowed_hosts": ["testserver", "localhost", "127.0.0.1", "::1"],
     }
     values.update(overrides)
     return Settings(**values)
@@ -61,6 +63,19 @@ def wait_for(check: Callable[[], Any], timeout: float = 30.0, interval: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def wait_until_idle(server: Server, workers: int, timeout: float = 120.0) -> httpx.Client:
+    """The server's client once ``workers`` workers are alive and none is busy or waited for."""
+    wait_for(
+        lambda: (
+            (w := server.http.get("/v1/health").json()["workers"])["alive"] == workers
+            and w["busy"] == 0
+            and w["waiting"] == 0
+        ),
+        timeout=timeout,
+    )
+    return server.http
 
 
 def free_port() -> int:

@@ -10,28 +10,41 @@ from __future__ import annotations
 
 import time
 
+from pydantic import Field
+
 from optplace.api.worker import report_incumbent
 from optplace.domain import Instance
 from optplace.heuristics.greedy import first_fit
+from optplace.options import MethodOptions
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, register
 
 
-@register("test_sleep", "Test only: first_fit, reported as an incumbent, then a long sleep", "baseline")
+class SleepOptions(MethodOptions):
+    sleep_s: float = Field(default=60.0, ge=0, le=3600, description="How long to sleep after the incumbent.")
+
+
+class CrashOptions(MethodOptions):
+    exit_code: int = Field(default=7, ge=0, le=255, description="The exit code the process dies with.")
+
+
+@register(
+    "test_sleep", "Test only: first_fit, reported as an incumbent, then a long sleep", "baseline", options=SleepOptions
+)
 def test_sleep(instance: Instance, params: SolveParams) -> MethodOutput:
     output = first_fit(instance, params)
     report_incumbent(output)
-    time.sleep(float(params.options.get("sleep_s", 60.0)))
+    time.sleep(SleepOptions.of(params).sleep_s)
     output.message = "slept to the end"
     return output
 
 
-@register("test_crash", "Test only: reports an incumbent, then the process dies", "baseline")
+@register("test_crash", "Test only: reports an incumbent, then the process dies", "baseline", options=CrashOptions)
 def test_crash(instance: Instance, params: SolveParams) -> MethodOutput:
     import os
 
     report_incumbent(first_fit(instance, params))
-    os._exit(int(params.options.get("exit_code", 7)))
+    os._exit(CrashOptions.of(params).exit_code)
 
 
 @register("test_overload", "Test only: a buggy method that piles every application onto one accelerator", "baseline")

@@ -103,12 +103,17 @@ def test_absurdly_large_numbers_are_rejected_with_a_pointer(client: TestClient) 
 
 
 def test_unknown_method_and_bad_json_are_422(client: TestClient) -> None:
-    """An unknown method names the known ones; a body that is not JSON (or uses NaN) is json_invalid."""
+    """An unknown method names the known ones; a body that is not JSON is json_invalid; NaN is reported
+    at its pointer."""
     body = assert_problem(client.post("/v1/solve", json={"instance": tiny(), "method": "magic"}), 422)
     assert body["errors"][0]["pointer"] == "/method" and "first_fit" in body["errors"][0]["message"]
-    for raw in (b"{not json", b'{"instance": NaN}', b""):
+    for raw in (b"{not json", b""):
         bad = assert_problem(client.post("/v1/solve", content=raw, headers={"content-type": "application/json"}), 422)
         assert bad["errors"][0]["code"] in ("json_invalid", "missing")
+    nan = assert_problem(
+        client.post("/v1/solve", content=b'{"instance": NaN}', headers={"content-type": "application/json"}), 422
+    )
+    assert nan["errors"][0]["pointer"] == "/instance" and nan["errors"][0]["code"] == "finite_number"
 
 
 def test_count_limits_reject_oversized_instances(tmp_path: Path) -> None:
@@ -141,7 +146,7 @@ def test_body_size_limit_is_413(tmp_path: Path) -> None:
 
 
 def test_not_found_and_method_not_allowed_are_problems(client: TestClient) -> None:
-    """Unknown paths are 404 and wrong verbs 405 (with Allow), both as problem+json."""
+    """Unknown paths are 404 and wrong verbs 405 (with Allow, HEAD included where GET is), both as problem+json."""
     assert_problem(client.get("/v2/solve"), 404)
     assert_problem(client.get("/v1/jobs/0123456789abcdef0123456789abcdef"), 404)
     response = client.put("/v1/solve", json={})
@@ -149,7 +154,7 @@ def test_not_found_and_method_not_allowed_are_problems(client: TestClient) -> No
     assert response.headers["allow"] == "POST"
     both = client.put("/v1/jobs", json={})  # two routes share /v1/jobs: Allow lists both
     assert_problem(both, 405)
-    assert both.headers["allow"] == "GET, POST"
+    assert both.headers["allow"] == "GET, HEAD, POST"  # HEAD wherever GET works
 
 
 def test_unexpected_errors_are_500_without_a_stack_trace(tmp_path: Path) -> None:
@@ -266,8 +271,8 @@ def test_job_lifecycle_in_process(client: TestClient) -> None:
     assert {a["application"]: a["accelerator"] for a in done["result"]["assignments"]} == solve(
         tiny(), "first_fit"
     ).placement()
-    again = client.delete(response.headers["location"])  # cancelling a finished job changes nothing
-    assert again.status_code == 200 and again.json()["status"] == "completed"
+    again = client.post(response.headers["location"] + "/cancel")  # cancelling a finished job changes nothing
+    assert again.status_code == 200 and again.json() == done
 
 
 def test_cancel_keeps_the_incumbent_and_is_idempotent(client: TestClient) -> None:
@@ -275,13 +280,15 @@ def test_cancel_keeps_the_incumbent_and_is_idempotent(client: TestClient) -> Non
     body = {"instance": tiny(), "method": "test_sleep", "params": {"options": {"sleep_s": 60}}}
     location = client.post("/v1/jobs", json=body).headers["location"]
     wait_for(lambda: client.get(location).json()["result_kind"] == "incumbent")
-    cancelled = client.delete(location)
+    cancelled = client.post(location + "/cancel")
     assert cancelled.status_code == 200
     first = cancelled.json()
     assert first["status"] == "cancelled" and first["result_kind"] == "incumbent"
     assert first["result"]["status"] == "feasible" and first["result"]["hosted"] == 2
-    second = client.delete(location).json()
+    assert first["result"]["stop_reason"] == "interrupted"
+    second = client.post(location + "/cancel").json()
     assert second == first
+    assert client.get(location).json() == first
     # the killed worker was replaced: the next solve still runs
     assert client.post("/v1/solve", json={"instance": tiny(), "method": "first_fit"}).status_code == 200
     wait_for(lambda: client.get("/v1/health").json()["workers"]["alive"] == 2)

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import Server, tiny, wait_for
+from tests.api.conftest import Server, tiny, wait_for, wait_until_idle
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -38,14 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture
 def http(server: Server) -> httpx.Client:
     """The server's client, after waiting until its worker is alive and idle."""
-    wait_for(
-        lambda: (
-            (w := server.http.get("/v1/health").json()["workers"])["alive"] == 1
-            and w["busy"] == 0
-            and w["waiting"] == 0
-        )
-    )
-    return server.http
+    return wait_until_idle(server, 1)
 
 
 def test_token_protects_everything_but_health(server: Server) -> None:
@@ -94,9 +87,9 @@ def test_job_lifecycle_with_cancel(http: httpx.Client) -> None:
     location = created.headers["location"]
     running = wait_for(lambda: (j := http.get(location).json())["result_kind"] == "incumbent" and j)
     assert running["status"] == "running" and running["result"]["status"] == "feasible"
-    cancelled = http.delete(location).json()
+    cancelled = http.post(location + "/cancel").json()
     assert cancelled["status"] == "cancelled" and cancelled["result"] == running["result"]
-    assert http.delete(location).json() == cancelled
+    assert http.post(location + "/cancel").json() == cancelled
     listed = http.get("/v1/jobs", params={"status": "cancelled"}).json()["items"]
     assert cancelled["id"] in {j["id"] for j in listed}
 

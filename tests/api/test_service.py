@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from optplace.api.main import create_app
 from optplace.api.pool import Outcome, Task
-from optplace.api.service import time_limit_result
+from optplace.api.service import stopped_result
 from tests.api.conftest import make_settings, tiny, wait_for
 
 
@@ -67,13 +67,13 @@ def test_a_sync_solve_that_cannot_start_in_time_is_503(one_worker: TestClient) -
     one_worker.delete(location)
 
 
-def test_time_limit_result_without_an_incumbent_is_a_verified_empty_result(tmp_path: Path) -> None:
+def test_stopped_result_without_an_incumbent_is_a_verified_empty_result(tmp_path: Path) -> None:
     """A solve killed before any incumbent yields no_solution_found, every application not_attempted."""
     instance = tiny()
     import json
 
     task = Task("t", "job", json.dumps(instance), "first_fit", {"time_limit_s": 1.0}, 1.0)
-    result = json.loads(time_limit_result(task, Outcome("killed", None, "time_limit", "stopped", runtime_s=1.5)))
+    result = json.loads(stopped_result(task, Outcome("killed", None, "time_limit", "stopped", runtime_s=1.5)))
     assert result["status"] == "no_solution_found" and result["stop_reason"] == "time_limit"
     assert result["runtime_s"] == 1.5 and result["assignments"] == []
     assert {u["reason"] for u in result["unplaced"]} == {"not_attempted"}

@@ -156,3 +156,65 @@ def test_open_store_accepts_sqlite_urls_only(tmp_path: Path) -> None:
         open_store("sqlite://")
     with pytest.raises(sqlite3.Error):
         SqliteJobStore(tmp_path)  # a directory is not a database file
+
+
+def test_listing_reads_no_bulky_columns(store: SqliteJobStore) -> None:
+    """A listing carries the result's status only: no params and no result body."""
+    store.create(new_job("a"))
+    store.mark_running("a")
+    store.finish("a", JobStatus.COMPLETED, result_json=json.dumps({"status": "feasible", "blob": "x" * 100_000}))
+    (item,), _ = store.list_jobs(limit=10)
+    assert item.solution_status == "feasible"
+    assert item.result is None and item.params == {}
+    assert store.get("a").result["blob"] == "x" * 100_000  # the full record is still there
+
+
+def test_delete_removes_finished_jobs_only(store: SqliteJobStore) -> None:
+    """delete() removes a finished job for good; a queued or running one stays."""
+    store.create(new_job("done"))
+    store.mark_running("done")
+    store.finish("done", JobStatus.COMPLETED, result_json=RESULT)
+    store.create(new_job("waiting"))
+    assert store.delete("waiting") is False and store.get("waiting") is not None
+    assert store.delete("done") is True
+    assert store.get("done") is None and store.delete("done") is False
+
+
+def test_expired_finished_jobs_are_purged(store: SqliteJobStore) -> None:
+    """delete_finished_before() removes jobs that ended before the cutoff, whatever their outcome."""
+    from datetime import UTC, datetime, timedelta
+
+    store.create(new_job("old"))
+    store.cancel("old")
+    store.create(new_job("live"))
+    assert store.delete_finished_before(datetime.now(UTC) - timedelta(hours=1)) == 0
+    assert store.delete_finished_before(datetime.now(UTC) + timedelta(seconds=1)) == 1
+    assert store.get("old") is None and store.get("live") is not None
+
+
+def test_an_old_store_file_gains_the_client_column(tmp_path: Path) -> None:
+    """A store written before the client column existed opens, migrates and keeps its jobs."""
+    path = tmp_path / "old.sqlite3"
+    old_schema = SCHEMA_BEFORE_CLIENT
+    with sqlite3.connect(path) as db:
+        db.executescript(old_schema)
+        db.execute(
+            "INSERT INTO jobs (id, status, method, params, instance, instance_name, applications, created_at, "
+            "updated_at) VALUES ('j', 'queued', 'first_fit', '{}', '{}', 'x', 1, '2026-01-01T00:00:00+00:00', "
+            "'2026-01-01T00:00:00+00:00')"
+        )
+    store = SqliteJobStore(path)
+    assert store.get("j").client == ""
+    store.create(NewJob("k", "{}", "x", 1, "first_fit", {}, "peer:127.0.0.2"))
+    assert store.get("k").client == "peer:127.0.0.2"
+
+
+SCHEMA_BEFORE_CLIENT = """
+CREATE TABLE jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
+    method TEXT NOT NULL, params TEXT NOT NULL, instance TEXT NOT NULL, instance_name TEXT NOT NULL,
+    applications INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, started_at TEXT,
+    finished_at TEXT, attempts INTEGER NOT NULL DEFAULT 0, result TEXT, result_final INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+"""

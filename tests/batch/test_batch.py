@@ -226,7 +226,7 @@ def test_sigint_midway_then_resume_then_report(instance_set, tmp_path, task_env)
 def test_sigkill_and_torn_line_then_resume(instance_set, tmp_path, task_env):
     """SIGKILL of the batch takes its task processes down; a torn line is dropped and the rerun completes."""
     out = tmp_path / "results.jsonl"
-    command = batch_command([instance_set], out, "--jobs", "2", "--option", "pause_s=0.5")
+    command = batch_command([instance_set], out, "--jobs", "2")
     process = subprocess.Popen(command, cwd=ROOT, env=task_env, stderr=subprocess.DEVNULL)
     wait_for_rows(out, 2, process)
     children = psutil.Process(process.pid).children(recursive=True)
@@ -267,6 +267,17 @@ def test_batch_cli_rejects_unknown_methods(instance_set, tmp_path, capsys):
     out = tmp_path / "r.jsonl"
     assert main(["batch", str(instance_set), "--methods", "nope", "--out", str(out), "--no-progress"]) == 2
     assert "unknown method" in capsys.readouterr().err
+    assert not out.exists() or out.read_bytes() == b""
+
+
+def test_batch_cli_rejects_options_a_method_does_not_take(instance_set, tmp_path, capsys):
+    """--option must fit every selected method's options: exit 2 naming method and option, nothing runs."""
+    out = tmp_path / "r.jsonl"
+    argv = ["batch", str(instance_set), "--methods", "first_fit,ordered_first_fit", "--out", str(out), "--no-progress"]
+    assert main([*argv, "--option", "order=slack"]) == 2
+    assert "method 'first_fit': options.order: unknown option" in capsys.readouterr().err
+    assert main([*argv[:3], "ordered_first_fit", *argv[4:], "--option", "order=bogus"]) == 2
+    assert "options.order: Input should be" in capsys.readouterr().err
     assert not out.exists() or out.read_bytes() == b""
 
 

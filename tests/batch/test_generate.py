@@ -261,7 +261,11 @@ def test_ps_scv_family_draws_service_variability_in_range():
 
 
 def test_ps_low_load_family_runs_accelerators_nearly_idle():
-    """ps-low-load: SLOs 1.1-1.5x the service time, and placed accelerators run at utilisation <= 0.1."""
+    """ps-low-load: SLOs 1.1-1.5x the service time, and placed accelerators run at utilisation <= 0.1.
+
+    (Under latency model v2 such an SLO holds only while a request overlaps another with probability
+    below 1 - q, so accelerators stay under about 0.03.)
+    """
     instance = generate_instance("ps-low-load", seed=0)
     assert _bare_tail(instance)
     service = {m.name: min(p.service_time_ms for p in m.profiles.values()) for m in instance.models}
@@ -269,7 +273,7 @@ def test_ps_low_load_family_runs_accelerators_nearly_idle():
         assert 1.1 * service[app.model] - 0.05 <= app.slo.latency_ms <= 1.5 * service[app.model] + 0.05
     evaluation = evaluate(instance, solve(instance, "regret_greedy").placement())
     used = [a.utilization for a in evaluation.accelerators if a.applications]
-    assert used and max(used) <= 0.1 and sorted(used)[len(used) // 2] >= 0.02
+    assert used and max(used) <= 0.1 and sorted(used)[len(used) // 2] >= 0.01
 
 
 def test_hard_case_knobs_are_validated():

@@ -7,7 +7,13 @@ import pytest
 
 from optplace import latency
 from optplace.calibration import calibrate, plot_residuals, predict_mean_latency, read_log, residuals
-from optplace.validation import EDGETPU_PROFILES, default_queueing_logs, mape, validate_queueing_logs
+from optplace.validation import (
+    EDGETPU_PROFILES,
+    EVALUATOR_VARIANT,
+    default_queueing_logs,
+    mape,
+    validate_queueing_logs,
+)
 
 
 def test_prediction_is_the_evaluators_fcfs_mean():
@@ -32,7 +38,7 @@ def test_authors_profiles_reproduce_validate_models():
     reference = validate_queueing_logs(simulate=False)
     assert len(points) == len(reference) == 25
     ours = float(np.mean([p.error_percent for p in points]))
-    assert ours == pytest.approx(mape(reference, "fcfs_bernoulli"), rel=1e-9)
+    assert ours == pytest.approx(mape(reference, EVALUATOR_VARIANT), rel=1e-9)
 
 
 def test_calibrate_reports_residuals_and_plots(tmp_path):

@@ -70,3 +70,10 @@ def test_rows_of_integer_origin_are_kept_exact():
     c_int, b_int = cpsat.scale_row(np.array([12.0, 25.0, 7.0]) * k, 37.0 * k)
     assert c_int.tolist() == [12, 25, 7]
     assert b_int == 37
+
+
+def test_a_tiny_coefficient_is_not_rounded_away():
+    """A coefficient of 1e-10 keeps the row binding: 1e-10 v <= 0 still forbids v > 0."""
+    c_int, b_int = cpsat.scale_row(np.array([1e-10]), 0.0)
+    assert c_int[0] > 0
+    assert b_int == 0

@@ -114,3 +114,21 @@ def test_auto_streams_improving_verified_incumbents():
     assert keys[-1] == lexicographic_key(instance.objectives, result.objectives)
     progress = result.stats["progress"]
     assert {"stage", "incumbent", "bound"} <= {e["event"] for e in progress}
+
+
+def test_stage_options_are_checked_by_each_stage_method():
+    """auto passes stage_options to its stages, each checked by that method's own options model first."""
+    from optplace.exceptions import ParamsError
+    from tests.conftest import INSTANCES, load
+
+    instance = load(INSTANCES / "tiny" / "priority.json")
+    with pytest.raises(ParamsError, match=r"options\.stage_options"):
+        solve(instance, "auto", {"options": {"stage_options": {"milp_highs": {"refine_rounds": 2.5}}}})
+    with pytest.raises(ParamsError, match=r"options\.stage_options"):
+        solve(instance, "auto", {"options": {"stage_options": {"first_fit": {}}}})  # not a stage of auto
+    result = solve(
+        instance,
+        "auto",
+        {"time_limit_s": 5, "options": {"heuristic_share": 0.5, "stage_options": {"configuration": {"dive": False}}}},
+    )
+    assert result.status == Status.OPTIMAL

@@ -1,4 +1,4 @@
-"""The inversions the formulation linearises agree with the evaluator's latency models."""
+"""The inversions the formulation linearises agree with the evaluator's latency model (v2)."""
 
 from __future__ import annotations
 
@@ -9,45 +9,45 @@ from optplace import latency
 from optplace.formulations.assignment import queueing
 
 
-@pytest.mark.parametrize("q", [0.9, 0.95, 0.99])
-def test_psi_matches_the_ps_quantile(q):
-    """s (1 + psi(rho)) is latency.ps_quantile for one class."""
-    for rho in [0.05, 0.2, 0.5, 0.79]:
-        s = 12.0
-        rate = rho * 1000.0 / s
-        expected = latency.ps_quantile(q, [rate], [s]).latency_ms[0]
-        assert s * (1 + float(queueing.psi(rho, q))) == pytest.approx(expected, rel=1e-9)
+def test_ps_thresholds_bracket_the_v2_latency():
+    """Mean: the threshold is exact. Percentile (SCV 0 or 1): the conservative threshold meets the budget, and
+    above the relaxed one the budget is missed, whatever the class's rate."""
+    s = np.array([10.0, 10.0, 30.0, 30.0])
+    budget = np.array([50.0, 50.0, 200.0, 200.0])
+    q = np.array([np.nan, 0.95, 0.99, 0.99])
+    scv = np.array([0.0, 0.0, 0.0, 1.0])
+    conservative = queueing.ps_threshold(s, budget, q, scv, cap=0.95)
+    relaxed = queueing.ps_threshold(s, budget, q, scv, cap=0.95, relaxed=True)
 
+    def latency_at(k: int, rho: float) -> float:
+        rate = rho * 1000.0 / s[k]
+        if np.isnan(q[k]):
+            return float(latency.ps_latency([rate], [s[k]]).latency_ms[0])
+        return float(latency.ps_quantile(q[k], [rate], [s[k]], [scv[k]]).latency_ms[0])
 
-def test_ps_threshold_is_the_largest_feasible_utilisation():
-    """At the threshold the PS latency meets the budget; just above it, it does not."""
-    s = np.array([10.0, 10.0, 30.0])
-    budget = np.array([50.0, 50.0, 200.0])
-    q = np.array([np.nan, 0.95, 0.99])
-    rho = queueing.ps_threshold(s, budget, q, cap=0.95)
-    for k in range(3):
-        for r, ok in ((rho[k], True), (rho[k] + 1e-6, False)):
-            rate = r * 1000.0 / s[k]
-            got = (
-                latency.ps_latency([rate], [s[k]]) if np.isnan(q[k]) else latency.ps_quantile(q[k], [rate], [s[k]])
-            ).latency_ms[0]
-            assert bool(got <= budget[k] * (1 + 1e-9)) == ok
+    assert conservative[0] == relaxed[0]
+    for k in range(4):
+        assert relaxed[k] >= conservative[k]
+        assert latency_at(k, conservative[k]) <= budget[k] * (1 + 1e-9)
+        if relaxed[k] < 0.95:
+            assert latency_at(k, relaxed[k] + 1e-6) > budget[k]
 
 
 def test_fcfs_single_threshold_matches_md1_and_quantiles():
-    """For one class, the FCFS threshold meets the mean (M/D/1) or quantile budget exactly."""
-    s = np.array([20.0, 20.0])
-    second = np.array([400.0, 400.0 * 1.2])
-    q = np.array([np.nan, 0.95])
-    excess = queueing.gamma_excess_ms(q, s, np.array([0.0, 0.2]))
-    budget = np.array([45.0, 120.0])
-    rho = queueing.fcfs_single_threshold(s, second, excess, budget, q, cap=0.9)
+    """For one class, the FCFS threshold meets the mean (M/D/1) or v2 quantile budget at its edge."""
+    s = np.array([20.0, 20.0, 20.0])
+    scv = np.array([0.0, 0.0, 0.2])
+    second = s * s * (1.0 + scv)
+    q = np.array([np.nan, 0.95, 0.95])
+    budget = np.array([45.0, 120.0, 120.0])
+    rho = queueing.fcfs_single_threshold(s, second, budget, q, scv, cap=0.9)
     mean = latency.fcfs_latency([rho[0] * 1000 / 20.0], [20.0]).latency_ms[0]
     assert mean == pytest.approx(45.0, rel=1e-9)
-    pct = latency.fcfs_quantile(0.95, [rho[1] * 1000 / 20.0], [20.0], [0.2]).latency_ms[0]
-    assert pct == pytest.approx(120.0, rel=1e-6)
-    over = latency.fcfs_quantile(0.95, [(rho[1] + 1e-4) * 1000 / 20.0], [20.0], [0.2]).latency_ms[0]
-    assert over > 120.0
+    for k in (1, 2):
+        pct = latency.fcfs_quantile(0.95, [rho[k] * 1000 / 20.0], [20.0], [scv[k]]).latency_ms[0]
+        assert pct <= 120.0 * (1 + 1e-9)
+        over = latency.fcfs_quantile(0.95, [(rho[k] + 1e-3) * 1000 / 20.0], [20.0], [scv[k]]).latency_ms[0]
+        assert over > 120.0
 
 
 def test_frontend_delay_matches_the_frontend_stage():
@@ -63,9 +63,12 @@ def test_frontend_delay_matches_the_frontend_stage():
 
 def test_unreachable_budgets_give_no_threshold():
     """A budget below the bare service time admits no utilisation at all."""
-    rho = queueing.ps_threshold(np.array([30.0]), np.array([20.0]), np.array([np.nan]), cap=0.8)
-    assert rho[0] == -np.inf
+    for relaxed in (False, True):
+        rho = queueing.ps_threshold(
+            np.array([30.0]), np.array([20.0]), np.array([0.95]), np.array([0.0]), cap=0.8, relaxed=relaxed
+        )
+        assert rho[0] == -np.inf
     rho = queueing.fcfs_single_threshold(
-        np.array([30.0]), np.array([900.0]), np.array([0.0]), np.array([20.0]), np.array([0.95]), cap=0.8
+        np.array([30.0]), np.array([900.0]), np.array([20.0]), np.array([0.95]), np.array([0.0]), cap=0.8
     )
     assert rho[0] == -np.inf

@@ -7,6 +7,7 @@ import pytest
 from optplace import SolveParams, solve
 from optplace.cluster_state import ClusterState
 from optplace.heuristics.fit import order_applications
+from optplace.options import MethodOptionsError
 from tests.heuristics.builders import app, build
 
 
@@ -85,9 +86,10 @@ def test_min_cost_prefers_the_cheaper_accelerator():
 
 
 def test_unknown_order_is_an_error():
-    """An unknown options.order is reported as an error result naming the choices."""
-    result = solve(packing(), "ordered_best_fit", SolveParams(options={"order": "random"}))
-    assert result.status == "error" and "unknown order" in result.message
+    """An unknown options.order is rejected before the method runs, naming the field and the choices."""
+    with pytest.raises(MethodOptionsError, match=r"options\.order: Input should be 'auto', 'arrival'") as caught:
+        solve(packing(), "ordered_best_fit", SolveParams(options={"order": "random"}))
+    assert caught.value.errors[0]["loc"] == ("order",)
 
 
 @pytest.mark.parametrize("method", ["ordered_first_fit", "ordered_best_fit", "ordered_worst_fit"])

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from optplace import Status, solve
 from optplace.domain import Instance
 from optplace.heuristics import ibis, ibis_model
+from optplace.options import MethodOptionsError
 from tests.conftest import ROOT, load
 from tests.heuristics.strategies import instances
 
@@ -216,16 +217,16 @@ def test_pinned_applications_go_first():
 
 
 def test_options_are_validated():
-    """An unknown option, or a policy option on a method without policies, is an error naming it."""
+    """An unknown option, or a policy option on a method without policies, is rejected before the
+    method runs, naming it (typed method options, issue 9)."""
     inst = edgetpu_app_at_10_rps()
     for method, options in (
         ("ibis_first_fit", {"frontend_threshold": 8}),
         ("ibis_first_fit", {"gpu_policy": "depth_first"}),
+        ("ibis_heterogeneous", {"edgetpu_policy": "random"}),
     ):
-        result = solve(inst, method, {"options": options})
-        assert result.status == Status.ERROR and next(iter(options)) in result.message
-    result = solve(inst, "ibis_heterogeneous", {"options": {"edgetpu_policy": "random"}})
-    assert result.status == Status.ERROR and "edgetpu_policy" in result.message
+        with pytest.raises(MethodOptionsError, match=f"options\\.{next(iter(options))}"):
+            solve(inst, method, {"options": options})
 
 
 # --- the authors' formulas ------------------------------------------------------------------------

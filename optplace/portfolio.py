@@ -43,7 +43,7 @@ import math
 import time
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from optplace.bounds import trivial_bound
 from optplace.budget import HEURISTIC_S_PER_APPLICATION, Budget
@@ -53,7 +53,7 @@ from optplace.incumbents import heuristic_names
 from optplace.options import MethodOptions
 from optplace.params import SolveParams
 from optplace.progress import IncumbentLog, listening
-from optplace.registry import MethodOutput, check_options, get_method, list_methods, register
+from optplace.registry import MethodOutput, get_method, list_methods, register
 from optplace.result import Status, StopReason
 
 DEFAULT_TIME_LIMIT_S = 10.0
@@ -115,9 +115,20 @@ class AutoOptions(MethodOptions):
     @field_validator("stage_options")
     @classmethod
     def _each_stage_takes_its_options(cls, value: dict[str, dict[str, Any]], info: ValidationInfo) -> dict:
-        instance = info.context.get("instance") if isinstance(info.context, dict) else None
+        """Each stage's options through that method's own model; errors keep their full path
+        (``stage_options.<stage>.<option>``)."""
+        errors: list[Any] = []
         for name, options in value.items():
-            check_options(get_method(name), options, instance)  # raises, naming the stage's option
+            try:
+                get_method(name).options.model_validate(options, context=info.context)
+            except ValidationError as error:
+                for item in error.errors(include_url=False):
+                    detail = {"type": item["type"], "loc": (name, *item["loc"]), "input": item["input"]}
+                    if "ctx" in item:
+                        detail["ctx"] = item["ctx"]
+                    errors.append(detail)
+        if errors:
+            raise ValidationError.from_exception_data("stage options", errors)
         return value
 
 

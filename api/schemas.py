@@ -142,11 +142,12 @@ class SolverInfo(_Output):
 
 
 class WorkerInfo(_Output):
-    size: int
-    alive: int
+    size: int = Field(description="Solver slots of this replica.")
+    alive: int = Field(description="Slots that can run a solve now (worker processes alive, or Dask connected).")
     busy: int
     waiting: int
     queue_size: int
+    backend: str = Field(description="Where solves run: local (worker processes) or dask (a Dask cluster).")
 
 
 class Health(_Output):
@@ -155,7 +156,7 @@ class Health(_Output):
     python: str
     solvers: dict[str, SolverInfo]
     workers: WorkerInfo
-    store: str = Field(description="The store's kind (sqlite), never its path.")
+    store: str = Field(description="The store's kind (sqlite or postgresql), never its URL.")
     jobs: dict[str, int] = Field(description="Stored jobs by status.")
 
 

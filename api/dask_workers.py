@@ -153,8 +153,11 @@ class DaskBackend:
                         code="worker_crashed",
                         message=f"the Dask worker running the solve failed: {type(error).__name__}: {error}",
                     )
-            if outcome.kind != "result" and outcome.result_json is None:
-                outcome.result_json = incumbent
+            if outcome.kind != "result":
+                if outcome.result_json is None:
+                    outcome.result_json = incumbent
+                elif outcome.result_json != incumbent:  # reported just before the end: store it like any
+                    on_incumbent(outcome.result_json)
             return outcome
         finally:
             for variable in (control, progress):

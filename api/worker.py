@@ -145,4 +145,8 @@ def _main_from_command_line(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_main_from_command_line(sys.argv[1:]))
+    # Run the importable module's copy, not this ``__main__`` one: methods call
+    # ``optplace.api.worker.report_incumbent``, whose sink must be the one the solve sets.
+    from optplace.api import worker as importable
+
+    sys.exit(importable._main_from_command_line(sys.argv[1:]))

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from optplace.api.extender import ExtenderArgs, PlanRequest
 from optplace.api.store import JobStatus
 from optplace.domain import Instance
 from optplace.params import SolveParams
@@ -51,7 +52,8 @@ class EvaluateRequest(_Input):
     )
 
 
-REQUEST_MODELS: list[type[BaseModel]] = [SolveRequest, ValidateRequest, EvaluateRequest]
+# Every body a route reads with parse_request (the extender's wire types live in api/extender.py).
+REQUEST_MODELS: list[type[BaseModel]] = [SolveRequest, ValidateRequest, EvaluateRequest, ExtenderArgs, PlanRequest]
 
 # -- outputs -------------------------------------------------------------------------------------
 

@@ -143,7 +143,8 @@ class DaskBackend:
                     if state["result_json"] is not None:
                         incumbent = state["result_json"]
                         on_incumbent(incumbent)
-                time.sleep(POLL_S)
+                with contextlib.suppress(Exception):  # returns as soon as the task ends (its error: below)
+                    future.result(timeout=POLL_S)
             if outcome is None:
                 try:
                     outcome = Outcome(**future.result())

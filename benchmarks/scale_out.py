@@ -29,8 +29,6 @@ import json
 import os
 import platform
 import shlex
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,50 +42,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from api_load import ServerUnderTest  # noqa: E402
 from results_files import write_results  # noqa: E402
 
-from tests.postgres import PostgresServer, free_port  # noqa: E402
+from tests.postgres import PostgresServer  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 TINY = ROOT / "instances" / "tiny" / "ps_one_per_gpu.json"
 POLL_S = 0.02
 TERMINAL = {"completed", "failed", "cancelled"}
-
-
-class Replica:
-    """One ``optplace serve`` on 127.0.0.1, healthy once all its slots are alive."""
-
-    def __init__(self, env: dict[str, str], folder: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = (folder / f"replica-{self.port}.log").open("w")
-        command = [sys.executable, "-m", "optplace", "serve", "--port", str(self.port), "--log-level", "warning"]
-        environment = {k: v for k, v in os.environ.items() if k != "OPTPLACE_TOKEN"} | env
-        self.process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"replica exited: {Path(self.log.name).read_text()}")
-            try:
-                workers = httpx.get(f"{self.url}/v1/health", timeout=2).json()["workers"]
-                if workers["alive"] == workers["size"]:
-                    break
-            except (httpx.TransportError, ValueError, KeyError):
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("replica did not become healthy in 120 s")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
 
 
 def closed_loop(urls: list[str], clients: int, warmup_s: float, seconds: float) -> dict[str, Any]:
@@ -170,10 +133,10 @@ def run_config(
             dashboard_address=None,
         )
         env["OPTPLACE_DASK_SCHEDULER"] = cluster.scheduler_address
-    started: list[Replica] = []
+    started: list[ServerUnderTest] = []
     try:
         for _ in range(replicas):
-            started.append(Replica(env, folder))
+            started.append(ServerUnderTest(None, folder, env))
         measured = closed_loop([r.url for r in started], args.clients, args.warmup, args.seconds)
         if measured["errors"]:
             for replica in started:  # the servers' side of what went wrong

@@ -94,8 +94,7 @@ class DaskBackend:
         channel = f"optplace-{request.task_id}-{uuid.uuid4().hex[:8]}"
         control = Variable(f"{channel}-control", client=self.client)
         progress = Variable(f"{channel}-progress", client=self.client)
-        beat = 0
-        control.set({"beat": beat, "cancel": False})
+        control.set({"beat": 0, "cancel": False})
         progress.set({"run": None, "seq": 0, "result_json": None})
         payload = {
             "request": asdict(request),
@@ -104,66 +103,94 @@ class DaskBackend:
             "orphan_after_s": self.orphan_after_s,
         }
         future = self.client.submit(solve_on_dask_worker, payload, key=channel, pure=False, retries=0)
+        incumbent: list[str] = []  # the last one relayed, if any
+        try:
+            return self._follow(future, request, control, progress, stop, on_incumbent, incumbent)
+        except Exception as error:  # lost contact with the scheduler: stop the task if we still can
+            log.exception("lost track of solve %s on the Dask cluster", request.task_id)
+            with contextlib.suppress(Exception):
+                control.set({"beat": -1, "cancel": True})
+            with contextlib.suppress(Exception):
+                future.cancel()
+            return Outcome(
+                "crashed",
+                incumbent[-1] if incumbent else None,
+                code="worker_crashed",
+                message=f"lost contact with the Dask cluster: {type(error).__name__}: {error}",
+            )
+        finally:
+            for variable in (control, progress):
+                with contextlib.suppress(Exception):
+                    variable.delete()
+
+    def _follow(
+        self,
+        future: Any,
+        request: SolveRequest,
+        control: Any,
+        progress: Any,
+        stop: Callable[[], Outcome | None],
+        on_incumbent: Callable[[str], None],
+        relayed: list[str],
+    ) -> Outcome:
+        """Relay incumbents and heartbeats until the task ends or must stop (see the module docstring)."""
+        beat = 0
         seen: tuple[Any, int] = (None, 0)
         incumbent: str | None = None
         started: float | None = None
         next_beat = time.monotonic() + BEAT_S
         outcome: Outcome | None = None
-        try:
-            while not future.done():
-                now = time.monotonic()
-                stopped = stop()
-                overdue = started is not None and now > started + request.time_limit_s + request.grace_s + SLACK_S
-                if stopped is None and overdue:
-                    stopped = Outcome(
-                        "killed",
-                        code="time_limit",
-                        message=(
-                            f"stopped by the server at its time limit of {request.time_limit_s:g} s plus "
-                            f"{request.grace_s:g} s grace (the Dask worker did not answer)"
-                        ),
-                    )
-                if stopped is not None:
-                    control.set({"beat": beat, "cancel": True})
-                    if started is not None:  # let the worker kill its process and report
-                        with contextlib.suppress(Exception):
-                            future.result(timeout=CANCEL_WAIT_S)
-                    future.cancel()
-                    outcome = stopped
-                    break
-                if now >= next_beat:
-                    beat += 1
-                    control.set({"beat": beat, "cancel": False})
-                    next_beat = now + BEAT_S
-                state = progress.get()
-                if (state["run"], state["seq"]) != seen:
-                    seen = (state["run"], state["seq"])
-                    if started is None or state["seq"] == 0:
-                        started = now  # a run began (Dask may re-run a task whose worker died)
-                    if state["result_json"] is not None:
-                        incumbent = state["result_json"]
-                        on_incumbent(incumbent)
-                with contextlib.suppress(Exception):  # returns as soon as the task ends (its error: below)
-                    future.result(timeout=POLL_S)
-            if outcome is None:
-                try:
-                    outcome = Outcome(**future.result())
-                except Exception as error:  # the Dask worker died, or the task could not run there
-                    outcome = Outcome(
-                        "crashed",
-                        code="worker_crashed",
-                        message=f"the Dask worker running the solve failed: {type(error).__name__}: {error}",
-                    )
-            if outcome.kind != "result":
-                if outcome.result_json is None:
-                    outcome.result_json = incumbent
-                elif outcome.result_json != incumbent:  # reported just before the end: store it like any
-                    on_incumbent(outcome.result_json)
-            return outcome
-        finally:
-            for variable in (control, progress):
-                with contextlib.suppress(Exception):
-                    variable.delete()
+        while not future.done():
+            now = time.monotonic()
+            stopped = stop()
+            overdue = started is not None and now > started + request.time_limit_s + request.grace_s + SLACK_S
+            if stopped is None and overdue:
+                stopped = Outcome(
+                    "killed",
+                    code="time_limit",
+                    message=(
+                        f"stopped by the server at its time limit of {request.time_limit_s:g} s plus "
+                        f"{request.grace_s:g} s grace (the Dask worker did not answer)"
+                    ),
+                )
+            if stopped is not None:
+                control.set({"beat": beat, "cancel": True})
+                if started is not None:  # let the worker kill its process and report
+                    with contextlib.suppress(Exception):
+                        future.result(timeout=CANCEL_WAIT_S)
+                future.cancel()
+                outcome = stopped
+                break
+            if now >= next_beat:
+                beat += 1
+                control.set({"beat": beat, "cancel": False})
+                next_beat = now + BEAT_S
+            state = progress.get()
+            if (state["run"], state["seq"]) != seen:
+                seen = (state["run"], state["seq"])
+                if started is None or state["seq"] == 0:
+                    started = now  # a run began (Dask may re-run a task whose worker died)
+                if state["result_json"] is not None:
+                    incumbent = state["result_json"]
+                    relayed[:] = [incumbent]
+                    on_incumbent(incumbent)
+            with contextlib.suppress(Exception):  # returns as soon as the task ends (its error: below)
+                future.result(timeout=POLL_S)
+        if outcome is None:
+            try:
+                outcome = Outcome(**future.result())
+            except Exception as error:  # the Dask worker died, or the task could not run there
+                outcome = Outcome(
+                    "crashed",
+                    code="worker_crashed",
+                    message=f"the Dask worker running the solve failed: {type(error).__name__}: {error}",
+                )
+        if outcome.kind != "result":
+            if outcome.result_json is None:
+                outcome.result_json = incumbent
+            elif outcome.result_json != incumbent:  # reported just before the end: store it like any
+                on_incumbent(outcome.result_json)
+        return outcome
 
 
 # -- on the Dask worker ----------------------------------------------------------------------

@@ -59,6 +59,7 @@ log = logging.getLogger("optplace.api")
 __all__ = ["ClientBusy", "QueueFull", "SolveFailed", "SolveService"]
 
 PURGE_EVERY_S = 60.0  # or half the retention time, when that is shorter
+STORE_RETRY_S = 0.5  # between attempts to record a job's end while the store is unreachable
 STOP_REASONS = {"time_limit": StopReason.TIME_LIMIT, "memory_limit": StopReason.MEMORY_LIMIT}
 
 
@@ -276,14 +277,31 @@ class SolveService:
 
     # -- JobListener (called from supervisor threads) ----------------------------------------
     def on_incumbent(self, task: Task, result_json: str) -> None:
-        self.store.save_incumbent(task.id, task.token, result_json)
+        # A store hiccup must not stop the solve: the next incumbent or the final result follows.
+        try:
+            self.store.save_incumbent(task.id, task.token, result_json)
+        except Exception:
+            log.exception("could not store an incumbent of job %s", task.id)
 
     def on_slot_free(self) -> None:
         self.jobs.wake()
 
     def on_done(self, task: Task, outcome: Outcome) -> None:
+        """Record how the run ended, retrying while the store is unreachable (for up to half a
+        lease: after that the claim may lapse, and a re-run will record it instead). A store error
+        never turns a result into a failure."""
+        deadline = time.monotonic() + self.settings.lease_s / 2
         try:
-            self._record_outcome(task, outcome)
+            while True:
+                try:
+                    self._record_outcome(task, outcome)
+                    return
+                except Exception:
+                    if time.monotonic() >= deadline or self._stopped.is_set():
+                        log.exception("could not record the end of job %s; its lease will lapse", task.id)
+                        return
+                    log.warning("could not record the end of job %s yet; retrying", task.id, exc_info=True)
+                    time.sleep(STORE_RETRY_S)
         finally:
             self.jobs.forget(task.id)
 

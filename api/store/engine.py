@@ -63,7 +63,11 @@ def store_engine(url: str) -> Engine:
     if parsed.drivername == "sqlite":
         assert parsed.database is not None
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 10.0})
+        # SQLite connections are cheap and writes queue on the file lock anyway: enough connections
+        # that the server's threads never wait for one.
+        engine = create_engine(
+            parsed, pool_size=16, max_overflow=48, connect_args={"check_same_thread": False, "timeout": 10.0}
+        )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
     else:

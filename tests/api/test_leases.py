@@ -68,3 +68,23 @@ def test_a_replica_that_cannot_renew_stops_its_solve_before_the_lease_lapses(
 
     monkeypatch.setattr(SqlJobStore, "renew", unreachable)
     wait_for(lambda: gone(solver_pid(job)), timeout=LEASE_S)
+
+
+def test_a_store_error_while_recording_a_result_is_retried_not_a_failure(
+    replica: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the store fails the first attempt to record a finished job, the result is recorded on
+    a retry: the job completes, it is never marked failed."""
+    real_finish = SqlJobStore.finish
+    calls: list[str] = []
+
+    def flaky_finish(self: SqlJobStore, job_id: str, *args: object, **kwargs: object) -> bool:
+        calls.append(job_id)
+        if len(calls) == 1:
+            raise ConnectionError("store unreachable for a moment")
+        return real_finish(self, job_id, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqlJobStore, "finish", flaky_finish)
+    location = replica.post("/v1/jobs", json={"instance": tiny(), "method": "first_fit"}).headers["location"]
+    job = wait_for(lambda: (j := replica.get(location).json())["status"] in ("completed", "failed") and j)
+    assert job["status"] == "completed" and job["result_kind"] == "final" and len(calls) == 2

@@ -25,8 +25,7 @@ from optplace.api.guard import RequestGuard
 from optplace.api.routes import evaluate, extender, health, jobs, methods, solve, validate
 from optplace.api.service import SolveService
 from optplace.api.settings import Settings
-from optplace.api.store import open_store
-from optplace.api.store.documents import open_document_store
+from optplace.api.store import open_document_store, open_store
 from optplace.registry import list_methods
 
 DESCRIPTION = """Place DNN inference applications on shared accelerators so that every hosted
@@ -43,8 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(settings.store_url)
-        documents = open_document_store(settings.store_url)
+        store = await run_in_threadpool(open_store, settings.store_url)
+        documents = open_document_store(store)
         service = SolveService(settings, store)
         app.state.service = service
         app.state.extender_plans = PlanKeeper(documents)

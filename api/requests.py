@@ -146,11 +146,18 @@ def _lone_surrogate(text: str) -> bool:
 
 @cache
 def envelope(model: type[M]) -> type[BaseModel]:
-    """``model`` with its ``instance: Instance`` field (if any) relaxed to any JSON object."""
+    """``model`` with its ``instance: Instance`` (or ``Instance | None``) field, if any, relaxed to
+    any JSON object (or None)."""
     field = model.model_fields.get("instance")
-    if field is None or field.annotation is not Instance:
+    if field is None:
         return model
-    return create_model(f"_{model.__name__}Envelope", __base__=model, instance=(dict[str, Any], ...))
+    if field.annotation is Instance:
+        relaxed: Any = (dict[str, Any], ...)
+    elif field.annotation == Instance | None:
+        relaxed = (dict[str, Any] | None, field.default)
+    else:
+        return model
+    return create_model(f"_{model.__name__}Envelope", __base__=model, instance=relaxed)
 
 
 def prefixed(errors: list[dict[str, str]], prefix: str) -> list[dict[str, str]]:
@@ -169,8 +176,10 @@ def parse_body(data: Any, model: type[M], settings: Settings) -> M:
     errors: list[dict[str, str]] = []
     total = 0
     fields: dict[str, Any] = {}
+    validated: BaseModel | None = None
     try:
-        fields = dict(shell.model_validate(data))
+        validated = shell.model_validate(data)
+        fields = dict(validated)
     except ValidationError as error:
         for entry in validation_errors(error):
             if entry["code"] == "extra_forbidden":
@@ -180,7 +189,8 @@ def parse_body(data: Any, model: type[M], settings: Settings) -> M:
     if shell is model:
         if errors:
             raise invalid_request(errors, total=total, limit=settings.max_errors)
-        return model.model_construct(**fields)
+        assert isinstance(validated, model)
+        return validated
     raw_instance = data.get("instance") if isinstance(data, dict) else None
     instance: Instance | None = None
     if isinstance(raw_instance, dict):
@@ -189,7 +199,7 @@ def parse_body(data: Any, model: type[M], settings: Settings) -> M:
         total += instance_total
     if errors:
         raise invalid_request(errors, total=total, limit=settings.max_errors)
-    assert instance is not None
+    assert instance is not None or raw_instance is None
     return model.model_construct(**{**fields, "instance": instance})
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from optplace.api.extender import ExtenderArgs, PlanRequest
 from optplace.api.store import JobStatus
 from optplace.domain import Instance
 from optplace.params import SolveParams
@@ -51,7 +52,8 @@ class EvaluateRequest(_Input):
     )
 
 
-REQUEST_MODELS: list[type[BaseModel]] = [SolveRequest, ValidateRequest, EvaluateRequest]
+# Every body a route reads with parse_request (the extender's wire types live in api/extender.py).
+REQUEST_MODELS: list[type[BaseModel]] = [SolveRequest, ValidateRequest, EvaluateRequest, ExtenderArgs, PlanRequest]
 
 # -- outputs -------------------------------------------------------------------------------------
 
@@ -142,11 +144,12 @@ class SolverInfo(_Output):
 
 
 class WorkerInfo(_Output):
-    size: int
-    alive: int
+    size: int = Field(description="Solver slots of this replica.")
+    alive: int = Field(description="Slots that can run a solve now (worker processes alive, or Dask connected).")
     busy: int
     waiting: int
     queue_size: int
+    backend: str = Field(description="Where solves run: local (worker processes) or dask (a Dask cluster).")
 
 
 class Health(_Output):
@@ -155,7 +158,7 @@ class Health(_Output):
     python: str
     solvers: dict[str, SolverInfo]
     workers: WorkerInfo
-    store: str = Field(description="The store's kind (sqlite), never its path.")
+    store: str = Field(description="The store's kind (sqlite or postgresql), never its URL.")
     jobs: dict[str, int] = Field(description="Stored jobs by status.")
 
 

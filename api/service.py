@@ -14,16 +14,21 @@ error        500 problem (a bug, e.g. failed verification) failed, error code an
                                                            any incumbent stays
 crashed      500 problem                                   failed (worker_crashed); incumbent stays
 cancelled    -                                             cancelled; incumbent stays
-shutdown     503 problem                                   back to queued; rerun at the next start
+shutdown     503 problem                                   back to queued; rerun by any replica
+lost         -                                             left to the lease recovery: re-queued
+                                                           when its lease lapses (this replica could
+                                                           not renew its claim in the store)
 ============ ============================================ ===========================================
 
 An incumbent is stored with ``stop_reason: interrupted`` (what the solve would be if it stopped
 there), so a running, cancelled, failed or interrupted job never shows an incumbent as
 ``completed``; a limit that stops the solve sets its own reason (``time_limit``, ``memory_limit``).
 
-A server crash leaves jobs ``running`` in the store; at the next start :meth:`SolveService.recover`
-re-queues them (or marks them failed after ``max_job_attempts`` interrupted runs, so a job that
-kills the server cannot keep it down). Completed results are never touched again. Finished jobs
+Jobs live in the store that every replica shares; a job runs on whichever replica claims it
+(:mod:`optplace.api.replica`), under a lease. A replica that crashes leaves its jobs ``running``
+in the store; once their leases lapse any replica re-queues them (at once, when it restarts under
+the same ``replica_id``), or marks them failed after ``max_job_attempts`` interrupted runs, so a
+job that kills the server cannot keep it down. Completed results are never touched again. Finished jobs
 are deleted ``job_ttl_s`` after they end (:meth:`SolveService.purge_expired`, run at start and
 then every :data:`PURGE_EVERY_S` or half the retention time), and ``DELETE /v1/jobs/{id}`` deletes one at once (cancelling it
 first if it is still queued or running).
@@ -40,9 +45,10 @@ from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from optplace.api.pool import ClientBusy, Outcome, QueueFull, Task, WorkerPool
+from optplace.api.pool import Backend, ClientBusy, Outcome, QueueFull, Task, WorkerPool
+from optplace.api.replica import ReplicaJobs
 from optplace.api.settings import Settings
-from optplace.api.store import JobRecord, JobStatus, JobStore, NewJob
+from optplace.api.store import Claim, JobRecord, JobStatus, JobStore, NewJob
 from optplace.domain import Instance
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, get_method
@@ -53,6 +59,7 @@ log = logging.getLogger("optplace.api")
 __all__ = ["ClientBusy", "QueueFull", "SolveFailed", "SolveService"]
 
 PURGE_EVERY_S = 60.0  # or half the retention time, when that is shorter
+STORE_RETRY_S = 0.5  # between attempts to record a job's end while the store is unreachable
 STOP_REASONS = {"time_limit": StopReason.TIME_LIMIT, "memory_limit": StopReason.MEMORY_LIMIT}
 
 
@@ -110,6 +117,7 @@ class SolveService:
     def __init__(self, settings: Settings, store: JobStore):
         self.settings = settings
         self.store = store
+        self.replica_id = settings.replica()
         self.pool = WorkerPool(
             settings.workers,
             settings.queue_size,
@@ -120,20 +128,48 @@ class SolveService:
             workers_per_client=settings.workers_per_client(),
             active_per_client=settings.max_active_per_client,
             memory_limit_mb=settings.max_solve_memory_mb,
+            backend=self._backend(),
         )
+        self.jobs = ReplicaJobs(
+            store,
+            self.pool,
+            self._job_task,
+            replica_id=self.replica_id,
+            lease_s=settings.lease_s,
+            heartbeat_s=settings.heartbeat_s,
+            claim_poll_s=settings.claim_poll_s,
+            max_attempts=settings.max_job_attempts,
+        )
+        # Admission counts the store, then inserts: one at a time here, so one replica alone
+        # never admits past its limits (replicas together may overshoot by one job each).
+        self._admission = threading.Lock()
         self._stopped = threading.Event()
         self._purger: threading.Thread | None = None
+
+    def _backend(self) -> Backend | None:
+        """Dask workers when a scheduler is configured; None: the pool's local worker processes."""
+        if self.settings.dask_scheduler is None:
+            return None
+        from optplace.api.dask_workers import DaskBackend
+
+        return DaskBackend(
+            self.settings.dask_scheduler,
+            self.settings.workers,
+            self.settings.method_modules,
+            orphan_after_s=self.settings.lease_s / 2,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         self.pool.start()
-        self.recover()
+        self.jobs.start()
         self.purge_expired()
         self._purger = threading.Thread(target=self._purge_loop, name="optplace-purge", daemon=True)
         self._purger.start()
 
     def stop(self) -> None:
         self._stopped.set()
+        self.jobs.stop()
         self.pool.stop()
         if self._purger is not None:
             self._purger.join(timeout=5)
@@ -154,17 +190,6 @@ class SolveService:
             except Exception:  # a failed purge is retried next time; it must not stop the thread
                 log.exception("could not purge expired jobs")
 
-    def recover(self) -> list[str]:
-        """Queue every job the store holds as queued, after turning interrupted runs back to queued."""
-        ids = self.store.recover(self.settings.max_job_attempts)
-        for job_id in ids:
-            task = self._job_task(job_id)
-            if task is not None:
-                self.pool.submit(task, bounded=False)
-        if ids:
-            log.info("re-queued %d stored jobs", len(ids))
-        return ids
-
     # -- synchronous solves ------------------------------------------------------------------
     async def solve_now(self, instance_json: str, method: str, params: SolveParams, client: str = "") -> str:
         """Run one solve on a worker and return the SolveResult JSON (raises QueueFull, ClientBusy,
@@ -181,7 +206,8 @@ class SolveService:
             start_by=time.monotonic() + self.settings.sync_wait_s,
             client=client,
         )
-        self.pool.submit(task)
+        backlog, client_backlog = await asyncio.to_thread(self.store.load, client, self.replica_id)
+        self.pool.submit(task, backlog=backlog, client_backlog=client_backlog)
         waiting = asyncio.wrap_future(future)
         try:
             outcome = await asyncio.wait_for(asyncio.shield(waiting), timeout=self.settings.sync_wait_s)
@@ -200,23 +226,27 @@ class SolveService:
     def submit_job(
         self, instance: Instance, instance_json: str, method: str, params: SolveParams, client: str = ""
     ) -> JobRecord:
-        """Store a new job and queue it (raises QueueFull or ClientBusy without storing anything)."""
-        job_id = uuid.uuid4().hex
-        dumped = params.model_dump(mode="json")
-        task = Task(job_id, "job", instance_json, method, dumped, self.settings.wall_clock_s(dumped), client=client)
-        self.pool.admit(task)
-        try:
-            record = self.store.create(
-                NewJob(job_id, instance_json, instance.name, len(instance.applications), method, dumped, client)
-            )
-        except BaseException:
-            self.pool.withdraw(job_id)
-            raise
-        self.pool.release(task)
+        """Store a new job for any replica to claim (raises QueueFull or ClientBusy without storing
+        anything): the queue counts the jobs queued in the store next to this replica's tasks."""
+        job = NewJob(
+            uuid.uuid4().hex,
+            instance_json,
+            instance.name,
+            len(instance.applications),
+            method,
+            params.model_dump(mode="json"),
+            client,
+        )
+        with self._admission:
+            backlog, client_backlog = self.store.load(client, self.replica_id)
+            self.pool.check_room(client, backlog=backlog, client_backlog=client_backlog)
+            record = self.store.create(job)
+        self.jobs.wake()
         return record
 
     def cancel_job(self, job_id: str) -> JobRecord | None:
-        """queued/running -> cancelled (its worker is stopped); the incumbent stays. None if unknown."""
+        """queued/running -> cancelled; the incumbent stays. None if unknown. A job running here is
+        stopped at once; one running on another replica at that replica's next lease renewal."""
         record = self.store.cancel(job_id)
         if record is not None and record.status == JobStatus.CANCELLED:
             self.pool.cancel(job_id)
@@ -230,46 +260,78 @@ class SolveService:
             return None
         return record
 
-    def _job_task(self, job_id: str) -> Task | None:
-        record = self.store.get(job_id)
-        instance_json = self.store.instance_json(job_id)
-        if record is None or instance_json is None:
-            return None
-        limit = self.settings.effective_time_limit(record.params.get("time_limit_s"))
-        params: dict[str, Any] = {**record.params, "time_limit_s": limit}
+    def _job_task(self, claim: Claim) -> Task:
+        """The pool task of a claimed job, under the limits of this replica's settings."""
+        limit = self.settings.effective_time_limit(claim.params.get("time_limit_s"))
+        params: dict[str, Any] = {**claim.params, "time_limit_s": limit}
         return Task(
-            job_id,
+            claim.job_id,
             "job",
-            instance_json,
-            record.method,
+            claim.instance_json,
+            claim.method,
             params,
             self.settings.wall_clock_s(params),
-            client=record.client,
+            client=claim.client,
+            token=claim.token,
         )
 
     # -- JobListener (called from supervisor threads) ----------------------------------------
-    def on_start(self, task: Task) -> bool:
-        return self.store.mark_running(task.id)
-
     def on_incumbent(self, task: Task, result_json: str) -> None:
-        self.store.save_incumbent(task.id, result_json)
+        # A store hiccup must not stop the solve: the next incumbent or the final result follows.
+        try:
+            self.store.save_incumbent(task.id, task.token, result_json)
+        except Exception:
+            log.exception("could not store an incumbent of job %s", task.id)
+
+    def on_slot_free(self) -> None:
+        self.jobs.wake()
 
     def on_done(self, task: Task, outcome: Outcome) -> None:
+        """Record how the run ended, retrying while the store is unreachable (for up to half a
+        lease: after that the claim may lapse, and a re-run will record it instead). A store error
+        never turns a result into a failure."""
+        deadline = time.monotonic() + self.settings.lease_s / 2
+        try:
+            while True:
+                try:
+                    self._record_outcome(task, outcome)
+                    return
+                except Exception:
+                    if time.monotonic() >= deadline or self._stopped.is_set():
+                        log.exception("could not record the end of job %s; its lease will lapse", task.id)
+                        return
+                    log.warning("could not record the end of job %s yet; retrying", task.id, exc_info=True)
+                    time.sleep(STORE_RETRY_S)
+        finally:
+            self.jobs.forget(task.id)
+
+    def _record_outcome(self, task: Task, outcome: Outcome) -> None:
         kind = outcome.kind
         if kind == "result":
-            self.store.finish(task.id, JobStatus.COMPLETED, result_json=outcome.result_json)
+            self.store.finish(task.id, task.token, JobStatus.COMPLETED, result_json=outcome.result_json)
         elif kind == "killed":
             try:
                 result = stopped_result(task, outcome)
             except Exception as error:  # building the empty result is our code; never lose the job over it
                 log.exception("could not build the stopped result of job %s", task.id)
                 self.store.finish(
-                    task.id, JobStatus.FAILED, error={"code": "internal_error", "message": type(error).__name__}
+                    task.id,
+                    task.token,
+                    JobStatus.FAILED,
+                    error={"code": "internal_error", "message": type(error).__name__},
                 )
             else:
-                self.store.finish(task.id, JobStatus.COMPLETED, result_json=result)
+                self.store.finish(task.id, task.token, JobStatus.COMPLETED, result_json=result)
         elif kind in ("error", "crashed"):
-            self.store.finish(task.id, JobStatus.FAILED, error={"code": outcome.code, "message": outcome.message})
-        elif kind == "shutdown":
-            self.store.requeue(task.id)
-        # "cancelled": the store already says so, and keeps the last incumbent
+            self.store.finish(
+                task.id, task.token, JobStatus.FAILED, error={"code": outcome.code, "message": outcome.message}
+            )
+        elif kind in ("shutdown", "lost"):
+            # Back to the queue without counting the attempt; for a lost claim this only works if
+            # the store still names it (it came back in time), else the lease recovery re-queues it.
+            try:
+                self.store.release(task.id, task.token)
+            except Exception:
+                log.exception("could not hand job %s back to the queue; its lease will lapse", task.id)
+        # "cancelled": the store already says so (cancelled, deleted or taken over), and keeps the
+        # last incumbent

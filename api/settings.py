@@ -10,7 +10,7 @@ import ipaddress
 import os
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1"]
@@ -43,7 +43,38 @@ class Settings(BaseSettings):
     )
     store_url: str = Field(
         default="sqlite:///optplace-jobs.sqlite3",
-        description="Job store: sqlite:///relative/path or sqlite:////absolute/path.",
+        description="Job store shared by every replica: sqlite:///relative/path, sqlite:////absolute/path "
+        "(replicas on one machine), or postgresql+psycopg://user@host:port/database.",
+    )
+    replica_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="This replica's name in the store's job claims; unique among running replicas. Default: "
+        "host name, process id and a random suffix. A stable one (a StatefulSet pod name) lets a restarted "
+        "replica re-queue its interrupted jobs at once instead of after their lease.",
+    )
+    lease_s: float = Field(
+        default=30.0,
+        ge=1.0,
+        le=3600.0,
+        description="A claimed job's lease: another replica re-queues the job this long after its replica "
+        "last renewed the claim.",
+    )
+    heartbeat_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often a replica renews its claims and polls the store for cancellations of its jobs "
+        "(at most a quarter of lease_s).",
+    )
+    claim_poll_s: float = Field(
+        default=1.0, gt=0, le=60.0, description="How often an idle replica looks for jobs submitted elsewhere."
+    )
+    dask_scheduler: str | None = Field(
+        default=None,
+        pattern=r"^(tcp|tls)://[^\s]+$",
+        description="Run solves on this Dask cluster (tcp://host:8786 or tls://...) instead of local worker "
+        "processes; workers then means the solves this replica runs there at once.",
     )
     workers: int = Field(default_factory=default_workers, ge=1, le=64, description="Solver worker processes.")
     queue_size: int = Field(default=32, ge=0, description="Solves waiting for a worker before new ones get 503.")
@@ -138,6 +169,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _leases_outlive_heartbeats(self) -> Settings:
+        if self.heartbeat_s * 4 > self.lease_s:
+            raise ValueError(
+                f"heartbeat_s ({self.heartbeat_s:g}) must be at most a quarter of lease_s ({self.lease_s:g}): a "
+                "replica stops a job it cannot renew after half a lease, and needs renewals to spare before that"
+            )
+        return self
+
+    def replica(self) -> str:
+        """This replica's id: ``replica_id``, or a fresh unique one."""
+        from optplace.api.replica import default_replica_id
+
+        return self.replica_id or default_replica_id()
 
     @field_validator("token", mode="after")
     @classmethod

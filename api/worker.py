@@ -2,7 +2,9 @@
 
 The server keeps ``workers`` of these alive (:mod:`optplace.api.pool`) and kills one, with its
 child processes, when a solve outlives its time limit plus grace or its job is cancelled; a
-fresh process takes its place. Messages (all plain tuples of strings and dicts):
+fresh process takes its place (:mod:`optplace.api.supervise`). A Dask worker keeps them the same
+way, started as ``python -m optplace.api.worker --fd N`` (:mod:`optplace.api.dask_workers`).
+Messages (all plain tuples of strings and dicts):
 
 * server -> worker: ``("solve", task_id, instance_json, method, params)`` or ``("stop",)``
 * worker -> server: ``("ready", pid)`` once, then per solve any number of
@@ -118,3 +120,27 @@ def _solve(conn: Connection, task_id: str, instance_json: str, method: str, para
         return ("error", task_id, "verification_failed", str(error))
     except Exception as error:
         return ("error", task_id, "internal_error", f"{type(error).__name__}: {error}")
+
+
+def _main_from_command_line(argv: list[str]) -> int:
+    """``python -m optplace.api.worker --fd N [--method-module M]...``: serve the pipe protocol on
+    the inherited socket ``N`` for the parent process."""
+    import argparse
+    import socket
+
+    parser = argparse.ArgumentParser(prog="python -m optplace.api.worker", description="internal: a solver worker")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--method-module", action="append", default=[])
+    args = parser.parse_args(argv)
+    # A Connection reads and writes whole messages on the socket's descriptor.
+    conn = Connection(socket.socket(fileno=args.fd).detach())
+    main(conn, args.method_module, os.getppid())
+    return 0
+
+
+if __name__ == "__main__":
+    # Run the importable module's copy, not this ``__main__`` one, so plug-in methods that
+    # call ``optplace.api.worker.report_incumbent`` reach the same module the solve uses.
+    from optplace.api import worker as importable
+
+    sys.exit(importable._main_from_command_line(sys.argv[1:]))

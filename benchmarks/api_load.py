@@ -67,20 +67,22 @@ def free_port() -> int:
 class ServerUnderTest:
     """``optplace serve`` on 127.0.0.1 with a throwaway job store."""
 
-    def __init__(self, workers: int | None, folder: Path):
+    def __init__(self, workers: int | None, folder: Path, env: dict[str, str] | None = None):
+        """``env`` adds OPTPLACE_* settings (its OPTPLACE_STORE_URL replaces the throwaway store)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        store_url = (env or {}).get("OPTPLACE_STORE_URL", f"sqlite:///{folder / 'jobs.sqlite3'}")
         command = [sys.executable, "-m", "optplace", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        command += ["--log-level", "warning", "--store-url", f"sqlite:///{folder / 'jobs.sqlite3'}"]
+        command += ["--log-level", "warning", "--store-url", store_url]
         if workers is not None:
             command += ["--workers", str(workers)]
-        env = {k: v for k, v in os.environ.items() if k != "OPTPLACE_TOKEN"}
-        self.log = (folder / "server.log").open("w")
+        env = {k: v for k, v in os.environ.items() if k != "OPTPLACE_TOKEN"} | (env or {})
+        self.log = (folder / f"server-{self.port}.log").open("w")
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {(folder / 'server.log').read_text()}")
+                raise RuntimeError(f"server exited: {Path(self.log.name).read_text()}")
             try:
                 health = httpx.get(f"{self.url}/v1/health", timeout=2).json()
                 if health["workers"]["alive"] == health["workers"]["size"]:

@@ -3,7 +3,8 @@
 ``pip install optplace`` gives the library, the CLI and the HiGHS and CP-SAT methods. The extras
 add features, each imported only where it is used:
 
-* ``server``: ``optplace serve`` and ``optplace.api`` (fastapi, uvicorn, httpx, pydantic-settings, psutil);
+* ``server``: ``optplace serve`` and ``optplace.api`` (fastapi, uvicorn, httpx, pydantic-settings, psutil,
+  sqlalchemy, psycopg);
 * ``batch``: Dask clusters for ``optplace batch --scheduler``, progress bars, and the plots of
   ``optplace report`` and ``optplace calibrate --plot`` (dask[distributed], tqdm, matplotlib, psutil);
 * ``pyomo``: the ``milp_pyomo`` method;
@@ -22,7 +23,7 @@ from types import ModuleType
 from optplace.exceptions import MissingExtraError
 
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "server": ("fastapi", "uvicorn", "httpx", "pydantic_settings", "psutil"),
+    "server": ("fastapi", "uvicorn", "httpx", "pydantic_settings", "psutil", "sqlalchemy", "psycopg"),
     "batch": ("distributed", "tqdm", "matplotlib", "psutil"),
     "pyomo": ("pyomo",),
 }

@@ -4,18 +4,18 @@ configuration.
 
 The scheduler treats any status but 200 as the extender failing, so the verbs answer 200 with
 upstream's ``Error`` field for what goes wrong inside (no plan yet); malformed bodies still get
-a 422 problem. The verbs carry no bearer token (kube-scheduler cannot send one: secure them with
+a 422 problem. Bodies are read like every other route's (:func:`~optplace.api.requests.parse_request`:
+off the event loop, NaN and huge numbers reported at their pointer), and the wire types still
+match field names case-insensitively. The verbs carry no bearer token (kube-scheduler cannot send one: secure them with
 TLS and the network); plan changes do.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from optplace.api.deps import ServiceDep, SettingsDep
+from optplace.api.deps import ServiceDep
 from optplace.api.errors import ApiProblem, invalid_request
 from optplace.api.extender import (
     ExtenderArgs,
@@ -26,8 +26,8 @@ from optplace.api.extender import (
     PlanRequest,
     PlanSummary,
 )
-from optplace.api.limits import count_errors
-from optplace.api.openapi import problem, problems
+from optplace.api.openapi import json_body, problems
+from optplace.api.requests import parse_request
 from optplace.api.routes.jobs import not_found
 from optplace.api.store import JobStatus
 from optplace.domain import Instance
@@ -35,11 +35,6 @@ from optplace.k8s.extender import NoPlan, Verdict, decide
 from optplace.k8s.objects import ObjectError, Pod, read_object
 from optplace.k8s.plan import Plan, PlanError
 from optplace.result import SolveResult
-
-# FastAPI parses these bodies itself (conventional pydantic bodies): one it cannot decode is a 400.
-UNREADABLE: dict[int | str, dict[str, Any]] = {
-    400: problem("The body could not be read as JSON (for example, it is not UTF-8).")
-}
 
 # Scheduler verbs: open (kube-scheduler sends no credentials). Plan management: guarded.
 router = APIRouter(prefix="/extender", tags=["extender"])
@@ -71,9 +66,11 @@ def _verdict(request: Request, args: ExtenderArgs) -> tuple[Verdict | None, str]
         "pods pass everywhere. Nodes come back as names when the scheduler sent names (nodeCacheCapable), "
         "else as the node objects it sent."
     ),
-    responses={**problems(413, 422, 500), **UNREADABLE},
+    openapi_extra=json_body(ExtenderArgs),
+    responses=problems(413, 422, 500),
 )
-async def filter_nodes(request: Request, args: ExtenderArgs) -> ExtenderFilterResult:
+async def filter_nodes(request: Request) -> ExtenderFilterResult:
+    args = await parse_request(request, ExtenderArgs)
     verdict, error = await run_in_threadpool(_verdict, request, args)
     if verdict is None:
         return ExtenderFilterResult(Error=error)
@@ -105,9 +102,11 @@ def _name(item: dict) -> str:
         "Scores 0..10 (upstream MinExtenderPriority..MaxExtenderPriority): 10 on the plan's node for a planned "
         "application, floor(10 x SLO slack) for one the plan does not know, 0 otherwise and without a plan."
     ),
-    responses={**problems(413, 422, 500), **UNREADABLE},
+    openapi_extra=json_body(ExtenderArgs),
+    responses=problems(413, 422, 500),
 )
-async def prioritize_nodes(request: Request, args: ExtenderArgs) -> list[HostPriority]:
+async def prioritize_nodes(request: Request) -> list[HostPriority]:
+    args = await parse_request(request, ExtenderArgs)
     verdict, _ = await run_in_threadpool(_verdict, request, args)
     names = args.candidate_names()
     scores = verdict.scores if verdict is not None else {}
@@ -124,18 +123,17 @@ async def prioritize_nodes(request: Request, args: ExtenderArgs) -> list[HostPri
         "to the instance (input_hash) and its placement must pass the evaluator. The plan is kept in the job "
         "store's database, so it survives a restart."
     ),
-    responses={**problems(401, 404, 413, 422, 500), **UNREADABLE},
+    openapi_extra=json_body(PlanRequest),
+    responses=problems(401, 404, 413, 422, 500),
 )
-async def put_plan(request: Request, body: PlanRequest, service: ServiceDep, settings: SettingsDep) -> PlanSummary:
+async def put_plan(request: Request, service: ServiceDep) -> PlanSummary:
+    body = await parse_request(request, PlanRequest)  # the instance's size limits included
     if body.job_id is not None:
-        instance, result = _job_plan(service, body.job_id)
+        instance, result = await run_in_threadpool(_job_plan, service, body.job_id)
         source = {"job_id": body.job_id, "method": result.method, "input_hash": result.input_hash}
     else:
         assert body.instance is not None and body.result is not None
         instance, result = body.instance, body.result
-        too_many = count_errors(instance.model_dump(include={"applications", "nodes"}), settings)
-        if too_many:
-            raise invalid_request(too_many)
         source = {"method": result.method, "input_hash": result.input_hash}
     try:
         plan = await run_in_threadpool(Plan.from_result, instance, result, source)

@@ -59,8 +59,38 @@ class JobRecord:
     solution_status: str | None = None  # the result's status, when there is a result
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A job this replica has claimed: run it, and name ``token`` in every write of the run (a
+    write with a token the job no longer holds changes nothing)."""
+
+    job_id: str
+    token: str
+    method: str
+    params: dict[str, Any]
+    instance_json: str
+    client: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Reaped:
+    """What :meth:`JobStore.reap` did to running jobs whose claim lapsed."""
+
+    requeued: list[str]
+    failed: list[str]
+
+
 class JobStore(Protocol):
-    """Durable job state. Every write is committed before the call returns."""
+    """Durable job state shared by every replica. Every write is committed before the call returns.
+
+    A queued job is run by whichever replica claims it (:meth:`claim`): the claim turns it
+    running, counts an attempt and gives the replica a lease that lapses ``lease_s`` seconds later
+    unless renewed (:meth:`renew`). A job whose lease lapsed (its replica died or lost the store)
+    goes back to queued at the next :meth:`reap` of any replica.
+    """
+
+    kind: str
 
     def create(self, job: NewJob) -> JobRecord: ...
 
@@ -83,32 +113,52 @@ class JobStore(Protocol):
         """Delete every finished job that ended before ``cutoff``; returns how many."""
         ...
 
-    def mark_running(self, job_id: str) -> bool:
-        """queued -> running (attempts + 1); False if the job is no longer queued (e.g. cancelled)."""
+    def claim(self, owner: str, lease_s: float, *, exclude_clients: frozenset[str] = frozenset()) -> Claim | None:
+        """Claim the next queued job for replica ``owner`` (queued -> running, attempts + 1, a lease
+        of ``lease_s``); None when no job is queued (or only jobs of ``exclude_clients``). Jobs of
+        the client with the fewest running jobs go first, then the oldest. Two claims never get
+        the same job."""
         ...
 
-    def save_incumbent(self, job_id: str, result_json: str) -> bool:
-        """Store a better intermediate result of a running job; False if the job is not running."""
+    def renew(self, owner: str, tokens: dict[str, str], lease_s: float) -> set[str]:
+        """Extend the leases of ``tokens`` (job id -> claim token); returns the ids still held
+        (a job cancelled, deleted or re-queued since is missing)."""
+        ...
+
+    def save_incumbent(self, job_id: str, token: str, result_json: str) -> bool:
+        """Store a better intermediate result of a running job; False if the claim is gone."""
         ...
 
     def finish(
-        self, job_id: str, status: JobStatus, *, result_json: str | None = None, error: dict[str, str] | None = None
+        self,
+        job_id: str,
+        token: str,
+        status: JobStatus,
+        *,
+        result_json: str | None = None,
+        error: dict[str, str] | None = None,
     ) -> bool:
         """running -> completed/failed, with the final result or an error (an incumbent stays unless
-        ``result_json`` replaces it); False if the job was no longer running."""
+        ``result_json`` replaces it); False if the claim is gone."""
+        ...
+
+    def release(self, job_id: str, token: str) -> bool:
+        """running -> queued without counting the attempt (a clean shutdown interrupted it)."""
         ...
 
     def cancel(self, job_id: str) -> JobRecord | None:
         """queued/running -> cancelled; a finished job is returned unchanged; None if unknown."""
         ...
 
-    def requeue(self, job_id: str) -> bool:
-        """running -> queued without counting an attempt (a clean shutdown interrupted it)."""
+    def reap(self, max_attempts: int, *, owner: str | None = None) -> Reaped:
+        """Running jobs whose lease lapsed (and, with ``owner``, every running job that replica
+        holds: it restarted) go back to queued, or to failed once they have been tried
+        ``max_attempts`` times."""
         ...
 
-    def recover(self, max_attempts: int) -> list[str]:
-        """After a crash: running jobs go back to queued, or to failed once they have been tried
-        ``max_attempts`` times. Returns every queued job id, oldest first."""
+    def load(self, client: str, owner: str) -> tuple[int, int]:
+        """What admission counts beside the replica's own pool: (queued jobs of every client,
+        unfinished jobs of ``client`` but those replica ``owner`` runs, which its pool counts)."""
         ...
 
     def counts(self) -> dict[str, int]: ...

@@ -1,29 +1,22 @@
 """Named, versioned documents kept in the job store's database (today: the scheduler extender's plan).
 
 One row per key; every ``put`` replaces the body and increments the version, so a reader can
-check cheaply (:meth:`SqliteDocumentStore.version`) whether its cached copy is still current.
-The SQLite implementation opens its own connection to the job store's file (WAL lets both
-connections work side by side), so the job store itself is unchanged.
+check cheaply (:meth:`SqlDocumentStore.version`) whether its cached copy is still current, and
+every replica on the same store sees a plan set through any of them.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Protocol
 
-from optplace.api.store.sqlite import connect, sqlite_path
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    key TEXT PRIMARY KEY,
-    version INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-"""
+from optplace.api.store.engine import clock, reading, writing
+from optplace.api.store.schema import documents
 
 
 @dataclass(frozen=True)
@@ -44,48 +37,36 @@ class DocumentStore(Protocol):
     def close(self) -> None: ...
 
 
-class SqliteDocumentStore:
-    """:class:`DocumentStore` in a table of the job store's SQLite file."""
+class SqlDocumentStore:
+    """:class:`DocumentStore` in the ``documents`` table of the job store's database (its engine)."""
 
-    def __init__(self, path: str | Path):
-        self.path = str(path)
-        self._lock = threading.Lock()
-        self._db = connect(self.path)
-        self._db.executescript(SCHEMA)
+    def __init__(self, engine: Engine):
+        self.engine = engine
 
     def put(self, key: str, body: str) -> StoredDocument:
-        now = datetime.now(UTC).isoformat(timespec="microseconds")
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO documents (key, version, body, updated_at) VALUES (?, 1, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET version = version + 1, body = excluded.body, "
-                "updated_at = excluded.updated_at",
-                (key, body, now),
-            )
-        stored = self.get(key)
-        assert stored is not None
-        return stored
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(documents).values(key=key, version=1, body=body, updated_at=clock(self.engine))
+        statement = statement.on_conflict_do_update(
+            index_elements=[documents.c.key],
+            set_={
+                "version": documents.c.version + 1,
+                "body": statement.excluded.body,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+        with writing(self.engine) as conn:
+            conn.execute(statement)
+            row = conn.execute(select(documents).where(documents.c.key == key)).one()
+        return StoredDocument(row.key, row.version, row.body, row.updated_at)
 
     def get(self, key: str) -> StoredDocument | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT key, version, body, updated_at FROM documents WHERE key = ?", (key,)
-            ).fetchone()
-        return StoredDocument(row[0], row[1], row[2], datetime.fromisoformat(row[3])) if row else None
+        with reading(self.engine) as conn:
+            row = conn.execute(select(documents).where(documents.c.key == key)).first()
+        return StoredDocument(row.key, row.version, row.body, row.updated_at) if row else None
 
     def version(self, key: str) -> int | None:
-        with self._lock:
-            row = self._db.execute("SELECT version FROM documents WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        with reading(self.engine) as conn:
+            return conn.execute(select(documents.c.version).where(documents.c.key == key)).scalar()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-
-def open_document_store(url: str) -> DocumentStore:
-    """The document store beside the job store named by ``url`` (same database)."""
-    scheme = url.split(":", 1)[0].lower()
-    if scheme == "sqlite":
-        return SqliteDocumentStore(sqlite_path(url))
-    raise ValueError(f"unsupported store URL {url!r}: only sqlite:///path is implemented")
+        """Nothing to do: the engine belongs to the job store, which closes it."""

@@ -36,7 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=None, help="solver worker processes (default min(4, cores))")
     parser.add_argument("--queue-size", type=int, default=None, help="solves that may wait for a worker (default 32)")
     parser.add_argument(
-        "--store-url", default=None, metavar="URL", help="job store (default sqlite:///optplace-jobs.sqlite3)"
+        "--store-url",
+        default=None,
+        metavar="URL",
+        help="job store shared by replicas (default sqlite:///optplace-jobs.sqlite3; or postgresql+psycopg://...)",
     )
     parser.add_argument("--default-time-limit", type=float, default=None, metavar="S", help="default 10 s")
     parser.add_argument("--max-time-limit", type=float, default=None, metavar="S", help="cap on any time limit")

@@ -1,5 +1,6 @@
-"""Fixtures for the HTTP service: settings in a temporary folder, an in-process client, and a
-real server started on 127.0.0.1 in a subprocess."""
+"""Fixtures for the HTTP service: settings in a temporary folder, an in-process client, a real
+server started on 127.0.0.1 in a subprocess, and job stores on both databases (SQLite, and a
+throwaway PostgreSQL server shared by the session: tests/postgres.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from optplace.api.main import create_app
 from optplace.api.settings import Settings
+from tests.postgres import ENV, PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "instances" / "tiny"
@@ -28,6 +30,30 @@ PLUGIN = "tests.api.slow_method"
 
 def tiny(name: str = "ps_one_per_gpu") -> dict[str, Any]:
     return json.loads((TINY / f"{name}.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole session (see tests/postgres.py for when it skips or fails)."""
+    wanted = os.environ.get(ENV, "")
+    if wanted == "skip":
+        pytest.skip(f"{ENV}=skip: PostgreSQL tests skipped on request")
+    try:
+        server = PostgresServer()
+    except Exception as error:
+        if wanted == "require":
+            pytest.fail(f"PostgreSQL is required ({ENV}=require) but could not be started: {error}")
+        pytest.skip(f"PostgreSQL could not be started ({error}); set {ENV}=require to make this a failure")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty job store URL on each database in turn."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
+    return request.getfixturevalue("postgres").new_database()
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:

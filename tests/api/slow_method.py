@@ -1,7 +1,8 @@
 """A test-only method, loaded into a server with ``OPTPLACE_METHOD_MODULES=tests.api.slow_method``.
 
 ``test_sleep`` places like first_fit, reports that placement as an incumbent, then sleeps for
-``options.sleep_s`` seconds ignoring its time limit: a solver that overruns, to test the
+``options.sleep_s`` seconds ignoring its time limit (the incumbent's message names the solving
+process, so that a test can check that a kill was real): a solver that overruns, to test the
 server's wall-clock kill, cancellation and restart survival. It is registered as a baseline so
 that ``auto`` (which runs the heuristics) never picks it up.
 """
@@ -32,7 +33,10 @@ class CrashOptions(MethodOptions):
     "test_sleep", "Test only: first_fit, reported as an incumbent, then a long sleep", "baseline", options=SleepOptions
 )
 def test_sleep(instance: Instance, params: SolveParams) -> MethodOutput:
+    import os
+
     output = first_fit(instance, params)
+    output.message = f"incumbent from process {os.getpid()}"  # so that a test can check the process died
     report_incumbent(output)
     time.sleep(SleepOptions.of(params).sleep_s)
     output.message = "slept to the end"

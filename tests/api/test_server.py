@@ -114,9 +114,11 @@ def test_full_queue_answers_503_with_retry_after(http: httpx.Client) -> None:
 
 
 def test_restart_loses_nothing(start_server: Callable[..., Server], tmp_path: Path) -> None:
-    """Kill -9 the server mid-job: after a restart on the same store, finished results are intact and
-    the interrupted job runs again to completion."""
-    first = start_server({"OPTPLACE_WORKERS": "1"})
+    """Kill -9 the server mid-job: after a restart under the same replica id on the same store,
+    finished results are intact and the interrupted job runs again to completion at once (without
+    waiting for its lease to lapse)."""
+    solo = {"OPTPLACE_WORKERS": "1", "OPTPLACE_REPLICA_ID": "solo"}
+    first = start_server(solo)
     done = first.http.post("/v1/jobs", json={"instance": tiny(), "method": "first_fit"}).headers["location"]
     finished = wait_for(lambda: (j := first.http.get(done).json())["status"] == "completed" and j)
     interrupted = first.http.post("/v1/jobs", json=sleepy(2)).headers["location"]
@@ -124,7 +126,7 @@ def test_restart_loses_nothing(start_server: Callable[..., Server], tmp_path: Pa
     wait_for(lambda: first.http.get(interrupted).json()["result_kind"] == "incumbent")
     first.stop(signal.SIGKILL)
 
-    second = start_server({"OPTPLACE_WORKERS": "1"})
+    second = start_server(solo)
     assert second.http.get(done).json() == finished
     rerun = wait_for(lambda: (j := second.http.get(interrupted).json())["status"] == "completed" and j)
     assert rerun["attempts"] == 2 and rerun["result_kind"] == "final"

@@ -79,3 +79,17 @@ def test_docs_can_be_turned_off(tmp_path) -> None:
 
 def _paths(app) -> list[tuple[str, set[str]]]:
     return [(pattern.pattern.strip("^$"), methods) for pattern, methods in app.state.route_methods]
+
+
+def test_scale_out_settings_are_checked() -> None:
+    """A heartbeat slower than a quarter of the lease, or a Dask address that is not tcp:// or
+    tls://, is refused; replica ids default to unique names and keep a given one."""
+    Settings(lease_s=8, heartbeat_s=2)
+    with pytest.raises(ValidationError, match="at most a quarter of lease_s"):
+        Settings(lease_s=8, heartbeat_s=2.5)
+    assert Settings(dask_scheduler="tls://scheduler:8786").dask_scheduler == "tls://scheduler:8786"
+    for address in ("scheduler:8786", "inproc://x", "tcp://a b"):
+        with pytest.raises(ValidationError):
+            Settings(dask_scheduler=address)
+    assert Settings().replica() != Settings().replica()
+    assert Settings(replica_id="optplace-0").replica() == "optplace-0"

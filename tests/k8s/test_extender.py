@@ -275,3 +275,26 @@ def test_plan_instances_obey_the_server_size_limits(tmp_path: Path, cluster, pla
         )
     assert response.status_code == 422
     assert response.json()["errors"][0]["code"] == "too_many_items"
+
+
+def test_extender_bodies_take_the_shared_parsing_path(planned: TestClient) -> None:
+    """The verbs and the plan read bodies like every route: NaN and huge numbers are 422s at their
+    pointer, a body that is not JSON is a 422 json_invalid, and lower-case field names still match."""
+    nan = planned.post(
+        "/v1/extender/filter",
+        content=b'{"pod": {"metadata": {"name": "p"}, "spec": {"priority": NaN}}, "nodenames": ["n1"]}',
+        headers={"content-type": "application/json"},
+    )
+    assert nan.status_code == 422
+    assert nan.json()["errors"][0] == {
+        "field": "pod.spec.priority",
+        "pointer": "/pod/spec/priority",
+        "code": "finite_number",
+        "message": "NaN is not a JSON number; give a finite number",
+    }
+    garbled = planned.post("/v1/extender/prioritize", content=b"\xff{", headers={"content-type": "application/json"})
+    assert garbled.status_code == 422 and garbled.json()["errors"][0]["code"] == "json_invalid"
+    lower = planned.post("/v1/extender/prioritize", json={"pod": {"metadata": {"name": "p"}}, "nodenames": ["a"]})
+    assert lower.status_code == 200 and lower.json() == [{"Host": "a", "Score": 0}]
+    huge = planned.put("/v1/extender/plan", json={"instance": {"name": "x", "nodes": 1e300}, "result": {}})
+    assert huge.status_code == 422 and huge.json()["errors"][0]["pointer"] == "/instance/nodes"

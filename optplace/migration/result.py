@@ -1,0 +1,116 @@
+"""What a re-placement returns: the target placement, the ordered plan, and what blocked it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from optplace.evaluate import Violation
+from optplace.result import SolveResult
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, ser_json_inf_nan="null")
+
+
+class StepAction(StrEnum):
+    """One operation on the cluster; a move is start, shift, stop (make before break)."""
+
+    EVICT = "evict"  # stop an application that the target leaves unplaced (traffic and copy)
+    START = "start"  # start a copy on the destination; it holds memory but no traffic yet
+    SHIFT = "shift"  # send the application's traffic to its started copy
+    STOP = "stop"  # stop the copy at the source, which no longer has traffic
+
+
+class Purpose(StrEnum):
+    """Why an application changes place."""
+
+    ADMIT = "admit"  # it runs nowhere yet (new, or waiting)
+    RECOVER = "recover"  # its accelerator failed
+    DRAIN = "drain"  # it leaves a draining accelerator
+    RELIEVE = "relieve"  # it leaves an accelerator or node that violates a limit or SLO now
+    REBALANCE = "rebalance"  # a voluntary move that makes the target possible
+    PARK = "park"  # a temporary move that breaks a cycle of moves
+    UNPARK = "unpark"  # from its parking accelerator to its target
+    EVICT = "evict"  # the target leaves it unplaced
+
+
+class PlanStep(_Out):
+    """One step of the plan and the state right after it (checked by the evaluator)."""
+
+    index: int = Field(description="1-based position in the plan.")
+    action: StepAction
+    application: str
+    accelerator: str = Field(
+        description="Where the step acts: the destination of start/shift, the source of stop/evict."
+    )
+    source: str | None = Field(
+        default=None, description="For shift: where the traffic came from (None for admissions)."
+    )
+    purpose: Purpose
+    loads_backend: bool = Field(
+        default=False,
+        description="start: a new backend process is loaded (no shared backend of the model runs there); "
+        "stop/evict: the backend process goes away with it.",
+    )
+    memory_mb: float = Field(default=0.0, description="Memory the step takes (+) or frees (-) on its node or device.")
+    load_time_ms: float | None = Field(
+        default=None, description="start with a new backend: the profile's load_time_ms, when known."
+    )
+    utilization: float = Field(description="The accelerator's utilisation after the step.")
+    memory_used_mb: float = Field(description="Memory used after the step where the step's memory counts.")
+    memory_limit_mb: float = Field(description="Its limit (node, or the device for types with their own memory).")
+
+
+class MissingCapacity(_Out):
+    """A step that no order could make safe, and by how much its state breaks the limits."""
+
+    application: str
+    step: StepAction = Field(description="The first step of the operation that fails (start or shift).")
+    accelerator: str
+    node: str
+    memory_mb: float = Field(description="Memory beyond the limit in that state (0 when memory is not short).")
+    utilization: float = Field(description="Utilisation beyond the cap in that state (0 when the cap holds).")
+    budget: bool = Field(default=False, description="True when max_moves, not capacity, stopped the move.")
+    violations: list[Violation] = Field(default_factory=list, description="What the evaluator found in that state.")
+    detail: str = ""
+
+
+class PlanOutcome(StrEnum):
+    COMPLETE = "complete"  # the plan reaches the best target the method found
+    FALLBACK = "fallback"  # the best target had no safe order (or needed too many moves); see blocked
+    NONE = "none"  # the method found no target placement; nothing to do
+
+
+class ReplanResult(_Out):
+    """What ``optplace.replan`` returns: the verified target, the safe plan to it, and its cost."""
+
+    outcome: PlanOutcome
+    target: SolveResult = Field(description="The placement the plan ends in, verified like any solve result.")
+    plan: list[PlanStep] = Field(default_factory=list)
+    moves: int = Field(default=0, description="Migrations of running applications (parking legs included).")
+    parking_moves: int = 0
+    budgeted_moves: int = Field(default=0, description="Moves that count against max_moves.")
+    max_moves: int | None = None
+    evictions: int = 0
+    admissions: int = Field(default=0, description="Applications started that ran nowhere (new, waiting or lost).")
+    move_cost: float = Field(default=0.0, description="Sum over moves of their cost under the changes' move_cost.")
+    move_cost_unit: str = "moves"
+    states_checked: int = Field(default=0, description="Intermediate states the evaluator checked.")
+    blocked: list[MissingCapacity] = Field(
+        default_factory=list, description="Operations of the best target that no safe order could do."
+    )
+    best_hosted: int | None = Field(default=None, description="Applications the best target hosts (fallback only).")
+    initial_violations: list[Violation] = Field(
+        default_factory=list, description="What is violated right after the changes, before any step."
+    )
+    lost: list[str] = Field(default_factory=list, description="Applications whose accelerator failed.")
+    runtime_s: float = 0.0
+    solve_runtime_s: float = 0.0
+    plan_runtime_s: float = 0.0
+    message: str = ""
+
+    def placement(self) -> dict[str, str]:
+        """The target placement as application -> accelerator."""
+        return self.target.placement()

@@ -19,6 +19,7 @@ from optplace.api.routes.jobs import job_out
 from optplace.api.routes.solve import busy, check_method
 from optplace.api.schemas import JobOut, ReplanRequest
 from optplace.api.service import QueueFull, SolveFailed, effective_params
+from optplace.api.settings import Settings
 from optplace.api.worker import REPLAN_TASK
 from optplace.io import InstanceError
 from optplace.migration import ChangesError, ReplanResult, check_changes, check_running
@@ -26,11 +27,22 @@ from optplace.migration import ChangesError, ReplanResult, check_changes, check_
 router = APIRouter(tags=["replan"])
 
 
-async def parse_replan(request: Request) -> ReplanRequest:
+async def parse_replan(request: Request, settings: Settings) -> ReplanRequest:
     """The body, with the changes checked against the instance (422 pointing into the body)."""
     body = await parse_request(request, ReplanRequest)
     check_method(body.method)
     errors = []
+    total = len(body.instance.applications) + len(body.changes.add_applications)
+    if total > settings.max_applications:
+        errors.append(
+            {
+                "field": "changes.add_applications",
+                "pointer": "/changes/add_applications",
+                "code": "too_many_items",
+                "message": f"{total} applications with the added ones; this server accepts at most "
+                f"{settings.max_applications} (OPTPLACE_MAX_APPLICATIONS)",
+            }
+        )
     try:
         check_changes(body.instance, body.changes)
     except ChangesError as error:
@@ -62,7 +74,7 @@ def task_json(body: ReplanRequest) -> str:
     responses=problems(401, 413, 422, 500, 503),
 )
 async def replan(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
-    body = await parse_replan(request)
+    body = await parse_replan(request, settings)
     params = effective_params(settings, body.params)
     try:
         result_json = await service.solve_now(task_json(body), REPLAN_TASK, params)
@@ -89,7 +101,7 @@ async def replan(request: Request, service: ServiceDep, settings: SettingsDep) -
     },
 )
 async def create_replan_job(request: Request, response: Response, service: ServiceDep, settings: SettingsDep) -> JobOut:
-    body = await parse_replan(request)
+    body = await parse_replan(request, settings)
     params = effective_params(settings, body.params)
     try:
         record = await run_in_threadpool(service.submit_job, body.instance, task_json(body), REPLAN_TASK, params)

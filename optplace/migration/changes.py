@@ -12,10 +12,11 @@ a move. Decisions (also in ``docs/replan.md``):
   application is a contradiction and an error.
 * ``max_moves`` limits migrations of running applications. Leaving a draining accelerator is
   mandatory and does not count; a temporary move to a parking accelerator does.
-* Move cost ``moves`` counts migrations (the ``min_migrations`` objective); ``load_time_ms`` and
-  ``memory_mb`` weigh each move by the model's profile on the destination type (the time to
-  start its backend there, the memory its copy holds during the move). Leaving an application
-  unplaced costs as much as its dearest move, so eviction is never a cheap way out.
+* Move cost ``moves`` counts migrations; ``load_time_ms`` and ``memory_mb`` weigh each move by the
+  model's profile on the destination type (the time to start its backend there, the memory its
+  copy holds during the move). Evicting a running application costs ``EVICTION_WEIGHT`` times its
+  dearest move: a make-before-break move keeps it running, an eviction does not, so at equal
+  hosted weight the target moves rather than evicts.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from optplace.domain import Application, Instance, Name, Objective, PositiveFloa
 from optplace.io import InstanceError
 
 MAX_MOVES_LIMIT = 1_000_000
+EVICTION_WEIGHT = 2.0  # an eviction costs this many of the application's dearest move
 
 
 class MoveCost(StrEnum):
@@ -271,7 +273,8 @@ def target_instance(situation: Situation, current: Mapping[str, str], pinned: Se
     Unavailable and draining accelerators are gone (and nodes left without accelerators);
     ``current`` says where each application runs now (positions on removed accelerators are
     dropped: those applications must move anyway); ``pinned`` adds pins to the instance's own.
-    Objectives: ``max_hosted``, then the move cost, then ``min_accelerators``.
+    Objectives: ``max_hosted``, then the move cost (as ``min_cost``, see :func:`_move_costs`),
+    then ``min_migrations`` and ``min_accelerators``.
     """
     gone = situation.unavailable | situation.draining
     nodes = []
@@ -282,7 +285,6 @@ def target_instance(situation: Situation, current: Mapping[str, str], pinned: Se
     usable = {acc.name: acc.type for node in nodes for acc in node.accelerators}
     mode = situation.changes.move_cost
     models = situation.instance.model_map()
-    type_cost_free = mode != MoveCost.MOVES
     apps = []
     for app in situation.instance.applications:
         where = current.get(app.name)
@@ -290,20 +292,14 @@ def target_instance(situation: Situation, current: Mapping[str, str], pinned: Se
         update: dict = {
             "current_accelerator": where,
             "pinned": where is not None and (app.pinned or app.name in pinned),
-            "cost_by_accelerator": {k: v for k, v in app.cost_by_accelerator.items() if k in usable},
+            "cost_by_accelerator": _move_costs(app, where, usable, models[app.model].profiles, mode),
             "value_by_accelerator": {k: v for k, v in app.value_by_accelerator.items() if k in usable},
         }
-        if type_cost_free:
-            update["cost_by_accelerator"] = _move_costs(app, where, usable, models[app.model].profiles, mode)
         apps.append(app.model_copy(update=update))
-    if mode == MoveCost.MOVES:
-        objectives = [Objective.MAX_HOSTED, Objective.MIN_MIGRATIONS, Objective.MIN_ACCELERATORS]
-        types = situation.instance.accelerator_types
-    else:
-        # min_cost then carries only the move costs; min_migrations breaks its ties (and keeps the
-        # heuristics' "stay where you are" first step).
-        objectives = [Objective.MAX_HOSTED, Objective.MIN_COST, Objective.MIN_MIGRATIONS, Objective.MIN_ACCELERATORS]
-        types = [t.model_copy(update={"cost": 0.0}) for t in situation.instance.accelerator_types]
+    # min_cost carries only the move costs (accelerator fixed costs are 0 here); min_migrations
+    # breaks its ties (and keeps the heuristics' "stay where you are" first step).
+    objectives = [Objective.MAX_HOSTED, Objective.MIN_COST, Objective.MIN_MIGRATIONS, Objective.MIN_ACCELERATORS]
+    types = [t.model_copy(update={"cost": 0.0}) for t in situation.instance.accelerator_types]
     data = situation.instance.model_copy(
         update={"nodes": nodes, "applications": apps, "objectives": objectives, "accelerator_types": types}
     ).model_dump()
@@ -319,10 +315,12 @@ def move_cost(profiles: Mapping, accelerator_type: str, mode: MoveCost) -> float
 
 
 def _move_costs(app: Application, where: str | None, usable: dict[str, str], profiles: Mapping, mode: MoveCost) -> dict:
-    """min_cost coefficients: staying costs -E, moving to d costs cost(d) - E, leaving unplaced 0,
-    with E the dearest move; so unplacing an application costs E more than keeping it."""
+    """min_cost coefficients of a running application: staying costs -E, moving to d costs
+    cost(d) - E, leaving it unplaced 0, with E = EVICTION_WEIGHT x its dearest move (over every
+    usable accelerator its model runs on, its own included). Relative to staying: a move costs
+    cost(d), an eviction E. Applications that run nowhere cost nothing anywhere."""
     if where is None:
         return {}
-    costs = {d: move_cost(profiles, t, mode) for d, t in usable.items() if t in profiles and d != where}
-    dearest = max(costs.values(), default=0.0)
-    return {**{d: c - dearest for d, c in costs.items()}, where: -dearest}
+    costs = {d: move_cost(profiles, t, mode) for d, t in usable.items() if t in profiles}
+    evict = EVICTION_WEIGHT * max(costs.values(), default=0.0)
+    return {d: (c if d != where else 0.0) - evict for d, c in costs.items()}

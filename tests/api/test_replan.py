@@ -57,6 +57,18 @@ def test_replan_errors_point_into_the_body(client: TestClient) -> None:
     assert errors[0]["pointer"] == "/instance/applications/1/current_accelerator"
 
 
+def test_replan_counts_added_applications_against_the_server_limit(tmp_path) -> None:
+    """Added applications count towards OPTPLACE_MAX_APPLICATIONS like the instance's own."""
+    from optplace.api.main import create_app
+    from tests.api.conftest import make_settings
+    from tests.migration.builders import app
+
+    with TestClient(create_app(make_settings(tmp_path, max_applications=4))) as small:
+        response = small.post("/v1/replan", json=body(add_applications=[app("w1", "m0"), app("w2", "m1")]))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == "/changes/add_applications"
+
+
 def test_replan_job_runs_on_the_job_machinery(client: TestClient) -> None:
     """POST /v1/replan/jobs answers 202; the job (method 'replan') completes with a ReplanResult."""
     response = client.post("/v1/replan/jobs", json=body(draining_accelerators=["g2"]))

@@ -111,15 +111,39 @@ def test_move_cost_by_load_time_moves_the_quickest_model():
     assert by_memory.moves == 1 and by_memory.move_cost == 1000
 
 
-def test_target_instance_drops_lost_places_and_encodes_move_costs():
-    """The target instance has no draining accelerator, and staying home is the cheapest choice."""
-    now = situation(one_node_two_gpus(), {"draining_accelerators": ["ga"], "move_cost": "load_time_ms"})
+def test_target_instance_drops_draining_places_and_encodes_move_costs():
+    """The target instance lacks the draining accelerator; relative to staying, a move costs its
+    load time (or 1) and an eviction twice the dearest move."""
+    now = situation(drain_into_full_node(), {"draining_accelerators": ["g2"], "move_cost": "load_time_ms"})
     spec = target_instance(now, now.start)
-    assert [acc.name for _, acc in spec.accelerators()] == ["gb"]
-    assert spec.objectives[:2] == [Objective.MAX_HOSTED, Objective.MIN_COST]
-    a, b = spec.applications
-    assert a.current_accelerator is None and a.cost_by_accelerator == {}
-    assert b.cost_by_accelerator == {"gb": 0.0} and all(t.cost == 0 for t in spec.accelerator_types)
+    assert [acc.name for _, acc in spec.accelerators()] == ["g1", "g3"]
+    assert spec.objectives == [
+        Objective.MAX_HOSTED,
+        Objective.MIN_COST,
+        Objective.MIN_MIGRATIONS,
+        Objective.MIN_ACCELERATORS,
+    ]
+    y, x, _ = spec.applications
+    assert y.current_accelerator is None and y.cost_by_accelerator == {}
+    assert x.cost_by_accelerator == {"g1": -200.0, "g3": -100.0} and all(t.cost == 0 for t in spec.accelerator_types)
+    counted = target_instance(situation(drain_into_full_node(), {"draining_accelerators": ["g2"]}), now.start)
+    assert counted.applications[1].cost_by_accelerator == {"g1": -2.0, "g3": -1.0}
+
+
+def test_a_move_is_preferred_to_an_eviction():
+    """At equal hosted weight the target moves a running application rather than evict one for a
+    waiting one: x's rate rise overloads g1; x moving to g2 hosts three, and so would evicting x
+    (or f) to admit w, which only fits on g2 while x is not there."""
+    nodes = [gpu_node("n1", ["g1"], memory_mb=5000), gpu_node("n2", ["g2"], memory_mb=5000, labels={"zone": "b"})]
+    apps = [
+        app("x", "m0", "g1"),
+        app("f", "m1", "g1", rate_rps=12.0),
+        app("g", "m2", "g2", rate_rps=10.0),
+        app("w", "m3", rate_rps=5.0, required_labels={"zone": "b"}),
+    ]
+    result = replan(cluster(nodes, apps), {"rates_rps": {"x": 5.0}})
+    assert result.target.hosted == 3 and result.evictions == 0
+    assert shifts(result) == [("x", "g1", "g2")] and result.plan[1].purpose == Purpose.RELIEVE
 
 
 def test_objectives_override_is_refused():

@@ -413,7 +413,8 @@ class Planner:
     def settle(self) -> bool:
         """Give up the pending operations and make the current state clean by evictions alone:
         empty the draining accelerators, then evict, lowest priority first, from whatever place
-        still violates something. False if only pinned applications are left to evict."""
+        still violates something. False when that cannot clear every violation (only pinned
+        applications left where one sits, or no eviction step is acceptable)."""
         self.pending = []
         for app, acc in list(self.traffic.items()):
             if acc in self.situation.draining:

@@ -117,7 +117,8 @@ def replan(
         return ReplanResult(
             outcome=PlanOutcome.NONE,
             target=best,
-            message="no safe plan: pinned applications still violate after every possible eviction",
+            message="no safe plan: evictions alone could not clear every violation (only pinned applications "
+            "left there, or no eviction step was safe)",
             **timer.fields(started),
             **common,
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from optplace.evaluate import Evaluation, Violation, evaluate
+from optplace.evaluate import Evaluation, Violation, ViolationCode, evaluate
 from optplace.migration.changes import Situation
 from optplace.migration.result import PlanStep, StepAction
 
@@ -24,7 +24,11 @@ class PlanVerificationError(RuntimeError):
 
 
 def violation_key(v: Violation) -> tuple:
-    return (v.code, v.application, v.accelerator, v.node)
+    """What a violation is about, for "was it there after the changes?". An unstable accelerator
+    (utilisation >= 1) is the extreme of one over its cap: losing load can turn the first into the
+    second, which is the same violation, improving."""
+    code = ViolationCode.UTILIZATION_CAP_EXCEEDED if v.code == ViolationCode.UNSTABLE else v.code
+    return (code, v.application, v.accelerator, v.node)
 
 
 def places_of(traffic: Mapping[str, str], copies: Mapping[str, str], node_of: Mapping[str, str]) -> dict[str, set[str]]:

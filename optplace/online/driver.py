@@ -46,13 +46,15 @@ class RunResult:
     records: list[StepRecord] = field(default_factory=list)
 
     def totals(self) -> dict[str, float]:
-        """Application-minutes demanded, hosted and in violation; moves; decision time per event."""
+        """Application-minutes demanded, hosted, in violation and hosted without violation ("clean");
+        moves; evictions; decision time per event (per step when the policy never re-plans)."""
         per_step = self.step_s / 60.0
         events = [r.decision_s for r in self.records if r.replanned] or [r.decision_s for r in self.records]
         return {
             "app_minutes_demanded": per_step * sum(r.active for r in self.records),
             "app_minutes_hosted": per_step * sum(r.hosted for r in self.records),
             "app_minutes_violating": per_step * sum(r.violating for r in self.records),
+            "app_minutes_clean": per_step * sum(r.hosted - r.violating for r in self.records),
             "moves": float(sum(r.moves for r in self.records)),
             "evictions": float(sum(r.evictions for r in self.records)),
             "decisions": float(len(events)),

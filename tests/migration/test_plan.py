@@ -101,3 +101,19 @@ def test_replay_rejects_a_plan_whose_order_overflows_memory():
     problems = verify_plan(now, y_steps + x_steps, target)
     assert problems and "node_memory_exceeded" in problems[0]
     assert verify_plan(now, x_steps, target) == ["the plan does not end in the target placement"]
+
+
+def test_an_unstable_accelerator_may_become_merely_overloaded_on_the_way():
+    """Evicting z from an unstable g1 (rho 1.05) leaves it over its cap (0.9): the same violation,
+    improving, so the step is safe; evicting y then clears it."""
+    instance = cluster(
+        [gpu_node("n1", ["g1"], memory_mb=5000)],
+        [app("x", "m0", "g1"), app("z", "m1", "g1"), app("y", "m2", "g1")],
+    )
+    planner = Planner(situation(instance, Changes(rates_rps={"x": 12.0, "z": 3.0, "y": 6.0})))
+    assert [v.code for v in planner.initial.violations][0] == ViolationCode.UNSTABLE
+    assert planner.run({"x": "g1"})
+    assert [(s.action, s.application, round(s.utilization, 2)) for s in planner.steps] == [
+        (StepAction.EVICT, "z", 0.9),
+        (StepAction.EVICT, "y", 0.6),
+    ]

@@ -110,17 +110,7 @@ def check_changes(instance: Instance, changes: Changes) -> None:
     models = instance.model_map()
     type_names = {t.name for t in instance.accelerator_types}
 
-    removed: set[str] = set()
-    for i, name in enumerate(changes.remove_applications):
-        if name not in apps:
-            error(
-                f"/remove_applications/{i}",
-                "invalid_reference",
-                f"unknown application {name!r}; name one of the instance's",
-            )
-        elif name in removed:
-            error(f"/remove_applications/{i}", "duplicate", f"application {name!r} is removed twice")
-        removed.add(name)
+    removed = _check_names(changes.remove_applications, "remove_applications", "application", set(apps), error)
     for name in changes.rates_rps:
         if name not in apps:
             error(
@@ -158,8 +148,10 @@ def check_changes(instance: Instance, changes: Changes) -> None:
                 if acc_name not in accelerators:
                     error(f"{where}/{field}/{acc_name}", "invalid_reference", f"unknown accelerator {acc_name!r}")
 
-    unavailable = _check_accelerators(changes.unavailable_accelerators, "unavailable_accelerators", accelerators, error)
-    draining = _check_accelerators(changes.draining_accelerators, "draining_accelerators", accelerators, error)
+    unavailable = _check_names(
+        changes.unavailable_accelerators, "unavailable_accelerators", "accelerator", accelerators, error
+    )
+    draining = _check_names(changes.draining_accelerators, "draining_accelerators", "accelerator", accelerators, error)
     for i, name in enumerate(changes.draining_accelerators):
         if name in unavailable:
             error(f"/draining_accelerators/{i}", "conflict", f"accelerator {name!r} is also unavailable; list it once")
@@ -195,13 +187,14 @@ def check_changes(instance: Instance, changes: Changes) -> None:
         raise ChangesError(errors)
 
 
-def _check_accelerators(names: list[str], field: str, known: set[str], error) -> set[str]:
+def _check_names(names: list[str], field: str, kind: str, known: set[str], error) -> set[str]:
+    """Each name must be a known ``kind`` and listed once; returns the names."""
     seen: set[str] = set()
     for i, name in enumerate(names):
         if name not in known:
-            error(f"/{field}/{i}", "invalid_reference", f"unknown accelerator {name!r}; name one of the instance's")
+            error(f"/{field}/{i}", "invalid_reference", f"unknown {kind} {name!r}; name one of the instance's")
         elif name in seen:
-            error(f"/{field}/{i}", "duplicate", f"accelerator {name!r} is listed twice")
+            error(f"/{field}/{i}", "duplicate", f"{kind} {name!r} is listed twice")
         seen.add(name)
     return seen
 

@@ -412,26 +412,45 @@ class Planner:
 
     def settle(self) -> bool:
         """Give up the pending operations and make the current state clean by evictions alone:
-        empty the draining accelerators, then evict, lowest priority first, from whatever place
-        still violates something. False when that cannot clear every violation (only pinned
-        applications left where one sits, or no eviction step is acceptable)."""
+        empty the draining accelerators, then, place by place (an accelerator, or a node for
+        node-wide limits), evict from whatever still violates: of the lowest priority there, the
+        smallest application whose departure alone clears the place, else the busiest one. False
+        when that cannot clear every violation (only pinned applications left where one sits, or
+        no eviction step is acceptable)."""
         self.pending = []
         for app, acc in list(self.traffic.items()):
             if acc in self.situation.draining:
                 self.evict(Operation(app, acc, None, Purpose.EVICT))
         while True:
             state = evaluate(self.instance, self.traffic)
-            placed = [v for v in state.violations if v.accelerator or v.node]
             if not state.violations:
                 return True
-            if not placed:
+            places = [place for v in state.violations if (place := v.accelerator or v.node) is not None]
+            if not places:
                 return False
-            candidates = [
-                app
-                for app, acc in self.traffic.items()
-                if not self.apps[app].pinned
-                and any(v.accelerator == acc or (v.accelerator is None and v.node == self.node_of[acc]) for v in placed)
-            ]
-            candidates.sort(key=lambda a: (self.apps[a].priority, -self.apps[a].rate_rps))
-            if not any(self.evict(Operation(a, self.traffic[a], None, Purpose.EVICT)) for a in candidates):
+            if not any(self._relieve(place) for place in dict.fromkeys(places)):
                 return False
+
+    def _relieve(self, place: str) -> bool:
+        """Evict one application from ``place`` (see :meth:`settle`); False if none can go."""
+
+        def at(acc: str) -> bool:
+            return acc == place or self.node_of[acc] == place
+
+        def clears(app: str) -> bool:
+            trial = {a: acc for a, acc in self.traffic.items() if a != app}
+            return not any(
+                at(v.accelerator) if v.accelerator else v.node == place
+                for v in evaluate(self.instance, trial).violations
+            )
+
+        here = [a for a, acc in self.traffic.items() if at(acc) and not self.apps[a].pinned]
+        if not here:
+            return False
+        lowest = min(self.apps[a].priority for a in here)
+        cheapest = sorted((a for a in here if self.apps[a].priority == lowest), key=lambda a: self.apps[a].rate_rps)
+        enough = [a for a in cheapest if clears(a)]
+        for app in enough[:1] + cheapest[::-1] + sorted(here, key=lambda a: self.apps[a].priority):
+            if self.evict(Operation(app, self.traffic[app], None, Purpose.EVICT)):
+                return True
+        return False

@@ -117,3 +117,14 @@ def test_an_unstable_accelerator_may_become_merely_overloaded_on_the_way():
         (StepAction.EVICT, "z", 0.9),
         (StepAction.EVICT, "y", 0.6),
     ]
+
+
+def test_settling_evicts_the_smallest_application_that_clears_the_place():
+    """g1 at 0.85 > 0.8: evicting z (0.1) suffices, so neither x (0.6) nor y (0.15) is evicted."""
+    instance = cluster(
+        [gpu_node("n1", ["g1"], memory_mb=5000)],
+        [app("x", "m0", "g1"), app("y", "m1", "g1"), app("z", "m2", "g1")],
+    )
+    planner = Planner(situation(instance, Changes(rates_rps={"x": 12.0, "y": 3.0, "z": 2.0})))
+    assert planner.settle()
+    assert [(s.action, s.application) for s in planner.steps] == [(StepAction.EVICT, "z")]

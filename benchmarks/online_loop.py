@@ -124,14 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instance", type=Path, default=ROOT / "instances" / "seed" / "heterogeneous.json")
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder with the traces")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--event-budget", type=int, default=1, help="max_moves per event-driven re-plan")
+    parser.add_argument("--event-budget", type=int, default=2, help="max_moves per event-driven re-plan")
     parser.add_argument("--period-steps", type=int, default=6, help="steps between periodic re-plans")
-    parser.add_argument("--period-budget", type=int, default=2, help="max_moves per periodic re-plan")
+    parser.add_argument("--period-budget", type=int, default=4, help="max_moves per periodic re-plan")
     parser.add_argument(
         "--incumbent-weight",
         type=float,
-        default=2.0,
-        help="priority factor of running applications when re-planning (2: never evict one to admit two)",
+        default=1.0,
+        help="priority factor of running applications when re-planning (1: optplace.replan's own "
+        "max_hosted; 2: never evict one running application to admit two waiting ones)",
     )
     parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)

@@ -111,7 +111,7 @@ def test_an_unstable_accelerator_may_become_merely_overloaded_on_the_way():
         [app("x", "m0", "g1"), app("z", "m1", "g1"), app("y", "m2", "g1")],
     )
     planner = Planner(situation(instance, Changes(rates_rps={"x": 12.0, "z": 3.0, "y": 6.0})))
-    assert [v.code for v in planner.initial.violations][0] == ViolationCode.UNSTABLE
+    assert next(v.code for v in planner.initial.violations) == ViolationCode.UNSTABLE
     assert planner.run({"x": "g1"})
     assert [(s.action, s.application, round(s.utilization, 2)) for s in planner.steps] == [
         (StepAction.EVICT, "z", 0.9),

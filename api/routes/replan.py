@@ -11,26 +11,29 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from optplace.api.deps import ServiceDep, SettingsDep
+from optplace.api.deps import ClientDep, ServiceDep, SettingsDep
 from optplace.api.errors import ApiProblem, invalid_request
 from optplace.api.openapi import json_body, problems
-from optplace.api.requests import parse_request, prefixed
+from optplace.api.requests import check_method, parse_request, prefixed
 from optplace.api.routes.jobs import job_out
-from optplace.api.routes.solve import busy, check_method
+from optplace.api.routes.solve import busy, too_many
 from optplace.api.schemas import JobOut, ReplanRequest
-from optplace.api.service import QueueFull, SolveFailed, effective_params
+from optplace.api.service import ClientBusy, QueueFull, SolveFailed, effective_params
 from optplace.api.settings import Settings
 from optplace.api.worker import REPLAN_TASK
-from optplace.io import InstanceError
+from optplace.exceptions import InstanceError
 from optplace.migration import ChangesError, ReplanResult, check_changes, check_running
+from optplace.params import SolveParams
 
 router = APIRouter(tags=["replan"])
 
 
-async def parse_replan(request: Request, settings: Settings) -> ReplanRequest:
-    """The body, with the changes checked against the instance (422 pointing into the body)."""
+async def parse_replan(request: Request, settings: Settings) -> tuple[ReplanRequest, SolveParams]:
+    """The body and its effective params, with the method, its options and the changes checked
+    against the instance (a 422 pointing into the body)."""
     body = await parse_request(request, ReplanRequest)
-    check_method(body.method)
+    params = effective_params(settings, body.params)
+    check_method(body.method, params.options, body.instance)
     errors = []
     total = len(body.instance.applications) + len(body.changes.add_applications)
     if total > settings.max_applications:
@@ -52,8 +55,8 @@ async def parse_replan(request: Request, settings: Settings) -> ReplanRequest:
     except InstanceError as error:
         errors += prefixed(error.errors, "instance")
     if errors:
-        raise invalid_request(errors)
-    return body
+        raise invalid_request(errors, limit=settings.max_errors)
+    return body, params
 
 
 def task_json(body: ReplanRequest) -> str:
@@ -71,20 +74,24 @@ def task_json(body: ReplanRequest) -> str:
         "best target has no safe order, the best reachable one and the capacity that was missing."
     ),
     openapi_extra=json_body(ReplanRequest),
-    responses=problems(401, 413, 422, 500, 503),
+    responses=problems(401, 413, 422, 429, 500, 503),
 )
-async def replan(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
-    body = await parse_replan(request, settings)
-    params = effective_params(settings, body.params)
+async def replan(request: Request, service: ServiceDep, settings: SettingsDep, client: ClientDep) -> Response:
+    body, params = await parse_replan(request, settings)
     try:
-        result_json = await service.solve_now(task_json(body), REPLAN_TASK, params)
+        result_json = await service.solve_now(task_json(body), REPLAN_TASK, params, client)
     except QueueFull as error:
         raise busy(settings.retry_after_s, str(error)) from None
+    except ClientBusy as error:
+        raise too_many(settings.retry_after_s, str(error)) from None
     except SolveFailed as error:
         if error.kind in ("expired", "shutdown"):
             raise busy(settings.retry_after_s, "no worker became free in time, or the server is stopping") from None
         raise ApiProblem(
-            500, "replan-failed", "Re-placement failed", f"{error.code}: {error.message}" if error.code else ""
+            500,
+            "replan-failed",
+            "Re-placement failed",
+            f"{error.code}: {error.message}" if error.code else "the re-placement ended without a result",
         ) from None
     return Response(content=result_json, media_type="application/json")
 
@@ -97,15 +104,20 @@ async def replan(request: Request, service: ServiceDep, settings: SettingsDep) -
     openapi_extra=json_body(ReplanRequest),
     responses={
         202: {"headers": {"Location": {"description": "/v1/jobs/{id}", "schema": {"type": "string"}}}},
-        **problems(401, 413, 422, 500, 503),
+        **problems(401, 413, 422, 429, 500, 503),
     },
 )
-async def create_replan_job(request: Request, response: Response, service: ServiceDep, settings: SettingsDep) -> JobOut:
-    body = await parse_replan(request, settings)
-    params = effective_params(settings, body.params)
+async def create_replan_job(
+    request: Request, response: Response, service: ServiceDep, settings: SettingsDep, client: ClientDep
+) -> JobOut:
+    body, params = await parse_replan(request, settings)
     try:
-        record = await run_in_threadpool(service.submit_job, body.instance, task_json(body), REPLAN_TASK, params)
+        record = await run_in_threadpool(
+            service.submit_job, body.instance, task_json(body), REPLAN_TASK, params, client
+        )
     except QueueFull as error:
         raise busy(settings.retry_after_s, str(error)) from None
+    except ClientBusy as error:
+        raise too_many(settings.retry_after_s, str(error)) from None
     response.headers["Location"] = f"/v1/jobs/{record.id}"
     return job_out(record)

@@ -3,7 +3,8 @@
 ``replan(instance, changes, method, params) -> ReplanResult``; see ``docs/replan.md``.
 """
 
-from optplace.migration.changes import Changes, ChangesError, MoveCost, check_changes, check_running
+from optplace.exceptions import ChangesError, PlanVerificationError
+from optplace.migration.changes import Changes, MoveCost, check_changes, check_running
 from optplace.migration.replacement import DEFAULT_METHOD, replan, timed_out
 from optplace.migration.result import (
     MissingCapacity,
@@ -13,7 +14,7 @@ from optplace.migration.result import (
     ReplanResult,
     StepAction,
 )
-from optplace.migration.verify import PlanVerificationError, verify_plan
+from optplace.migration.verify import verify_plan
 
 __all__ = [
     "DEFAULT_METHOD",

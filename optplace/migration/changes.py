@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from optplace.domain import Application, Instance, Name, Objective, PositiveFloat
-from optplace.io import InstanceError
+from optplace.exceptions import ChangesError, InstanceError
 
 MAX_MOVES_LIMIT = 1_000_000
 EVICTION_WEIGHT = 2.0  # an eviction costs this many of the application's dearest move
@@ -68,15 +68,6 @@ class Changes(BaseModel):
         description="Most migrations of running applications (leaving a draining accelerator is free).",
     )
     move_cost: MoveCost = Field(default=MoveCost.MOVES, description="How moves are weighed after max_hosted.")
-
-
-class ChangesError(ValueError):
-    """Changes that do not fit the instance; ``errors`` holds {field, pointer, code, message} entries."""
-
-    def __init__(self, errors: list[dict[str, str]]):
-        self.errors = errors
-        lines = "\n".join(f"  {e['field'] or '(changes)'}: {e['message']}" for e in errors)
-        super().__init__(f"invalid changes\n{lines}")
 
 
 @dataclass(frozen=True)

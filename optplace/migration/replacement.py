@@ -25,10 +25,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from optplace.domain import Instance
+from optplace.exceptions import ParamsError, PlanVerificationError
 from optplace.migration.changes import Changes, MoveCost, as_changes, situation, target_instance
 from optplace.migration.plan import Planner
 from optplace.migration.result import PlanOutcome, ReplanResult, StepAction
-from optplace.migration.verify import PlanVerificationError, verify_plan
+from optplace.migration.verify import verify_plan
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput
 from optplace.result import SolveResult, Status, StopReason, UnplacedReason
@@ -49,21 +50,30 @@ def replan(
 ) -> ReplanResult:
     """Re-place ``instance`` after ``changes`` and order the moves safely (make before break).
 
-    Raises :class:`~optplace.migration.changes.ChangesError` for changes that do not fit the
-    instance, :class:`~optplace.io.InstanceError` for an application said to run where its model
-    has no profile, and ``ValueError`` for an unknown method or ``params.objectives``
-    (re-placement sets its own objectives). Every plan returned has passed
+    Raises :class:`~optplace.exceptions.ChangesError` for changes that do not fit the
+    instance, :class:`~optplace.exceptions.InstanceError` for an application said to run where its model
+    has no profile, and the other :class:`~optplace.exceptions.InvalidInputError` s of ``solve`` for
+    bad params or an unknown method (and :class:`~optplace.exceptions.ParamsError` for
+    ``params.objectives``: re-placement sets its own objectives). Every plan returned has passed
     :func:`~optplace.migration.verify.verify_plan`; one that does not raises
-    :class:`~optplace.migration.verify.PlanVerificationError` (a bug, never a result).
+    :class:`~optplace.exceptions.PlanVerificationError` (a bug, never a result).
     """
     started = time.perf_counter()
     instance = as_instance(instance)
     changes = as_changes(changes)
     params = params if isinstance(params, SolveParams) else SolveParams.model_validate(params or {})
     if params.objectives is not None:
-        raise ValueError(
-            "params.objectives: re-placement optimises max_hosted, then the move cost, then "
-            "min_accelerators; leave objectives unset"
+        raise ParamsError(
+            "params.objectives: re-placement sets its own objectives; leave objectives unset",
+            [
+                {
+                    "field": "objectives",
+                    "pointer": "/objectives",
+                    "code": "not_allowed",
+                    "message": "re-placement optimises max_hosted, then the move cost, then min_accelerators; "
+                    "leave objectives unset",
+                }
+            ],
         )
     now = situation(instance, changes)
     planner = Planner(now, changes.max_moves)
@@ -263,14 +273,18 @@ def timed_out(
     params: SolveParams,
     runtime_s: float,
     message: str,
+    stop_reason: StopReason = StopReason.TIME_LIMIT,
 ) -> ReplanResult:
-    """The result of a re-placement stopped from outside (a service's wall clock): no plan, and
-    a verified empty ``no_solution_found`` target."""
+    """The result of a re-placement stopped from outside (a service's wall clock or memory limit):
+    no plan, and a verified empty ``no_solution_found`` target with that stop reason."""
     now = situation(as_instance(instance), as_changes(changes))
-    output = MethodOutput(
-        placement={}, status=Status.NO_SOLUTION_FOUND, stop_reason=StopReason.TIME_LIMIT, message=message
-    )
+    output = MethodOutput(placement={}, status=Status.NO_SOLUTION_FOUND, stop_reason=stop_reason, message=message)
     target = build_result(target_instance(now, now.start), method, params, output, runtime_s)
     return ReplanResult(
-        outcome=PlanOutcome.NONE, target=target, runtime_s=runtime_s, message=message, lost=sorted(now.lost)
+        outcome=PlanOutcome.NONE,
+        status=target.status,
+        target=target,
+        runtime_s=runtime_s,
+        message=message,
+        lost=sorted(now.lost),
     )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from optplace.evaluate import Violation
-from optplace.result import SolveResult
+from optplace.result import SolveResult, Status
+from optplace.tables import format_table, number
 
 
 class _Out(BaseModel):
@@ -87,6 +89,9 @@ class ReplanResult(_Out):
     """What ``optplace.replan`` returns: the verified target, the safe plan to it, and its cost."""
 
     outcome: PlanOutcome
+    status: Status = Field(
+        description="The target's status (a copy of target.status), so that a re-placement reads like a solve result."
+    )
     target: SolveResult = Field(description="The placement the plan ends in, verified like any solve result.")
     plan: list[PlanStep] = Field(default_factory=list)
     moves: int = Field(default=0, description="Migrations of running applications (parking legs included).")
@@ -111,6 +116,73 @@ class ReplanResult(_Out):
     plan_runtime_s: float = 0.0
     message: str = ""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _status_of_the_target(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "status" not in data and "target" in data:
+            target = data["target"]
+            data = {**data, "status": target.status if isinstance(target, SolveResult) else target.get("status")}
+        return data
+
     def placement(self) -> dict[str, str]:
         """The target placement as application -> accelerator."""
         return self.target.placement()
+
+    def summary(self, title: str | None = None) -> str:
+        """A plain-text report (what ``optplace replan`` prints): the plan as a table, its moves and
+        costs, what blocked the best target, then the target's own :meth:`SolveResult.summary`."""
+        head = f"instance {title}: " if title else ""
+        parts = [
+            f"{head}re-placement {self.outcome.value} in {self.runtime_s:.3f} s (solve {self.solve_runtime_s:.3f} s, "
+            f"plan {self.plan_runtime_s:.3f} s, {self.states_checked} states checked)"
+        ]
+        if self.initial_violations:
+            parts.append(f"after the changes, before any step: {len(self.initial_violations)} violations")
+        if self.lost:
+            parts.append("lost with their accelerator: " + ", ".join(self.lost))
+        if self.plan:
+            rows = [
+                (
+                    s.index,
+                    s.action.value,
+                    s.application,
+                    s.accelerator,
+                    s.source or "",
+                    s.purpose.value,
+                    f"{s.memory_mb:+g}" if s.memory_mb else "",
+                    number(s.utilization, 3),
+                    f"{s.memory_used_mb:g}/{s.memory_limit_mb:g}",
+                )
+                for s in self.plan
+            ]
+            headers = ["step", "action", "application", "accelerator", "from", "purpose", "memory_mb", "util"]
+            parts.append(format_table([*headers, "mem_after"], rows, align_right={0, 6, 7}))
+        else:
+            parts.append("no steps: the cluster is already where it should be")
+        budget = "" if self.max_moves is None else f" of max {self.max_moves}"
+        parts.append(
+            f"moves {self.moves} ({self.parking_moves} parking; {self.budgeted_moves} counted{budget}), "
+            f"evictions {self.evictions}, admissions {self.admissions}, move cost {self.move_cost:g} "
+            f"{self.move_cost_unit}"
+        )
+        if self.blocked:
+            parts.append(f"the best target (hosting {self.best_hosted}) was not reachable; blocked:")
+            blocked_rows = [
+                (
+                    m.application,
+                    m.step.value,
+                    m.accelerator,
+                    m.node,
+                    f"{m.memory_mb:g}",
+                    f"{m.utilization:.3f}",
+                    "max_moves" if m.budget else m.detail,
+                )
+                for m in self.blocked
+            ]
+            headers = ["application", "step", "accelerator", "node", "memory_mb_short", "utilization_over", "why"]
+            parts.append(format_table(headers, blocked_rows, align_right={4, 5}))
+        parts.append("target:")
+        parts.append(self.target.summary(title))
+        if self.message and self.message not in self.target.message:
+            parts.append(self.message)
+        return "\n".join(parts)

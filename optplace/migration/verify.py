@@ -19,10 +19,6 @@ from optplace.migration.changes import Situation
 from optplace.migration.result import PlanStep, StepAction
 
 
-class PlanVerificationError(RuntimeError):
-    """A plan failed its replay: a bug, never a result."""
-
-
 def violation_key(v: Violation) -> tuple:
     """What a violation is about, for "was it there after the changes?". An unstable accelerator
     (utilisation >= 1) is the extreme of one over its cap: losing load can turn the first into the

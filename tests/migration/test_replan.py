@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 
 from optplace import Instance, replan
 from optplace.domain import Objective
-from optplace.migration import ChangesError, PlanOutcome, Purpose, StepAction, verify_plan
+from optplace.migration import ChangesError, PlanOutcome, Purpose, StepAction, timed_out, verify_plan
 from optplace.migration.changes import situation, target_instance
-from optplace.result import Status
+from optplace.params import SolveParams
+from optplace.result import Status, StopReason
 from tests.heuristics.strategies import instance_docs
 from tests.migration.builders import app, cluster, drain_into_full_node, gpu_node, one_node_two_gpus
 
@@ -29,6 +30,7 @@ def test_drain_is_reordered_and_the_drained_accelerator_emptied():
     assert result.moves == 2 and result.budgeted_moves == 1 and result.evictions == 0
     assert result.target.objectives[Objective.MIN_MIGRATIONS.value] == 1  # y had to move anyway
     assert result.states_checked == 7 and not result.blocked  # 6 steps and the refused start of y
+    assert result.status == result.target.status  # a re-placement reads like a solve result
 
 
 def test_a_change_that_cannot_be_absorbed_reports_the_missing_capacity():
@@ -144,6 +146,16 @@ def test_a_move_is_preferred_to_an_eviction():
     result = replan(cluster(nodes, apps), {"rates_rps": {"x": 5.0}})
     assert result.target.hosted == 3 and result.evictions == 0
     assert shifts(result) == [("x", "g1", "g2")] and result.plan[1].purpose == Purpose.RELIEVE
+
+
+def test_a_stopped_replan_has_no_plan_and_an_empty_verified_target():
+    """timed_out (the service's wall clock or memory limit) answers outcome none, nothing placed."""
+    result = timed_out(
+        drain_into_full_node(), {"draining_accelerators": ["g2"]}, "local_search", SolveParams(), 3.0, "killed"
+    )
+    assert result.outcome == PlanOutcome.NONE and result.plan == [] and result.status == Status.NO_SOLUTION_FOUND
+    assert result.target.stop_reason == StopReason.TIME_LIMIT and result.target.hosted == 0
+    assert {u.reason.value for u in result.target.unplaced} == {"not_attempted"}
 
 
 def test_objectives_override_is_refused():

@@ -29,8 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--method", "-m", default=DEFAULT_METHOD, help=f"method for the target (default {DEFAULT_METHOD})"
     )
     parser.add_argument("--time-limit", type=float, default=None, metavar="S", help="wall-clock limit per target solve")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed of the method and solver, for reproducibility (default 0)"
+    )
+    parser.add_argument("--threads", type=int, default=None, help="solver threads (default: the solver's own choice)")
     parser.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE", help="method-specific option; repeatable"
     )

@@ -220,7 +220,9 @@ def render(report: dict[str, Any]) -> str:
         f"before the run {machine['load_before']}. Client, server and workers share these CPUs.",
         "",
         f"Server: `optplace serve` on 127.0.0.1, {report['workers']} solver worker processes, default "
-        f"settings otherwise. Request: POST /v1/solve, method `{report['method']}`, instance "
+        f"settings otherwise except OPTPLACE_MAX_ACTIVE_PER_CLIENT={report.get('max_active_per_client', 8)} "
+        "(all load clients share one address, which the server counts as one client). "
+        f"Request: POST /v1/solve, method `{report['method']}`, instance "
         f"`{report['instance']}` ({report['applications']} applications, {report['accelerators']} "
         f"accelerators, {report['body_bytes']} bytes); closed-loop clients with no think time in "
         f"{report['client_processes']} client processes, "
@@ -301,6 +303,13 @@ def main(argv: list[str] | None = None) -> int:
         default=max(1, min(4, (os.cpu_count() or 2) // 4)),
         help="processes the clients are spread over (default: a quarter of the CPUs, 1 to 4)",
     )
+    parser.add_argument(
+        "--max-active-per-client",
+        type=int,
+        default=64,
+        help="the server's OPTPLACE_MAX_ACTIVE_PER_CLIENT (default 64): every load client comes from one address, "
+        "which the server counts as one client; at its default of 8, most of 20 clients would get 429",
+    )
     parser.add_argument("--out", default=str(RESULTS / "api_load"), help="output path without extension")
     args = parser.parse_args(argv)
 
@@ -315,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     baseline_ms = library_solve_ms(instance, args.method)
     with tempfile.TemporaryDirectory(prefix="optplace-load-") as folder:
-        server = ServerUnderTest(args.workers, Path(folder))
+        limits = {"OPTPLACE_MAX_ACTIVE_PER_CLIENT": str(args.max_active_per_client)}
+        server = ServerUnderTest(args.workers, Path(folder), limits)
         try:
             for _ in range(5):
                 httpx.post(f"{server.url}/v1/solve", content=body, headers={"content-type": "application/json"})
@@ -352,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_before": load_before,
         },
         "workers": server.health["workers"]["size"],
+        "max_active_per_client": args.max_active_per_client,
         "client_processes": args.client_processes,
         "method": args.method,
         "instance": instance["name"],

@@ -1,13 +1,16 @@
 """Examples for the OpenAPI document: one per request and response body, and one problem per status.
 
-The examples are what the library really returns for one small cluster (two GPUs, three cameras):
-the instance is built with :class:`optplace.builder.InstanceBuilder`, the result is solved with
-``first_fit``, the evaluation, the validation report and the re-placement are computed by the same
-code the routes call. Only times (which differ per run) and the job bookkeeping are set by hand, so
-the document is the same on every start. Every example is validated by its pydantic model here,
-and tests/api/test_openapi_docs.py checks each against its JSON Schema in the document.
+The examples are what the library really returns for one small cluster (two GPUs, two cameras and
+a chat model too busy for one GPU): the instance is built with
+:class:`optplace.builder.InstanceBuilder`, the result is solved with ``first_fit``, the evaluation,
+the validation report and the re-placement are computed by the same code the routes call, and the
+method comes from the registry. Set by hand: times (replaced by typical ones, so that the document
+is the same on every start), the job bookkeeping, the health report and the scheduler extender's
+answers (they describe a running server and a Kubernetes cluster). Every example is validated by
+its pydantic model here, and tests/api/test_openapi_docs.py checks each against its JSON Schema in
+the document.
 
-Built once, when the OpenAPI document is first asked for (a few milliseconds after the imports).
+Built once, when the OpenAPI document is first asked for (about half a second, off the event loop).
 """
 
 from __future__ import annotations
@@ -137,6 +140,7 @@ def examples() -> dict[str, Any]:
     from optplace.api.routes.validate import diagnose
     from optplace.evaluate import evaluate
     from optplace.migration import ReplanResult, replan
+    from optplace.registry import get_method
     from optplace.solve import solve
 
     instance = _instance()
@@ -164,7 +168,7 @@ def examples() -> dict[str, Any]:
     summary = {
         "id": JOB_ID,
         "status": "completed",
-        "method": "auto",
+        "method": result.method,
         "instance_name": instance.name,
         "applications": len(instance.applications),
         "created_at": CREATED,
@@ -201,12 +205,13 @@ def examples() -> dict[str, Any]:
         "jobs": {"queued": 0, "running": 1, "completed": 12, "failed": 0, "cancelled": 1},
     }
     pod = {"metadata": {"name": "cam1-7d9f", "namespace": "vision", "labels": {"optplace.io/application": "cam1"}}}
+    first_fit = get_method("first_fit")
     method = {
-        "name": "first_fit",
-        "kind": "heuristic",
-        "description": "Applications in order, each on the first accelerator where everything placed still meets its SLO.",
-        "may_violate_slo": False,
-        "options": {"type": "object", "properties": {}, "additionalProperties": False},
+        "name": first_fit.name,
+        "kind": first_fit.kind,
+        "description": first_fit.description,
+        "may_violate_slo": first_fit.may_violate_slo,
+        "options": first_fit.options_schema(),
     }
     values: dict[str, tuple[type[BaseModel], Any]] = {
         "SolveRequest": (schemas.SolveRequest, {"instance": given, "method": "auto", "params": {"time_limit_s": 10}}),

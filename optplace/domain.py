@@ -168,7 +168,8 @@ class AcceleratorType(_Frozen):
 
     name: Name = Field(description="Unique name of the type; profiles are keyed by it.")
     discipline: Discipline = Field(
-        description="How the device is shared: ps (processor sharing between backends) or fcfs (one queue, switching models costs switch_overhead_ms)."
+        description="How the device is shared: ps (processor sharing between backends), fcfs (one queue served in order; "
+        "switching models costs switch_overhead_ms) or dedicated (one backend only).",
     )
     utilization_cap: UtilizationCap | None = Field(
         default=None, description="Largest utilisation allowed; None means the cluster default."

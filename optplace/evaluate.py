@@ -81,7 +81,7 @@ class AcceleratorEvaluation(_Out):
     node: str = Field(description="The node holding it.")
     type: str = Field(description="Its accelerator type.")
     discipline: Discipline = Field(
-        description="How the type shares the device between backends: ps (processor sharing) or fcfs."
+        description="How the type shares the device between backends: ps (processor sharing), fcfs or dedicated."
     )
     applications: list[str] = Field(description="The applications placed on it.")
     backends: list[str] = Field(

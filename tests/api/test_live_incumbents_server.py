@@ -19,12 +19,17 @@ def test_a_running_job_of_each_method_shows_an_incumbent_before_its_result(start
     """Each job is seen running with result_kind 'incumbent' (a feasible, verified result) before it completes."""
     server = start_server({"OPTPLACE_WORKERS": "1", "OPTPLACE_QUEUE_SIZE": "8"})
     http = wait_until_idle(server, 1)
-    instance = generate_instance("hetero", 60, None, 4).model_dump(mode="json")
+    small = generate_instance("hetero", 60, None, 4).model_dump(mode="json")
+    # The local search finishes 60 applications in well under a second (one publication at most,
+    # easily missed by polling); from empty, 1,000 keep it improving until its time limit.
+    large = generate_instance("hetero", 1000, None, 4).model_dump(mode="json")
     seen: dict[str, dict] = {}
     for method in METHODS:
         params: dict = {"time_limit_s": TIME_LIMIT_S, "threads": 1}
+        instance = small
         if method == "local_search":
             params["options"] = {"initial_placement": {}}  # start empty: every insertion is an improvement
+            instance = large
         job = http.post("/v1/jobs", json={"instance": instance, "method": method, "params": params})
         assert job.status_code == 202, job.text
         url = f"/v1/jobs/{job.json()['id']}"

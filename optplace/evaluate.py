@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from optplace import latency
+from optplace.cocompilation import Compilations, SwitchOption
 from optplace.domain import Application, Discipline, Instance, Node, Objective
 
 # Relative tolerance when comparing a latency or a load to its limit: tight enough that nothing
@@ -42,6 +43,8 @@ class ViolationCode(StrEnum):
     FRONTEND_UNSTABLE = "frontend_unstable"
     SLO_VIOLATED = "slo_violated"
     NOT_HOSTED = "not_hosted"
+    MAX_BACKENDS_EXCEEDED = "max_backends_exceeded"
+    FRONTEND_OCCUPANCY_EXCEEDED = "frontend_occupancy_exceeded"
 
 
 class _Out(BaseModel):
@@ -66,6 +69,10 @@ class ApplicationEvaluation(_Out):
     slo_ms: float
     statistic: str
     meets_slo: bool | None  # None when unplaced
+    # With a synchronous front end (frontend_concurrency): mean requests in flight, rate x mean end-to-end
+    # latency, and what the front end carries, frontend_occupancy_cap x frontend_concurrency.
+    frontend_occupancy: float | None = None
+    frontend_occupancy_limit: float | None = None
 
 
 class AcceleratorEvaluation(_Out):
@@ -79,6 +86,8 @@ class AcceleratorEvaluation(_Out):
     utilization_cap: float
     memory_used_mb: float | None  # device memory, when the type has its own
     memory_limit_mb: float | None
+    max_backends: int | None = None  # the accelerator's limit on backends; None = unlimited
+    cocompilation_group: str | None = None  # the co-compiled binary the device runs; None = compiled apart
 
 
 class NodeEvaluation(_Out):
@@ -146,6 +155,7 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
     types = instance.accelerator_type_map()
     models = instance.model_map()
     settings = instance.settings
+    compilations = Compilations(instance)
     violations: list[Violation] = []
 
     by_accelerator: dict[str, list[Application]] = defaultdict(list)
@@ -153,8 +163,13 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
         if app.name in placement:
             by_accelerator[placement[app.name]].append(app)
 
-    # Per-application accelerator latency, filled per accelerator below.
+    # The front end first: it depends only on what each node hosts, and the accelerators' checks need it.
+    frontend, frontend_mean, frontend_load = _frontends(instance, placement, located, violations)
+
+    # Per-application accelerator latency (the SLO's statistic, and the mean where the front end is
+    # synchronous), filled per accelerator below.
     acc_latency: dict[str, float] = {}
+    acc_mean: dict[str, float] = {}
     acc_reports: list[AcceleratorEvaluation] = []
     device_backend_mb_on_node: dict[str, float] = defaultdict(float)
 
@@ -162,6 +177,7 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
         hosted = by_accelerator.get(acc.name, [])
         acc_type = types[acc.type]
         cap = instance.utilization_cap(acc.type)
+        max_backends = instance.max_backends(acc)
         if not hosted:
             acc_reports.append(
                 AcceleratorEvaluation(
@@ -175,6 +191,7 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
                     utilization_cap=cap,
                     memory_used_mb=0.0 if acc_type.memory_mb else None,
                     memory_limit_mb=acc_type.memory_mb * instance.memory_cap(node) if acc_type.memory_mb else None,
+                    max_backends=max_backends,
                 )
             )
             continue
@@ -215,14 +232,15 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
         first_app: dict[int, Application] = {}
         for row, app in enumerate(runnable):
             first_app.setdefault(int(class_of[row]), app)
-        profiles = [models[first_app[c].model].profiles[acc.type] for c in range(len(class_keys))]
+        class_models = [first_app[c].model for c in range(len(class_keys))]
+        profiles = [models[m].profiles[acc.type] for m in class_models]
         service = np.array([p.service_time_ms for p in profiles])
         scv = np.array([p.scv for p in profiles])
-        switch = np.array([p.switch_overhead_ms for p in profiles])
+        apart = [p.switch_overhead_ms for p in profiles]
         backend_mb = float(sum(p.memory_mb for p in profiles))
 
         utilization = 0.0
-        per_class_latency: dict[float | None, np.ndarray] = {}
+        group: str | None = None
         if runnable:
             if acc_type.discipline == Discipline.DEDICATED and len(class_keys) > 1:
                 violations.append(
@@ -233,12 +251,44 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
                         message=f"dedicated accelerator hosts {len(class_keys)} backends {class_keys}; it may host one",
                     )
                 )
-            for q in {a.slo.quantile for a in runnable}:
-                result = latency.accelerator_latency(
-                    acc_type.discipline, q, class_rates, service, scv, switch, ps_model=settings.ps_model
+            if max_backends is not None and len(class_keys) > max_backends:
+                violations.append(
+                    Violation(
+                        code=ViolationCode.MAX_BACKENDS_EXCEEDED,
+                        accelerator=acc.name,
+                        node=node.name,
+                        message=f"hosts {len(class_keys)} backends {class_keys}; it may host at most {max_backends}",
+                    )
                 )
-                per_class_latency[q] = result.latency_ms
-                utilization = result.utilization
+            options = (
+                compilations.options(acc.type, class_models, apart)
+                if acc_type.discipline == Discipline.FCFS and acc.type in compilations.types()
+                else [SwitchOption(None, tuple(apart))]
+            )
+            outcome = None
+            for option in options:  # the first option under which the device meets every check
+                trial = _device_outcome(
+                    instance,
+                    acc_type.discipline,
+                    cap,
+                    runnable,
+                    class_of,
+                    class_rates,
+                    service,
+                    scv,
+                    option,
+                    frontend,
+                    frontend_mean,
+                )
+                if outcome is None or not trial.problems:
+                    outcome = trial
+                if not trial.problems:
+                    break
+            assert outcome is not None
+            group = outcome.option.group
+            utilization = outcome.utilization
+            acc_latency.update(outcome.latency)
+            acc_mean.update(outcome.mean)
             if utilization >= 1.0:
                 violations.append(
                     Violation(
@@ -257,8 +307,6 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
                         message=f"utilisation {utilization:.4f} exceeds the cap {cap:g}",
                     )
                 )
-            for row, app in enumerate(runnable):
-                acc_latency[app.name] = float(per_class_latency[app.slo.quantile][class_of[row]])
 
         memory_used: float | None = None
         memory_limit: float | None = None
@@ -288,10 +336,12 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
                 utilization_cap=cap,
                 memory_used_mb=memory_used,
                 memory_limit_mb=memory_limit,
+                max_backends=max_backends,
+                cocompilation_group=group,
             )
         )
 
-    node_reports, frontend = _nodes(instance, placement, located, device_backend_mb_on_node, violations)
+    node_reports = _nodes(instance, placement, located, device_backend_mb_on_node, frontend_load, violations)
 
     app_reports: list[ApplicationEvaluation] = []
     for app in instance.applications:
@@ -340,7 +390,7 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
         acc_ms = acc_latency[app.name]
         pre_ms = frontend.get(app.name, 0.0)
         total = float(latency.end_to_end_ms(pre_ms, settings.network_delay_ms, acc_ms)[0])
-        meets = bool(np.isfinite(total)) and not _exceeds(total, app.slo.latency_ms)
+        meets = _meets(total, app.slo.latency_ms)
         if not meets:
             violations.append(
                 Violation(
@@ -352,6 +402,26 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
                     f"{app.slo.latency_ms:g} ms",
                 )
             )
+        occupancy = occupancy_limit = None
+        if app.frontend_concurrency is not None:
+            mean_total = _mean_end_to_end(app, acc_mean.get(app.name, np.inf), frontend_mean, settings.network_delay_ms)
+            limit_ms = latency.frontend_occupancy_limit_ms(
+                app.rate_rps, app.frontend_concurrency, settings.frontend_occupancy_cap
+            )
+            occupancy = app.rate_rps * mean_total / latency.MS_PER_S
+            occupancy_limit = settings.frontend_occupancy_cap * app.frontend_concurrency
+            if not _meets(mean_total, limit_ms):
+                violations.append(
+                    Violation(
+                        code=ViolationCode.FRONTEND_OCCUPANCY_EXCEEDED,
+                        application=app.name,
+                        accelerator=acc_name,
+                        node=node.name,
+                        message=f"{app.rate_rps:g} req/s x mean latency {mean_total:.3f} ms = {occupancy:.3f} requests "
+                        f"in flight exceeds {settings.frontend_occupancy_cap:g} x frontend_concurrency "
+                        f"{app.frontend_concurrency} = {occupancy_limit:g} (mean latency at most {limit_ms:.3f} ms)",
+                    )
+                )
         app_reports.append(
             ApplicationEvaluation(
                 application=app.name,
@@ -363,6 +433,8 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
                 slo_ms=app.slo.latency_ms,
                 statistic=app.slo.statistic,
                 meets_slo=meets,
+                frontend_occupancy=_finite(occupancy) if occupancy is not None else None,
+                frontend_occupancy_limit=occupancy_limit,
             )
         )
 
@@ -376,19 +448,105 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
     )
 
 
+def _meets(total_ms: float, limit_ms: float) -> bool:
+    return bool(np.isfinite(total_ms)) and not _exceeds(total_ms, limit_ms)
+
+
+def _mean_end_to_end(app: Application, acc_mean_ms: float, frontend_mean: dict[str, float], network_ms: float) -> float:
+    return float(latency.end_to_end_ms(frontend_mean.get(app.name, 0.0), network_ms, acc_mean_ms)[0])
+
+
+class _DeviceOutcome:
+    """One accelerator under one switch option: utilisation, latencies, and whether any check fails."""
+
+    __slots__ = ("latency", "mean", "option", "problems", "utilization")
+
+    def __init__(self, option: SwitchOption):
+        self.option = option
+        self.utilization = 0.0
+        self.latency: dict[str, float] = {}  # the SLO's statistic, per application
+        self.mean: dict[str, float] = {}  # the mean, per application with a synchronous front end
+        self.problems = False
+
+
+def _device_outcome(
+    instance: Instance,
+    discipline: Discipline,
+    cap: float,
+    apps: list[Application],
+    class_of: np.ndarray,
+    class_rates: np.ndarray,
+    service: np.ndarray,
+    scv: np.ndarray,
+    option: SwitchOption,
+    frontend: dict[str, float],
+    frontend_mean: dict[str, float],
+) -> _DeviceOutcome:
+    settings = instance.settings
+    out = _DeviceOutcome(option)
+    switch = np.array(option.switch_ms)
+    statistics = {a.slo.quantile for a in apps} | ({None} if any(a.frontend_concurrency for a in apps) else set())
+    per_class: dict[float | None, np.ndarray] = {}
+    for q in statistics:
+        result = latency.accelerator_latency(
+            discipline,
+            q,
+            class_rates,
+            service,
+            scv,
+            switch,
+            ps_model=settings.ps_model,
+            switch_variance=settings.switch_variance,
+        )
+        per_class[q] = result.latency_ms
+        out.utilization = result.utilization
+    out.problems = out.utilization >= 1.0 or _exceeds(out.utilization, cap)
+    for row, app in enumerate(apps):
+        value = float(per_class[app.slo.quantile][class_of[row]])
+        out.latency[app.name] = value
+        total = float(latency.end_to_end_ms(frontend.get(app.name, 0.0), settings.network_delay_ms, value)[0])
+        out.problems = out.problems or not _meets(total, app.slo.latency_ms)
+        if app.frontend_concurrency is not None:
+            mean = float(per_class[None][class_of[row]])
+            out.mean[app.name] = mean
+            limit = latency.frontend_occupancy_limit_ms(
+                app.rate_rps, app.frontend_concurrency, settings.frontend_occupancy_cap
+            )
+            out.problems = out.problems or not _meets(
+                _mean_end_to_end(app, mean, frontend_mean, settings.network_delay_ms), limit
+            )
+    return out
+
+
+def _frontends(
+    instance: Instance, placement: Mapping[str, str], located: dict, violations: list[Violation]
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Per application its front-end latency (the SLO's statistic) and mean; per node the utilisation."""
+    on_node: dict[str, list[Application]] = defaultdict(list)
+    for app in instance.applications:
+        if app.name in placement:
+            on_node[located[placement[app.name]][0].name].append(app)
+    frontend: dict[str, float] = {}
+    frontend_mean: dict[str, float] = {}
+    load: dict[str, float] = {}
+    for node in instance.nodes:
+        load[node.name] = _frontend(node, on_node.get(node.name, []), frontend, frontend_mean, violations)
+    return frontend, frontend_mean, load
+
+
 def _nodes(
     instance: Instance,
     placement: Mapping[str, str],
     located: dict,
     backend_mb: dict[str, float],
+    frontend_load: dict[str, float],
     violations: list[Violation],
-) -> tuple[list[NodeEvaluation], dict[str, float]]:
+) -> list[NodeEvaluation]:
     on_node: dict[str, list[Application]] = defaultdict(list)
     for app in instance.applications:
         if app.name in placement:
             on_node[located[placement[app.name]][0].name].append(app)
     reports: list[NodeEvaluation] = []
-    frontend: dict[str, float] = {}
     for node in instance.nodes:
         apps = on_node.get(node.name, [])
         used = backend_mb.get(node.name, 0.0) + sum(a.frontend_memory_mb for a in apps)
@@ -401,14 +559,20 @@ def _nodes(
                     message=f"node needs {used:g} MB, limit is {limit:g} MB",
                 )
             )
-        utilization = _frontend(node, apps, frontend, violations)
         reports.append(
-            NodeEvaluation(node=node.name, memory_used_mb=used, memory_limit_mb=limit, frontend_utilization=utilization)
+            NodeEvaluation(
+                node=node.name,
+                memory_used_mb=used,
+                memory_limit_mb=limit,
+                frontend_utilization=frontend_load.get(node.name, 0.0),
+            )
         )
-    return reports, frontend
+    return reports
 
 
-def _frontend(node: Node, apps: list[Application], out: dict[str, float], violations: list[Violation]) -> float:
+def _frontend(
+    node: Node, apps: list[Application], out: dict[str, float], out_mean: dict[str, float], violations: list[Violation]
+) -> float:
     busy = [a for a in apps if a.preprocess_ms > 0]
     if not busy:
         return 0.0
@@ -423,6 +587,8 @@ def _frontend(node: Node, apps: list[Application], out: dict[str, float], violat
                 message=f"pre-processing utilisation {mean.utilization:.4f} >= 1 on {node.preprocess_cores:g} cores",
             )
         )
+    for row, app in enumerate(busy):
+        out_mean[app.name] = float(mean.latency_ms[row])
     for q in {a.slo.quantile for a in busy}:
         values = mean if q is None else latency.frontend_quantile(q, rates, pre, node.preprocess_cores)
         for row, app in enumerate(busy):

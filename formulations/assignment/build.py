@@ -47,6 +47,7 @@ class BuildOptions:
     margin: float = 1e-9  # relative safety margin on latency budgets (capacities are exact linear sums)
     symmetry: bool = True  # order identical accelerators: used ones first
     symmetry_load: bool = False  # and by load (measured slower with HiGHS and CP-SAT; see model.md)
+    max_cocompilation_groups: int = 8  # co-compilation regimes per accelerator (conservative; see model.md 3.9)
     reference: dict[str, str] | None = None  # placement the conservative model must contain
 
     @classmethod
@@ -59,12 +60,15 @@ class BuildOptions:
 class Chain:
     """Applications of one accelerator mode whose SLO rows share a form, ordered tightest first."""
 
-    form: str  # threshold | fcfs_mean | fcfs_pct | ps_add
+    form: str  # threshold | fcfs_mean | fcfs_pct | ps_add | ps_cap
     pairs: np.ndarray  # pair indices in this chain
     level_of: np.ndarray  # level index per entry of pairs
     values: np.ndarray  # per level: capacity on U (threshold) or the slack tau / T
     alpha: float = 0.0  # the rho-dependent factor of fcfs_pct / ps_add rows
     vars: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # per entry: a second, mean-latency requirement (the front-end occupancy limit) of a pair whose SLO is a
+    # percentile; it joins the pair's x_le_occupancy row, not its x_le_level row (model.md 3.10)
+    secondary: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 @dataclass
@@ -78,6 +82,8 @@ class AccMode:
     threshold: bool  # every row is "U <= capacity of the tightest member"
     chains: list[Chain]
     var: int = -1  # mode indicator m (for threshold modes: the top level of its one chain)
+    group: int = -1  # co-compilation group the device runs in this regime (-1: compiled apart)
+    switch_aux: tuple[str, str] = ("Asw", "Usw")  # the switch load terms of its rows
 
 
 @dataclass
@@ -441,7 +447,9 @@ class _Builder:
         charge_switch = self.cons and has_switch and discipline == Discipline.FCFS
         dominant: dict[str, Any] = {}
         if has_switch and discipline == Discipline.FCFS and not self.cons:
-            asw_max, usw_max = self._relaxed_switch(acc, k, x, lam, s, o, classes, lam_max, new_aux, dominant)
+            asw_max, usw_max = self._relaxed_switch(
+                acc, k, x, lam, s, o, p.switch_least[k], classes, lam_max, new_aux, dominant
+            )
         if charge_switch:
             self.approximations.add("fcfs switch probability bounded by a tangent (or by 1 for unshared models)")
             ref_rates: dict[int, float] = defaultdict(float)
@@ -502,17 +510,47 @@ class _Builder:
             h_sum_max = lam_max * (1.0 + sum_t2)
             asw_max = float(np.max(2 * o * s + o * o)) * h_sum_max
             usw_max = float(np.max(o)) * h_sum_max
+        # Co-compilation regimes (conservative): the same switch-rate bounds H, charged the group's overheads.
+        group_switch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if charge_switch:
+            for g in self._cocompilation_groups(acc, k, ref_local):
+                overheads = data.compilations.overheads[g]  # type: ignore[union-attr]
+                names = [data.model_names[int(m)] for m in p.model[k]]
+                member = np.array([name in overheads for name in names])
+                o_g = np.array([overheads.get(name, 0.0) for name in names])
+                g_cols, g_a, g_u = [], [], []
+                for m, h in h_vars.items():
+                    row = np.flatnonzero(classes == m)[0]
+                    if member[row]:
+                        g_cols.append(h)
+                        g_a.append(2 * o_g[row] * s[row] + o_g[row] ** 2)
+                        g_u.append(o_g[row])
+                own_in = np.flatnonzero((classes < 0) & member)
+                g_cols += list(x[own_in])
+                g_a += list((2 * o_g[own_in] * s[own_in] + o_g[own_in] ** 2) * lam[own_in])
+                g_u += list(o_g[own_in] * lam[own_in])
+                new_aux(f"Asw@{g}", np.array(g_cols, dtype=np.int64), np.array(g_a, dtype=np.float64))
+                new_aux(f"Usw@{g}", np.array(g_cols, dtype=np.int64), np.array(g_u, dtype=np.float64))
+                group_switch[g] = (member, o_g)
 
         modes: list[AccMode] = []
         util_segments = self._util_segments(acc, ref_local, lam, s, o, classes, charge_switch)
 
-        def budgets(fe: int) -> np.ndarray:
-            slo = p.slo[k] - data.network_ms
+        def budgets(fe: int, limit: np.ndarray | None = None, statistic: np.ndarray | None = None) -> np.ndarray:
+            """Accelerator budgets: SLO (or ``limit``) less network and front-end delay (in ``statistic``)."""
+            slo = (p.slo[k] if limit is None else limit) - data.network_ms
             if fe >= 0 and fe_segments is not None:
                 lo, hi = fe_segments[fe]
-                pre = frontend_delay_ms(p.preprocess[k], hi if self.cons else lo, q)
+                pre = frontend_delay_ms(p.preprocess[k], hi if self.cons else lo, q if statistic is None else statistic)
                 slo = slo - pre
             return slo * (1.0 - opt.margin) if self.cons else slo * (1.0 + opt.margin)
+
+        # A percentile-SLO pair's synchronous front end bounds its mean latency too (model.md 3.10).
+        occupied = np.isfinite(p.occupancy[k])
+        mean_statistic = np.full(k.size, np.nan)
+
+        def occupancy_budgets(fe: int) -> np.ndarray:
+            return np.where(occupied, budgets(fe, np.where(occupied, p.occupancy[k], 0.0), mean_statistic), np.inf)
 
         needs_single = (
             discipline == Discipline.DEDICATED
@@ -521,42 +559,102 @@ class _Builder:
         )
         for fe in fe_list:
             budget = budgets(fe)
+            occ_budget = occupancy_budgets(fe) if occupied.any() else None
             if discipline == Discipline.PS and data.ps_model == "exact":
                 if quantiles:
                     self.approximations.add("PS percentile thresholds bracket the no-overlap probability")
                 values = 1000.0 * ps_threshold(s, budget, q, p.scv[k], cap, relaxed=not self.cons)
+                if occ_budget is not None:  # the mean threshold of the occupancy limit, the tighter of the two
+                    values = values.copy()
+                    values[occupied] = np.minimum(
+                        values[occupied],
+                        1000.0
+                        * ps_threshold(
+                            s[occupied], occ_budget[occupied], mean_statistic[occupied], p.scv[k][occupied], cap
+                        ),
+                    )
                 modes.append(self._threshold_mode(fe, 0.0, acc.cap, False, values, lam * s, k, ref_local))
                 continue
             if discipline in (Discipline.FCFS, Discipline.DEDICATED) and needs_single:
                 values = 1000.0 * fcfs_single_threshold(s, p.second[k], budget, q, p.scv[k], cap)
+                if occ_budget is not None:
+                    values = values.copy()
+                    values[occupied] = np.minimum(
+                        values[occupied],
+                        1000.0
+                        * fcfs_single_threshold(
+                            s[occupied],
+                            p.second[k][occupied],
+                            occ_budget[occupied],
+                            mean_statistic[occupied],
+                            p.scv[k][occupied],
+                            cap,
+                        ),
+                    )
                 single = multi_possible  # with one possible class the "single" side row is implied
                 modes.append(self._threshold_mode(fe, 0.0, acc.cap, single, values, lam * s, k, ref_local))
                 if discipline == Discipline.DEDICATED or not multi_possible:
                     continue
             # Modes with rows that are not a plain capacity: FCFS with several backends, additive PS.
             segs = util_segments if (quantiles or discipline == Discipline.PS) else [(0.0, acc.cap)]
-            for lo, hi in segs:
-                modes.append(self._general_mode(acc, fe, lo, hi, budget, k, ref_local, charge_switch, aux, quantiles))
+            for group in [None, *group_switch]:
+                for lo, hi in segs:
+                    modes.append(
+                        self._general_mode(
+                            acc,
+                            fe,
+                            lo,
+                            hi,
+                            budget,
+                            k,
+                            ref_local,
+                            charge_switch,
+                            aux,
+                            quantiles,
+                            occ_budget,
+                            None if group is None else (group, *group_switch[group]),
+                        )
+                    )
 
         # Mode indicators and the rows that tie them together.
         for mode in modes:
             if mode.threshold:
                 continue
-            (mode.var,) = b.add_vars("m", 1, labels=[(acc.name, mode.fe, mode.util_hi)])
+            (mode.var,) = b.add_vars("m", 1, labels=[(acc.name, mode.fe, mode.util_hi, mode.group)])
             for chain in mode.chains:
                 self.row("chain_top_le_mode", [chain.vars[-1], mode.var], [1.0, -1.0], -INF, 0.0)
         mode_vars = [m.var for m in modes]
         self.row("one_mode", [*mode_vars, int(self.y[acc.index])], [*np.ones(len(mode_vars)), -1.0], 0.0, 0.0)
-        # x[j,d] <= sum over modes of the cumulative level variable of j's level.
+        # x[j,d] <= sum over modes of the cumulative level variable of j's level; a percentile pair with a
+        # synchronous front end also <= the same sum over its occupancy (mean) levels (model.md 3.10).
         local = [np.arange(k.size)]
         cols = [self.x[k]]
+        occ_pairs = k[occupied]
+        occ_local = [np.arange(occ_pairs.size)]
+        occ_cols = [self.x[occ_pairs]]
         for mode in modes:
             for chain in mode.chains:
-                local.append(np.searchsorted(k, chain.pairs))  # k is sorted
-                cols.append(chain.vars[chain.level_of])
+                main = ~chain.secondary
+                local.append(np.searchsorted(k, chain.pairs[main]))  # k is sorted
+                cols.append(chain.vars[chain.level_of[main]])
+                if occ_pairs.size:
+                    pick = np.isin(chain.pairs, occ_pairs) if mode.threshold else chain.secondary
+                    occ_local.append(np.searchsorted(occ_pairs, chain.pairs[pick]))
+                    occ_cols.append(chain.vars[chain.level_of[pick]])
         vals = np.concatenate([np.ones(k.size), -np.ones(sum(c.size for c in cols[1:]))])
         self.flush_rows()
         self.vectorised_rows("x_le_level", np.concatenate(local), np.concatenate(cols), vals, -INF, 0.0, k.size)
+        if occ_pairs.size:
+            occ_vals = np.concatenate([np.ones(occ_pairs.size), -np.ones(sum(c.size for c in occ_cols[1:]))])
+            self.vectorised_rows(
+                "x_le_occupancy",
+                np.concatenate(occ_local),
+                np.concatenate(occ_cols),
+                occ_vals,
+                -INF,
+                0.0,
+                occ_pairs.size,
+            )
         # Capacity: U <= capacity of the tightest member (threshold modes) or the segment's top (others).
         cap_cols, cap_vals = [aux["U"]], [1.0]
         for mode in modes:
@@ -584,6 +682,31 @@ class _Builder:
                 -INF,
                 0.0,
             )
+        elif acc.max_backends is not None and len(backend_cols) > acc.max_backends:
+            self.row(
+                "max_backends",
+                [*backend_cols, int(self.y[acc.index])],
+                [*np.ones(len(backend_cols)), -float(acc.max_backends)],
+                -INF,
+                0.0,
+            )
+        # A co-compiled binary holds each member model once: two backends of one unshareable model leave it.
+        for mode in modes:
+            if mode.group < 0:
+                continue
+            member = group_switch[mode.group][0]
+            for m in np.unique(p.model[k][(classes < 0) & member]):
+                own_m = np.flatnonzero((classes < 0) & (p.model[k] == m))
+                if own_m.size > 1:
+                    self.row(
+                        "cocompiled_models_distinct",
+                        list(x[own_m]),
+                        np.ones(own_m.size),
+                        -INF,
+                        1.0,
+                        indicator=mode.var,
+                        relax=[(mode.var, float(own_m.size - 1))],
+                    )
         for mode in modes:
             if mode.single and discipline != Discipline.DEDICATED:
                 self.row(
@@ -601,7 +724,7 @@ class _Builder:
                     if m_big > 0:
                         self.row(
                             "switch_capacity",
-                            [aux["U"], aux["Usw"]],
+                            [aux["U"], aux[mode.switch_aux[1]]],
                             [1.0, 1.0],
                             -INF,
                             1000.0 * mode.util_hi,
@@ -635,15 +758,16 @@ class _Builder:
                 )
         return AccModel(acc.index, k, classes, modes, aux, h_vars, tangent, dominant)
 
-    def _relaxed_switch(self, acc, k, x, lam, s, o, classes, lam_max, new_aux, record) -> tuple[float, float]:
+    def _relaxed_switch(self, acc, k, x, lam, s, o, o_least, classes, lam_max, new_aux, record) -> tuple[float, float]:
         """Lower and upper bounds on the switch load for the relaxed model (every bound valid).
 
         ``sum_i h_i = Lambda - sum_i lambda_i^2 / Lambda >= Lambda - max_i lambda_i``. The largest class
         is picked by binaries ``delta`` (one per shareable model, one for "an unshared application"),
         with ``L_dom <= lambda_m(x)`` for the picked model: the solver can at best pick the true
         largest, so ``H_tot >= Lambda - L_dom`` never exceeds the true ``sum_i h_i``. Switch loads are
-        then at least ``o_min H_tot`` (and ``c_min H_tot`` in the second moment); where the switch load
-        enters with a negative sign its upper bound ``sum o lambda x`` (``h_i <= lambda_i``) is used.
+        then at least ``o_min H_tot`` (and ``c_min H_tot`` in the second moment), with the least overhead
+        under any co-compilation option (``o_least``); where the switch load enters with a negative sign
+        its upper bound ``sum o lambda x`` (``h_i <= lambda_i``, ``o`` compiled apart) is used.
         """
         self.approximations.add("fcfs switch overhead bounded below by the non-dominant classes' rate")
         b = self.b
@@ -670,8 +794,8 @@ class _Builder:
         # H_tot >= Lambda(x) - L_dom
         self.row("switch_rate_lower", [*x, int(dom), int(total)], [*lam, -1.0, -1.0], -INF, 0.0)
         record.update(dom=int(dom), total=int(total))
-        o_min = float(np.min(o))
-        c_min = float(np.min(2 * o * s + o * o))
+        o_min = float(np.min(o_least))
+        c_min = float(np.min(2 * o_least * s + o_least * o_least))
         new_aux("Asw", np.array([total]), np.array([c_min]))
         new_aux("Usw", np.array([total]), np.array([o_min]))
         return c_min * lam_max, o_min * lam_max
@@ -724,7 +848,13 @@ class _Builder:
         return level.astype(np.int64), cuts
 
     def _chain(
-        self, form: str, pairs: np.ndarray, values: np.ndarray, ref_mask: np.ndarray, alpha: float = 0.0
+        self,
+        form: str,
+        pairs: np.ndarray,
+        values: np.ndarray,
+        ref_mask: np.ndarray,
+        alpha: float = 0.0,
+        secondary: np.ndarray | None = None,
     ) -> Chain | None:
         if pairs.size == 0:
             return None
@@ -733,7 +863,32 @@ class _Builder:
         vars_ = self.b.add_vars("v", cuts.size, labels=[(form, float(c)) for c in cuts])
         for lo_var, hi_var in itertools.pairwise(vars_):
             self.row("level_cumulative", [lo_var, hi_var], [1.0, -1.0], -INF, 0.0)
-        return Chain(form, pairs, level_of, cuts, alpha, vars_)
+        second = np.zeros(pairs.size, dtype=bool) if secondary is None else secondary
+        return Chain(form, pairs, level_of, cuts, alpha, vars_, second)
+
+    def _cocompilation_groups(self, acc, k: np.ndarray, ref_local: np.ndarray) -> list[int]:
+        """Groups of acc's type with at least two member models among its candidate pairs: those the
+        reference runs here first, then in declaration order, at most ``max_cocompilation_groups``."""
+        compilations = self.data.compilations
+        if compilations is None or not compilations.any:
+            return []
+        names = {self.data.model_names[int(m)] for m in self.data.pairs.model[k]}
+        usable = [
+            g
+            for g, type_name in enumerate(compilations.type_of)
+            if type_name == acc.type and len(names & compilations.overheads[g].keys()) >= 2
+        ]
+        if not usable:
+            return []
+        self.approximations.add("co-compilation regimes limited to max_cocompilation_groups per accelerator")
+        preferred: list[int] = []
+        if ref_local.size:
+            ref_models = [self.data.model_names[int(m)] for m in self.data.pairs.model[k[ref_local]]]
+            preferred = [g for g in compilations.containing(acc.type, sorted(set(ref_models))) if g in usable]
+            if len(set(ref_models)) < len(ref_models) and not all(self.data.pairs.shareable[k[ref_local]]):
+                preferred = []  # two backends of one unshareable model: no group applies
+        ordered = list(dict.fromkeys([*preferred, *usable]))
+        return ordered[: max(0, self.opt.max_cocompilation_groups)]
 
     def _threshold_mode(self, fe, lo, hi, single, capacity, own_load, k, ref_local) -> AccMode:
         keep = capacity >= own_load * (1.0 + 1e-12)  # an application that cannot even host itself is out
@@ -748,12 +903,22 @@ class _Builder:
         mode.var = int(chain.vars[-1])
         return mode
 
-    def _general_mode(self, acc, fe, lo, hi, budget, k, ref_local, charge_switch, aux, quantiles) -> AccMode:
+    def _general_mode(
+        self, acc, fe, lo, hi, budget, k, ref_local, charge_switch, aux, quantiles, occ_budget=None, group=None
+    ) -> AccMode:
+        """A regime whose rows are not a plain capacity: FCFS with several backends (compiled apart, or
+        running co-compilation group ``group = (index, member mask, overheads)``), or additive PS."""
         p = self.data.pairs
         s, o, q = p.service[k], p.switch[k], p.quantile[k]
+        allowed = np.ones(k.size, dtype=bool)
+        if group is not None:
+            allowed = group[1]
+            o = np.where(allowed, group[2], o)
         ref_mask = np.isin(np.arange(k.size), ref_local)
         chains: list[Chain] = []
         rho = hi if self.cons else lo
+        # percentile pairs with a synchronous front end join the mean chain a second time (secondary)
+        occupied = np.zeros(k.size, dtype=bool) if occ_budget is None else np.isfinite(occ_budget)
         if acc.discipline == Discipline.PS:  # additive processor sharing: alpha U <= T Lambda
             if "L" not in aux:
                 (col,) = self.b.add_vars("L", 1, lower=0.0, upper=INF, integer=False, labels=[(acc.name,)])
@@ -763,7 +928,16 @@ class _Builder:
             mean = np.isnan(q)
             self.approximations.add("additive-PS factor bounded per utilisation segment")
             keep = mean & (slack > 0)
-            chain = self._chain("ps_add", k[keep], slack[keep], ref_mask[keep], float(kappa(rho)))
+            occ_slack = (occ_budget - s) if occ_budget is not None else np.zeros(k.size)
+            extra = occupied & ~mean & (occ_slack > 0)
+            chain = self._chain(
+                "ps_add",
+                np.concatenate([k[keep], k[extra]]),
+                np.concatenate([slack[keep], occ_slack[extra]]),
+                np.concatenate([ref_mask[keep], ref_mask[extra]]),
+                float(kappa(rho)),
+                np.concatenate([np.zeros(int(keep.sum()), dtype=bool), np.ones(int(extra.sum()), dtype=bool)]),
+            )
             if chain:
                 chains.append(chain)
             # a percentile depends on the utilisation alone (model v2), whatever the mean model: U <= 1000 rho*
@@ -781,8 +955,17 @@ class _Builder:
             own_switch = o if charge_switch else 0.0
             mean = np.isnan(q)
             tau = budget - s - own_switch
-            keep = mean & (tau > 0)
-            chain = self._chain("fcfs_mean", k[keep], tau[keep], ref_mask[keep])
+            keep = mean & (tau > 0) & allowed
+            tau_occ = (occ_budget - s - own_switch) if occ_budget is not None else np.zeros(k.size)
+            extra = occupied & ~mean & (tau_occ > 0) & allowed
+            chain = self._chain(
+                "fcfs_mean",
+                np.concatenate([k[keep], k[extra]]),
+                np.concatenate([tau[keep], tau_occ[extra]]),
+                np.concatenate([ref_mask[keep], ref_mask[extra]]),
+                0.0,
+                np.concatenate([np.zeros(int(keep.sum()), dtype=bool), np.ones(int(extra.sum()), dtype=bool)]),
+            )
             if chain:
                 chains.append(chain)
             # Percentile rows bind only in the conservative model: no linear lower bound on the v2
@@ -792,12 +975,16 @@ class _Builder:
                 self.approximations.add("fcfs percentile rows use model v1's exponential tail (verified, repaired)")
                 mask = q == qq
                 tau_q = budget - s - p.excess[k] - own_switch
-                keep = mask & (tau_q > 0)
+                keep = mask & (tau_q > 0) & allowed
                 factor = tail_factor(rho, qq) if self.cons else 0.0
                 chain = self._chain("fcfs_pct", k[keep], tau_q[keep], ref_mask[keep], factor)
                 if chain:
                     chains.append(chain)
-        return AccMode(fe, lo, hi, False, False, chains)
+        if group is None:
+            return AccMode(fe, lo, hi, False, False, chains)
+        return AccMode(
+            fe, lo, hi, False, False, chains, group=group[0], switch_aux=(f"Asw@{group[0]}", f"Usw@{group[0]}")
+        )
 
     def _general_rows(self, mode, aux, u_max, a_max, asw_max, usw_max, lam_max, charge_switch) -> None:
         for chain in mode.chains:
@@ -808,7 +995,7 @@ class _Builder:
                     cols = [aux["A"], aux["U"]]
                     vals = [1.0, 2 * value]
                     if "Asw" in aux and self.cons:  # Pollaczek-Khinchine with the switch terms' upper bounds
-                        cols += [aux["Asw"], aux["Usw"]]
+                        cols += [aux[mode.switch_aux[0]], aux[mode.switch_aux[1]]]
                         vals += [1.0, 2 * value]
                     # relaxed: the wait without any switch overhead, a lower bound on the exact wait
                     rhs = 2000.0 * value
@@ -824,7 +1011,7 @@ class _Builder:
                     cols = [aux["A"], aux["U"]]
                     vals = [chain.alpha, -2 * value]
                     if "Asw" in aux:
-                        cols.append(aux["Asw"])
+                        cols.append(aux[mode.switch_aux[0]])
                         vals.append(chain.alpha)
                     if "Usw_hi" in aux:  # relaxed: the switch load enters with a negative sign, so its upper bound
                         cols.append(aux["Usw_hi"])

@@ -236,3 +236,28 @@ def test_infeasible_host_all_is_not_a_placement():
     result = solve(instance, "configuration", PARAMS)
     assert result.status in (Status.INFEASIBLE, Status.NO_SOLUTION_FOUND)
     assert not result.assignments
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_extensions_keep_the_bound_valid_and_the_check_exact(seed):
+    """Co-compilation, occupancy limits, max_backends and switch variants: the bound is never below the brute-force
+    optimum, 'optimal' is optimal, and every set the checker accepts is accepted by the evaluator (and vice versa)."""
+    from tests.exact.conftest import random_instance
+
+    instance = random_instance(seed, n_apps=4, extensions=True)
+    best = brute_force_best(instance)
+    result = solve(instance, "configuration", PARAMS)
+    assert result.status.has_solution
+    assert result.objective <= best + 1e-9
+    assert result.bound is not None and result.bound >= best - 1e-9
+    if result.status == Status.OPTIMAL:
+        assert result.objective == pytest.approx(best)
+    model = build(instance)
+    for cls in model.classes:
+        if cls.node is not None:
+            continue  # a node shared with another accelerator: the checker looks at one accelerator alone
+        checker = SetChecker(cls)
+        for size in range(1, cls.size + 1):
+            for items in itertools.combinations(range(cls.size), size):
+                placement = {model.app_names[int(cls.apps[i])]: cls.accelerators[0] for i in items}
+                assert checker.feasible(items) == evaluate(instance, placement).feasible, (cls.type_name, placement)

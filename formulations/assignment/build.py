@@ -880,7 +880,6 @@ class _Builder:
         ]
         if not usable:
             return []
-        self.approximations.add("co-compilation regimes limited to max_cocompilation_groups per accelerator")
         preferred: list[int] = []
         if ref_local.size:
             ref_models = [self.data.model_names[int(m)] for m in self.data.pairs.model[k[ref_local]]]
@@ -888,6 +887,8 @@ class _Builder:
             if len(set(ref_models)) < len(ref_models) and not all(self.data.pairs.shareable[k[ref_local]]):
                 preferred = []  # two backends of one unshareable model: no group applies
         ordered = list(dict.fromkeys([*preferred, *usable]))
+        if len(ordered) > self.opt.max_cocompilation_groups:
+            self.approximations.add("co-compilation regimes limited to max_cocompilation_groups per accelerator")
         return ordered[: max(0, self.opt.max_cocompilation_groups)]
 
     def _threshold_mode(self, fe, lo, hi, single, capacity, own_load, k, ref_local) -> AccMode:

@@ -638,9 +638,9 @@ class _Builder:
                 local.append(np.searchsorted(k, chain.pairs[main]))  # k is sorted
                 cols.append(chain.vars[chain.level_of[main]])
                 if occ_pairs.size:
-                    pick = np.isin(chain.pairs, occ_pairs) if mode.threshold else chain.secondary
-                    occ_local.append(np.searchsorted(occ_pairs, chain.pairs[pick]))
-                    occ_cols.append(chain.vars[chain.level_of[pick]])
+                    entries = np.isin(chain.pairs, occ_pairs) if mode.threshold else chain.secondary
+                    occ_local.append(np.searchsorted(occ_pairs, chain.pairs[entries]))
+                    occ_cols.append(chain.vars[chain.level_of[entries]])
         vals = np.concatenate([np.ones(k.size), -np.ones(sum(c.size for c in cols[1:]))])
         self.flush_rows()
         self.vectorised_rows("x_le_level", np.concatenate(local), np.concatenate(cols), vals, -INF, 0.0, k.size)
@@ -695,8 +695,8 @@ class _Builder:
             if mode.group < 0:
                 continue
             member = group_switch[mode.group][0]
-            for m in np.unique(p.model[k][(classes < 0) & member]):
-                own_m = np.flatnonzero((classes < 0) & (p.model[k] == m))
+            for model in np.unique(p.model[k][(classes < 0) & member]):
+                own_m = np.flatnonzero((classes < 0) & (p.model[k] == model))
                 if own_m.size > 1:
                     self.row(
                         "cocompiled_models_distinct",

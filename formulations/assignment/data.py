@@ -147,7 +147,7 @@ def prepare(instance: Instance, eligible: dict[str, list[str]] | None = None) ->
             app.rate_rps, app.frontend_concurrency, settings.frontend_occupancy_cap
         )
         # A mean SLO and the occupancy limit bound the same statistic: keep the tighter as the SLO.
-        slo = min(app.slo.latency_ms, occupancy) if q is None else app.slo.latency_ms
+        slo_ms = min(app.slo.latency_ms, occupancy) if q is None else app.slo.latency_ms
         occupancy = np.inf if q is None else occupancy
         for acc_name in eligible.get(app.name, []):
             d = acc_index[acc_name]
@@ -165,7 +165,7 @@ def prepare(instance: Instance, eligible: dict[str, list[str]] | None = None) ->
                     app.frontend_memory_mb,
                     app.preprocess_ms,
                     np.nan if q is None else q,
-                    slo,
+                    slo_ms,
                     model.shareable,
                     model_index[app.model],
                     types[target.type].memory_mb is not None,

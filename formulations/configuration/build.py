@@ -199,7 +199,7 @@ def build(instance: Instance, params: SolveParams | None = None) -> Configuratio
     accelerators_on_node = {node.name: len(node.accelerators) for node in instance.nodes}
     grouped: dict[tuple, list[tuple]] = {}
     for node, acc in instance.accelerators():
-        items = sorted(eligible_on.get(acc.name, ()))
+        items = tuple(sorted(eligible_on.get(acc.name, ())))
         if not items:
             continue
         acc_type = types[acc.type]

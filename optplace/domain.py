@@ -250,6 +250,10 @@ class Profile(_Frozen):
         description="Model parameters a co-compiled binary keeps in the type's parameter cache (int8: about "
         "one MB per million parameters); needed for co-compilation groups on a type with parameter_cache_mb.",
     )
+    load_time_ms: NonNegativeFloat | None = Field(
+        default=None,
+        description="Time to start this model's backend on this type (a re-placement's move cost); None = unknown.",
+    )
 
     @model_validator(mode="after")
     def _one_variability_measure(self) -> Profile:

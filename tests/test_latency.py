@@ -138,7 +138,7 @@ def _md1_wait_cdf(t: float, service: float, rho: float) -> float:
     )
 
 
-@pytest.mark.parametrize(("rho", "q"), [(0.3, 0.95), (0.6, 0.99), (0.8, 0.95), (0.8, 0.99)])
+@pytest.mark.parametrize(("rho", "q"), [(0.3, 0.95), (0.6, 0.99), (0.8, 0.95), (0.8, 0.99), (0.832, 0.99), (0.9, 0.99)])
 def test_md1_quantiles_match_erlangs_formula(rho, q):
     """One deterministic class: the v2 response quantile (no margin) is s plus Erlang's exact M/D/1 wait quantile."""
     service = 10.0
@@ -380,9 +380,14 @@ def test_fcfs_tail_is_a_tail(queue):
 
 
 @settings(max_examples=15, deadline=None)
-@given(queues(max_utilization=0.85))
+@given(queues(max_utilization=0.8))
 def test_closed_form_tail_agrees_with_the_grid_iteration(queue):
-    """Deterministic service: two closed-form Lindley steps are never more than 2% below the converged grid iteration."""
+    """Deterministic service, utilisation <= 0.8: two closed-form Lindley steps are never more than 2% below the grid iteration.
+
+    Above 0.8 the grid is no reference: its discretisation bias grows with the load (one M/D/1 class
+    at 0.832 reads 2.8% above Erlang's exact p99, which the closed form matches; see
+    test_md1_quantiles_match_erlangs_formula), so the comparison stops at the default cap.
+    """
     rates, s, _, o = queue
     q = latency.switch_queue(rates, s, 0.0, o)
     assume(q.stable)

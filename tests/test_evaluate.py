@@ -239,3 +239,12 @@ def test_switch_variance_is_honoured():
         update={"settings": instance.settings.model_copy(update={"switch_variance": "dependent"})}
     )
     assert evaluate(exact, {"a1": "tpu1", "b1": "tpu1"}).applications[0].latency_ms == pytest.approx(28.3333333)
+
+
+def test_an_idle_copy_counts_against_max_backends():
+    """An idle copy (a make-before-break move) is a backend process: a third backend breaks max_backends 2."""
+    instance = _tiny("max_backends")
+    assert evaluate(instance, {"a": "gpu1", "c": "gpu1"}, reserved={"b": "gpu1"}).feasible  # b shares a's m1
+    result = evaluate(instance, {"a": "gpu1", "c": "gpu1"}, reserved={"d": "gpu1"})
+    assert {v.code for v in result.violations} == {ViolationCode.MAX_BACKENDS_EXCEEDED}
+    assert len(result.accelerators[0].backends) == 3

@@ -124,6 +124,38 @@ class AssignmentModel:
         return self.objectives[objective.value]
 
 
+@dataclass
+class _Device:
+    """The accelerator being built: its candidate pairs' data, big-M bounds, and the terms its families share."""
+
+    acc: Any  # data.Accelerator
+    k: np.ndarray  # its candidate pairs (sorted)
+    x: np.ndarray  # their columns
+    lam: np.ndarray
+    s: np.ndarray
+    o: np.ndarray  # switch overheads compiled apart
+    q: np.ndarray  # SLO quantile per pair, NaN for a mean SLO
+    classes: np.ndarray  # class id per pair: the model index if shareable, else -(pair + 1)
+    multi_possible: bool  # two or more backends are possible
+    has_switch: bool
+    charge_switch: bool  # conservative FCFS with switch overheads: the H bounds are charged
+    quantiles: list[float]
+    fe_segments: list[tuple[float, float]] | None  # the node's front-end load segments, if it pre-processes
+    fe_list: list[int]
+    ref_local: np.ndarray  # positions in k of the reference placement's pairs
+    u_max: float  # 1000 x the utilisation cap
+    lam_max: float  # the largest total rate the cap allows
+    a_max: float  # the largest second-moment load
+    occupied: np.ndarray  # per pair: a synchronous front end bounds its mean (model.md 3.10)
+    aux: dict[str, int] = field(default_factory=dict)  # U, A, L, Asw, Usw... -> column
+    h_vars: dict[int, int] = field(default_factory=dict)
+    tangent: dict[int, list[tuple[float, int]]] = field(default_factory=dict)
+    dominant: dict[str, Any] = field(default_factory=dict)
+    asw_max: float = 0.0
+    usw_max: float = 0.0
+    group_switch: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # group -> (member, overheads)
+
+
 def build(data: InstanceData, options: BuildOptions | None = None) -> AssignmentModel:
     """Variables, constraints and every objective vector of the assignment formulation."""
     return _Builder(data, options or BuildOptions()).run()
@@ -403,32 +435,31 @@ class _Builder:
     # --- one accelerator ----------------------------------------------------------------------
 
     def _accelerator(self, acc) -> AccModel:
-        data, p, b, opt = self.data, self.data.pairs, self.b, self.opt
+        """One accelerator's variables and rows, family by family (model.md section 3)."""
+        dev = self._device(acc)
+        self._switch_terms(dev)
+        self._cocompilation_terms(dev)
+        modes = self._modes(dev)
+        self._mode_selection_rows(dev, modes)
+        self._capacity_row(dev, modes)
+        self._backend_count_rows(dev)
+        self._cocompiled_distinct_rows(dev, modes)
+        self._mode_rows(dev, modes)
+        self._fcfs_loosest_slack_row(dev)
+        return AccModel(acc.index, dev.k, dev.classes, modes, dev.aux, dev.h_vars, dev.tangent, dev.dominant)
+
+    def _device(self, acc) -> _Device:
+        """The accelerator's candidate pairs, their data, and the bounds its big-M values use."""
+        p = self.data.pairs
         k = acc.pairs
         lam, s, o = p.rate[k], p.service[k], p.switch[k]
         q = p.quantile[k]
         classes = np.where(p.shareable[k], p.model[k], -(k + 1))
-        n_classes = np.unique(classes).size
-        cap = acc.cap
-        u_max = 1000.0 * acc.cap
-        aux: dict[str, int] = {}
-
-        def new_aux(name: str, cols: np.ndarray, vals: np.ndarray, upper: float = INF) -> int:
-            (col,) = b.add_vars(name, 1, lower=0.0, upper=upper, integer=False, labels=[(acc.name,)])
-            self.define(f"define_{name}", int(col), cols, vals)
-            aux[name] = int(col)
-            return int(col)
-
-        x = self.x[k]
-        new_aux("U", x, lam * s)
-        discipline = acc.discipline
-        fe_segments = self.node_segments.get(acc.node) if np.any(p.preprocess[k] > 0) else None
-        fe_list = list(range(len(fe_segments))) if fe_segments else [-1]
-        ref = self.reference.get(acc.index, np.zeros(0, dtype=np.int64))
-        ref_local = np.flatnonzero(np.isin(k, ref))
-        multi_possible = n_classes >= 2
+        multi_possible = np.unique(classes).size >= 2
         has_switch = multi_possible and bool(np.any(o > 0))
-        quantiles = sorted(set(q[~np.isnan(q)].tolist()))
+        fe_segments = self.node_segments.get(acc.node) if np.any(p.preprocess[k] > 0) else None
+        ref = self.reference.get(acc.index, np.zeros(0, dtype=np.int64))
+        u_max = 1000.0 * acc.cap
         # Largest total rate the cap allows (fractional knapsack), for big-M values.
         order = np.argsort(s)
         cum = np.cumsum(lam[order] * s[order])
@@ -438,132 +469,181 @@ class _Builder:
             j = order[over[0]]
             used = cum[over[0]] - lam[j] * s[j]
             lam_max += (u_max - used) / s[j]
-        a_max = u_max * float(np.max(p.second[k] / s))
+        dev = _Device(
+            acc=acc,
+            k=k,
+            x=self.x[k],
+            lam=lam,
+            s=s,
+            o=o,
+            q=q,
+            classes=classes,
+            multi_possible=multi_possible,
+            has_switch=has_switch,
+            charge_switch=self.cons and has_switch and acc.discipline == Discipline.FCFS,
+            quantiles=sorted(set(q[~np.isnan(q)].tolist())),
+            fe_segments=fe_segments,
+            fe_list=list(range(len(fe_segments))) if fe_segments else [-1],
+            ref_local=np.flatnonzero(np.isin(k, ref)),
+            u_max=u_max,
+            lam_max=lam_max,
+            a_max=u_max * float(np.max(p.second[k] / s)),
+            occupied=np.isfinite(p.occupancy[k]),
+        )
+        self._new_aux(dev, "U", dev.x, lam * s)
+        return dev
 
-        # Switch bound (conservative only): H_i >= (1 - t)^2 lambda_i + t^2 Lambda_{-i} >= lambda_i p_i.
-        h_vars: dict[int, int] = {}
-        tangent: dict[int, list[tuple[float, int]]] = {}
-        asw_max = usw_max = 0.0
-        charge_switch = self.cons and has_switch and discipline == Discipline.FCFS
-        dominant: dict[str, Any] = {}
-        if has_switch and discipline == Discipline.FCFS and not self.cons:
-            asw_max, usw_max = self._relaxed_switch(
-                acc, k, x, lam, s, o, p.switch_least[k], classes, lam_max, new_aux, dominant
+    def _new_aux(self, dev: _Device, name: str, cols: np.ndarray, vals: np.ndarray, upper: float = INF) -> int:
+        """A continuous variable of the accelerator defined as a linear expression (U, A, Asw, ...)."""
+        (col,) = self.b.add_vars(name, 1, lower=0.0, upper=upper, integer=False, labels=[(dev.acc.name,)])
+        self.define(f"define_{name}", int(col), cols, vals)
+        dev.aux[name] = int(col)
+        return int(col)
+
+    def _budgets(
+        self, dev: _Device, fe: int, limit: np.ndarray | None = None, statistic: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Accelerator budgets: SLO (or ``limit``) less network and front-end delay (in ``statistic``)."""
+        p, k = self.data.pairs, dev.k
+        slo = (p.slo[k] if limit is None else limit) - self.data.network_ms
+        if fe >= 0 and dev.fe_segments is not None:
+            lo, hi = dev.fe_segments[fe]
+            pre = frontend_delay_ms(p.preprocess[k], hi if self.cons else lo, dev.q if statistic is None else statistic)
+            slo = slo - pre
+        return slo * (1.0 - self.opt.margin) if self.cons else slo * (1.0 + self.opt.margin)
+
+    def _occupancy_budgets(self, dev: _Device, fe: int) -> np.ndarray:
+        """A percentile-SLO pair's synchronous front end bounds its mean latency too (model.md 3.10)."""
+        occupied = dev.occupied
+        mean_statistic = np.full(dev.k.size, np.nan)
+        limit = np.where(occupied, self.data.pairs.occupancy[dev.k], 0.0)
+        return np.where(occupied, self._budgets(dev, fe, limit, mean_statistic), np.inf)
+
+    def _switch_terms(self, dev: _Device) -> None:
+        """FCFS switch load: lower bounds in the relaxed model (_relaxed_switch); in the conservative one
+        the bound H_i >= (1 - t)^2 lambda_i + t^2 Lambda_{-i} >= lambda_i p_i on each model's switch rate."""
+        data, opt, b = self.data, self.opt, self.b
+        acc, x, lam, s, o, classes = dev.acc, dev.x, dev.lam, dev.s, dev.o, dev.classes
+        lam_max = dev.lam_max
+        if dev.has_switch and acc.discipline == Discipline.FCFS and not self.cons:
+            dev.asw_max, dev.usw_max = self._relaxed_switch(
+                acc,
+                dev.k,
+                x,
+                lam,
+                s,
+                o,
+                data.pairs.switch_least[dev.k],
+                classes,
+                lam_max,
+                lambda *args: self._new_aux(dev, *args),
+                dev.dominant,
             )
-        if charge_switch:
-            self.approximations.add("fcfs switch probability bounded by a tangent (or by 1 for unshared models)")
-            ref_rates: dict[int, float] = defaultdict(float)
-            for j in ref_local:
-                ref_rates[int(classes[j])] += float(lam[j])
-            ref_total = sum(ref_rates.values())
-            models_here = sorted({int(c) for c in classes if c >= 0})
-            coef_a, coef_u = [], []
-            sum_t2 = 0.0
-            for m in models_here:
-                rows = np.flatnonzero(classes == m)
-                if ref_rates.get(m, 0.0) > 0 and len(ref_rates) >= 2:
-                    t = ref_rates[m] / ref_total
-                elif ref_rates.get(m, 0.0) > 0:
-                    t = 1.0  # alone in the reference: exact there (no switch)
-                else:
-                    t = opt.switch_share
-                # The reference's share, plus a few fixed shares the solver may pick instead (h is below
-                # every tangent, so the smallest one is the best bound; a binary per tangent picks it).
-                shares = sorted({round(t, 12), *(float(v) for v in opt.switch_tangents)})
-                sum_t2 += max(v * v for v in shares)
-                h_ub = max(max((1 - v) ** 2, v * v) for v in shares) * lam_max
-                (h,) = b.add_vars(
-                    "H", 1, lower=0.0, upper=h_ub, integer=False, labels=[(data.model_names[m], acc.name)]
+        if not dev.charge_switch:
+            return
+        self.approximations.add("fcfs switch probability bounded by a tangent (or by 1 for unshared models)")
+        ref_rates: dict[int, float] = defaultdict(float)
+        for j in dev.ref_local:
+            ref_rates[int(classes[j])] += float(lam[j])
+        ref_total = sum(ref_rates.values())
+        models_here = sorted({int(c) for c in classes if c >= 0})
+        coef_a, coef_u = [], []
+        sum_t2 = 0.0
+        for m in models_here:
+            rows = np.flatnonzero(classes == m)
+            if ref_rates.get(m, 0.0) > 0 and len(ref_rates) >= 2:
+                t = ref_rates[m] / ref_total
+            elif ref_rates.get(m, 0.0) > 0:
+                t = 1.0  # alone in the reference: exact there (no switch)
+            else:
+                t = opt.switch_share
+            # The reference's share, plus a few fixed shares the solver may pick instead (h is below
+            # every tangent, so the smallest one is the best bound; a binary per tangent picks it).
+            shares = sorted({round(t, 12), *(float(v) for v in opt.switch_tangents)})
+            sum_t2 += max(v * v for v in shares)
+            h_ub = max(max((1 - v) ** 2, v * v) for v in shares) * lam_max
+            (h,) = b.add_vars("H", 1, lower=0.0, upper=h_ub, integer=False, labels=[(data.model_names[m], acc.name)])
+            dev.h_vars[m] = int(h)
+            z_m = self.z[(m, acc.index)]
+            if len(shares) == 1:
+                choices = [(shares[0], z_m)]
+            else:
+                picks = b.add_vars("tangent", len(shares), labels=[(data.model_names[m], acc.name, v) for v in shares])
+                choices = list(zip(shares, (int(c) for c in picks)))
+                self.row("one_tangent", [*picks, z_m], [*np.ones(len(shares)), -1.0], 0.0, 0.0)
+            dev.tangent[m] = choices
+            for v, pick in choices:
+                coef = np.where(classes == m, (1 - v) ** 2, v * v) * lam
+                big = max((1 - v) ** 2, v * v) * lam_max if pick != z_m else v * v * lam_max
+                self.row(
+                    "switch_tangent",
+                    [*x, int(h)],
+                    [*coef, -1.0],
+                    -INF,
+                    0.0,
+                    indicator=pick,
+                    relax=[(pick, big)],
                 )
-                h_vars[m] = int(h)
-                z_m = self.z[(m, acc.index)]
-                if len(shares) == 1:
-                    choices = [(shares[0], z_m)]
-                else:
-                    picks = b.add_vars(
-                        "tangent", len(shares), labels=[(data.model_names[m], acc.name, v) for v in shares]
-                    )
-                    choices = list(zip(shares, (int(c) for c in picks)))
-                    self.row("one_tangent", [*picks, z_m], [*np.ones(len(shares)), -1.0], 0.0, 0.0)
-                tangent[m] = choices
-                for v, pick in choices:
-                    coef = np.where(classes == m, (1 - v) ** 2, v * v) * lam
-                    big = max((1 - v) ** 2, v * v) * lam_max if pick != z_m else v * v * lam_max
-                    self.row(
-                        "switch_tangent",
-                        [*x, int(h)],
-                        [*coef, -1.0],
-                        -INF,
-                        0.0,
-                        indicator=pick,
-                        relax=[(pick, big)],
-                    )
-                o_m, s_m = float(o[rows[0]]), float(s[rows[0]])
-                coef_a.append((int(h), 2 * o_m * s_m + o_m * o_m))
-                coef_u.append((int(h), o_m))
-            own = np.flatnonzero(classes < 0)
-            a_cols = np.array([c for c, _ in coef_a] + list(x[own]), dtype=np.int64)
-            a_vals = np.array([v for _, v in coef_a] + list((2 * o[own] * s[own] + o[own] ** 2) * lam[own]))
-            u_vals = np.array([v for _, v in coef_u] + list(o[own] * lam[own]))
-            new_aux("Asw", a_cols, a_vals)
-            new_aux("Usw", a_cols, u_vals)
-            h_sum_max = lam_max * (1.0 + sum_t2)
-            asw_max = float(np.max(2 * o * s + o * o)) * h_sum_max
-            usw_max = float(np.max(o)) * h_sum_max
-        # Co-compilation regimes (conservative): the same switch-rate bounds H, charged the group's overheads.
-        group_switch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        if charge_switch:
-            for g in self._cocompilation_groups(acc, k, ref_local):
-                overheads = data.compilations.overheads[g]  # type: ignore[union-attr]
-                names = [data.model_names[int(m)] for m in p.model[k]]
-                member = np.array([name in overheads for name in names])
-                o_g = np.array([overheads.get(name, 0.0) for name in names])
-                g_cols, g_a, g_u = [], [], []
-                for m, h in h_vars.items():
-                    row = np.flatnonzero(classes == m)[0]
-                    if member[row]:
-                        g_cols.append(h)
-                        g_a.append(2 * o_g[row] * s[row] + o_g[row] ** 2)
-                        g_u.append(o_g[row])
-                own_in = np.flatnonzero((classes < 0) & member)
-                g_cols += list(x[own_in])
-                g_a += list((2 * o_g[own_in] * s[own_in] + o_g[own_in] ** 2) * lam[own_in])
-                g_u += list(o_g[own_in] * lam[own_in])
-                new_aux(f"Asw@{g}", np.array(g_cols, dtype=np.int64), np.array(g_a, dtype=np.float64))
-                new_aux(f"Usw@{g}", np.array(g_cols, dtype=np.int64), np.array(g_u, dtype=np.float64))
-                group_switch[g] = (member, o_g)
+            o_m, s_m = float(o[rows[0]]), float(s[rows[0]])
+            coef_a.append((int(h), 2 * o_m * s_m + o_m * o_m))
+            coef_u.append((int(h), o_m))
+        own = np.flatnonzero(classes < 0)
+        a_cols = np.array([c for c, _ in coef_a] + list(x[own]), dtype=np.int64)
+        a_vals = np.array([v for _, v in coef_a] + list((2 * o[own] * s[own] + o[own] ** 2) * lam[own]))
+        u_vals = np.array([v for _, v in coef_u] + list(o[own] * lam[own]))
+        self._new_aux(dev, "Asw", a_cols, a_vals)
+        self._new_aux(dev, "Usw", a_cols, u_vals)
+        h_sum_max = lam_max * (1.0 + sum_t2)
+        dev.asw_max = float(np.max(2 * o * s + o * o)) * h_sum_max
+        dev.usw_max = float(np.max(o)) * h_sum_max
 
-        modes: list[AccMode] = []
-        util_segments = self._util_segments(acc, ref_local, lam, s, o, classes, charge_switch)
+    def _cocompilation_terms(self, dev: _Device) -> None:
+        """Co-compilation regimes (conservative): the same switch-rate bounds H, charged the group's overheads."""
+        if not dev.charge_switch:
+            return
+        data, p = self.data, self.data.pairs
+        k, x, lam, s, classes = dev.k, dev.x, dev.lam, dev.s, dev.classes
+        for g in self._cocompilation_groups(dev.acc, k, dev.ref_local):
+            overheads = data.compilations.overheads[g]  # type: ignore[union-attr]
+            names = [data.model_names[int(m)] for m in p.model[k]]
+            member = np.array([name in overheads for name in names])
+            o_g = np.array([overheads.get(name, 0.0) for name in names])
+            g_cols, g_a, g_u = [], [], []
+            for m, h in dev.h_vars.items():
+                row = np.flatnonzero(classes == m)[0]
+                if member[row]:
+                    g_cols.append(h)
+                    g_a.append(2 * o_g[row] * s[row] + o_g[row] ** 2)
+                    g_u.append(o_g[row])
+            own_in = np.flatnonzero((classes < 0) & member)
+            g_cols += list(x[own_in])
+            g_a += list((2 * o_g[own_in] * s[own_in] + o_g[own_in] ** 2) * lam[own_in])
+            g_u += list(o_g[own_in] * lam[own_in])
+            self._new_aux(dev, f"Asw@{g}", np.array(g_cols, dtype=np.int64), np.array(g_a, dtype=np.float64))
+            self._new_aux(dev, f"Usw@{g}", np.array(g_cols, dtype=np.int64), np.array(g_u, dtype=np.float64))
+            dev.group_switch[g] = (member, o_g)
 
-        def budgets(fe: int, limit: np.ndarray | None = None, statistic: np.ndarray | None = None) -> np.ndarray:
-            """Accelerator budgets: SLO (or ``limit``) less network and front-end delay (in ``statistic``)."""
-            slo = (p.slo[k] if limit is None else limit) - data.network_ms
-            if fe >= 0 and fe_segments is not None:
-                lo, hi = fe_segments[fe]
-                pre = frontend_delay_ms(p.preprocess[k], hi if self.cons else lo, q if statistic is None else statistic)
-                slo = slo - pre
-            return slo * (1.0 - opt.margin) if self.cons else slo * (1.0 + opt.margin)
-
-        # A percentile-SLO pair's synchronous front end bounds its mean latency too (model.md 3.10).
-        occupied = np.isfinite(p.occupancy[k])
+    def _modes(self, dev: _Device) -> list[AccMode]:
+        """The accelerator's latency regimes per front-end segment: capacity thresholds where one backend
+        (or exact PS) makes the SLO a plain capacity, general modes per utilisation segment and
+        co-compilation group otherwise."""
+        p, acc, k, s = self.data.pairs, dev.acc, dev.k, dev.s
+        discipline, cap, occupied = acc.discipline, acc.cap, dev.occupied
         mean_statistic = np.full(k.size, np.nan)
-
-        def occupancy_budgets(fe: int) -> np.ndarray:
-            return np.where(occupied, budgets(fe, np.where(occupied, p.occupancy[k], 0.0), mean_statistic), np.inf)
-
+        modes: list[AccMode] = []
+        util_segments = self._util_segments(acc, dev.ref_local, dev.lam, s, dev.o, dev.classes, dev.charge_switch)
         needs_single = (
             discipline == Discipline.DEDICATED
-            or not multi_possible
-            or (discipline == Discipline.FCFS and charge_switch)
+            or not dev.multi_possible
+            or (discipline == Discipline.FCFS and dev.charge_switch)
         )
-        for fe in fe_list:
-            budget = budgets(fe)
-            occ_budget = occupancy_budgets(fe) if occupied.any() else None
-            if discipline == Discipline.PS and data.ps_model == "exact":
-                if quantiles:
+        for fe in dev.fe_list:
+            budget = self._budgets(dev, fe)
+            occ_budget = self._occupancy_budgets(dev, fe) if occupied.any() else None
+            if discipline == Discipline.PS and self.data.ps_model == "exact":
+                if dev.quantiles:
                     self.approximations.add("PS percentile thresholds bracket the no-overlap probability")
-                values = 1000.0 * ps_threshold(s, budget, q, p.scv[k], cap, relaxed=not self.cons)
+                values = 1000.0 * ps_threshold(s, budget, dev.q, p.scv[k], cap, relaxed=not self.cons)
                 if occ_budget is not None:  # the mean threshold of the occupancy limit, the tighter of the two
                     values = values.copy()
                     values[occupied] = np.minimum(
@@ -573,10 +653,10 @@ class _Builder:
                             s[occupied], occ_budget[occupied], mean_statistic[occupied], p.scv[k][occupied], cap
                         ),
                     )
-                modes.append(self._threshold_mode(fe, 0.0, acc.cap, False, values, lam * s, k, ref_local))
+                modes.append(self._threshold_mode(fe, 0.0, acc.cap, False, values, dev.lam * s, k, dev.ref_local))
                 continue
             if discipline in (Discipline.FCFS, Discipline.DEDICATED) and needs_single:
-                values = 1000.0 * fcfs_single_threshold(s, p.second[k], budget, q, p.scv[k], cap)
+                values = 1000.0 * fcfs_single_threshold(s, p.second[k], budget, dev.q, p.scv[k], cap)
                 if occ_budget is not None:
                     values = values.copy()
                     values[occupied] = np.minimum(
@@ -591,13 +671,13 @@ class _Builder:
                             cap,
                         ),
                     )
-                single = multi_possible  # with one possible class the "single" side row is implied
-                modes.append(self._threshold_mode(fe, 0.0, acc.cap, single, values, lam * s, k, ref_local))
-                if discipline == Discipline.DEDICATED or not multi_possible:
+                single = dev.multi_possible  # with one possible class the "single" side row is implied
+                modes.append(self._threshold_mode(fe, 0.0, acc.cap, single, values, dev.lam * s, k, dev.ref_local))
+                if discipline == Discipline.DEDICATED or not dev.multi_possible:
                     continue
             # Modes with rows that are not a plain capacity: FCFS with several backends, additive PS.
-            segs = util_segments if (quantiles or discipline == Discipline.PS) else [(0.0, acc.cap)]
-            for group in [None, *group_switch]:
+            segs = util_segments if (dev.quantiles or discipline == Discipline.PS) else [(0.0, acc.cap)]
+            for group in [None, *dev.group_switch]:
                 for lo, hi in segs:
                     modes.append(
                         self._general_mode(
@@ -607,29 +687,32 @@ class _Builder:
                             hi,
                             budget,
                             k,
-                            ref_local,
-                            charge_switch,
-                            aux,
-                            quantiles,
+                            dev.ref_local,
+                            dev.charge_switch,
+                            dev.aux,
+                            dev.quantiles,
                             occ_budget,
-                            None if group is None else (group, *group_switch[group]),
+                            None if group is None else (group, *dev.group_switch[group]),
                         )
                     )
+        return modes
 
-        # Mode indicators and the rows that tie them together.
+    def _mode_selection_rows(self, dev: _Device, modes: list[AccMode]) -> None:
+        """Mode indicators, one mode per used accelerator, and x[j,d] <= the sum over modes of the cumulative
+        level variable of j's level; a percentile pair with a synchronous front end also <= the same sum over
+        its occupancy (mean) levels (model.md 3.10)."""
+        acc, k = dev.acc, dev.k
         for mode in modes:
             if mode.threshold:
                 continue
-            (mode.var,) = b.add_vars("m", 1, labels=[(acc.name, mode.fe, mode.util_hi, mode.group)])
+            (mode.var,) = self.b.add_vars("m", 1, labels=[(acc.name, mode.fe, mode.util_hi, mode.group)])
             for chain in mode.chains:
                 self.row("chain_top_le_mode", [chain.vars[-1], mode.var], [1.0, -1.0], -INF, 0.0)
         mode_vars = [m.var for m in modes]
         self.row("one_mode", [*mode_vars, int(self.y[acc.index])], [*np.ones(len(mode_vars)), -1.0], 0.0, 0.0)
-        # x[j,d] <= sum over modes of the cumulative level variable of j's level; a percentile pair with a
-        # synchronous front end also <= the same sum over its occupancy (mean) levels (model.md 3.10).
         local = [np.arange(k.size)]
         cols = [self.x[k]]
-        occ_pairs = k[occupied]
+        occ_pairs = k[dev.occupied]
         occ_local = [np.arange(occ_pairs.size)]
         occ_cols = [self.x[occ_pairs]]
         for mode in modes:
@@ -655,8 +738,10 @@ class _Builder:
                 0.0,
                 occ_pairs.size,
             )
-        # Capacity: U <= capacity of the tightest member (threshold modes) or the segment's top (others).
-        cap_cols, cap_vals = [aux["U"]], [1.0]
+
+    def _capacity_row(self, dev: _Device, modes: list[AccMode]) -> None:
+        """U <= capacity of the tightest member (threshold modes) or the segment's top (others)."""
+        cap_cols, cap_vals = [dev.aux["U"]], [1.0]
         for mode in modes:
             if mode.threshold:
                 if not mode.chains:
@@ -670,11 +755,17 @@ class _Builder:
                 cap_cols.append(mode.var)
                 cap_vals.append(-1000.0 * mode.util_hi)
         self.row("capacity", cap_cols, cap_vals, -INF, 0.0)
-        # Mode side rows.
-        backend_cols = [self.z[(m, acc.index)] for m in sorted({int(c) for c in classes if c >= 0})] + list(
-            x[classes < 0]
-        )
-        if discipline == Discipline.DEDICATED and multi_possible:
+
+    def _backend_columns(self, dev: _Device) -> list[int]:
+        """One column per possible backend: z of each shareable model, x of each unshared pair."""
+        models_here = sorted({int(c) for c in dev.classes if c >= 0})
+        return [self.z[(m, dev.acc.index)] for m in models_here] + list(dev.x[dev.classes < 0])
+
+    def _backend_count_rows(self, dev: _Device) -> None:
+        """A dedicated accelerator holds one backend; any accelerator at most max_backends."""
+        acc = dev.acc
+        backend_cols = self._backend_columns(dev)
+        if acc.discipline == Discipline.DEDICATED and dev.multi_possible:
             self.row(
                 "dedicated_one_backend",
                 [*backend_cols, int(self.y[acc.index])],
@@ -690,25 +781,34 @@ class _Builder:
                 -INF,
                 0.0,
             )
-        # A co-compiled binary holds each member model once: two backends of one unshareable model leave it.
+
+    def _cocompiled_distinct_rows(self, dev: _Device, modes: list[AccMode]) -> None:
+        """A co-compiled binary holds each member model once: two backends of one unshareable model leave it."""
+        p, k, classes = self.data.pairs, dev.k, dev.classes
         for mode in modes:
             if mode.group < 0:
                 continue
-            member = group_switch[mode.group][0]
+            member = dev.group_switch[mode.group][0]
             for model in np.unique(p.model[k][(classes < 0) & member]):
                 own_m = np.flatnonzero((classes < 0) & (p.model[k] == model))
                 if own_m.size > 1:
                     self.row(
                         "cocompiled_models_distinct",
-                        list(x[own_m]),
+                        list(dev.x[own_m]),
                         np.ones(own_m.size),
                         -INF,
                         1.0,
                         indicator=mode.var,
                         relax=[(mode.var, float(own_m.size - 1))],
                     )
+
+    def _mode_rows(self, dev: _Device, modes: list[AccMode]) -> None:
+        """Each mode's side rows: one backend (single modes), the switch load within the segment, the
+        segment's lower end (relaxed), and the SLO rows of its chains (_general_rows)."""
+        aux, acc = dev.aux, dev.acc
+        backend_cols = self._backend_columns(dev)
         for mode in modes:
-            if mode.single and discipline != Discipline.DEDICATED:
+            if mode.single and acc.discipline != Discipline.DEDICATED:
                 self.row(
                     "single_backend",
                     backend_cols,
@@ -718,45 +818,51 @@ class _Builder:
                     indicator=mode.var,
                     relax=[(mode.var, float(len(backend_cols) - 1))],
                 )
-            if not mode.threshold:
-                if "Usw" in aux:
-                    m_big = u_max + usw_max - 1000.0 * mode.util_hi
-                    if m_big > 0:
-                        self.row(
-                            "switch_capacity",
-                            [aux["U"], aux[mode.switch_aux[1]]],
-                            [1.0, 1.0],
-                            -INF,
-                            1000.0 * mode.util_hi,
-                            indicator=mode.var,
-                            relax=[(mode.var, m_big)],
-                        )
-                if not self.cons and mode.util_lo > 0:
-                    # the segment is on the true utilisation, switches included: U + (upper switch load)
-                    lower_cols = [aux["U"]] + ([aux["Usw_hi"]] if "Usw_hi" in aux else [])
+            if mode.threshold:
+                continue
+            if "Usw" in aux:
+                m_big = dev.u_max + dev.usw_max - 1000.0 * mode.util_hi
+                if m_big > 0:
                     self.row(
-                        "utilization_lower",
-                        lower_cols,
-                        [-1.0] * len(lower_cols),
+                        "switch_capacity",
+                        [aux["U"], aux[mode.switch_aux[1]]],
+                        [1.0, 1.0],
                         -INF,
-                        -1000.0 * mode.util_lo,
+                        1000.0 * mode.util_hi,
                         indicator=mode.var,
-                        relax=[(mode.var, 1000.0 * mode.util_lo)],
+                        relax=[(mode.var, m_big)],
                     )
-                self._general_rows(mode, aux, u_max, a_max, asw_max, usw_max, lam_max, charge_switch)
-        # A valid row without big-M: an FCFS device whose applications all have mean SLOs satisfies
-        # the mean row of its loosest possible slack (the tightest member's row implies it).
-        if discipline == Discipline.FCFS and "A" in aux and not quantiles:
-            tau = max(float(np.max(budgets(fe) - s)) for fe in fe_list)
-            if tau > 0:
+            if not self.cons and mode.util_lo > 0:
+                # the segment is on the true utilisation, switches included: U + (upper switch load)
+                lower_cols = [aux["U"]] + ([aux["Usw_hi"]] if "Usw_hi" in aux else [])
                 self.row(
-                    "fcfs_loosest_slack",
-                    [aux["A"], aux["U"], int(self.y[acc.index])],
-                    [1.0, 2 * tau, -2000.0 * tau],
+                    "utilization_lower",
+                    lower_cols,
+                    [-1.0] * len(lower_cols),
                     -INF,
-                    0.0,
+                    -1000.0 * mode.util_lo,
+                    indicator=mode.var,
+                    relax=[(mode.var, 1000.0 * mode.util_lo)],
                 )
-        return AccModel(acc.index, k, classes, modes, aux, h_vars, tangent, dominant)
+            self._general_rows(
+                mode, aux, dev.u_max, dev.a_max, dev.asw_max, dev.usw_max, dev.lam_max, dev.charge_switch
+            )
+
+    def _fcfs_loosest_slack_row(self, dev: _Device) -> None:
+        """A valid row without big-M: an FCFS device whose applications all have mean SLOs satisfies the
+        mean row of its loosest possible slack (the tightest member's row implies it)."""
+        aux = dev.aux
+        if dev.acc.discipline != Discipline.FCFS or "A" not in aux or dev.quantiles:
+            return
+        tau = max(float(np.max(self._budgets(dev, fe) - dev.s)) for fe in dev.fe_list)
+        if tau > 0:
+            self.row(
+                "fcfs_loosest_slack",
+                [aux["A"], aux["U"], int(self.y[dev.acc.index])],
+                [1.0, 2 * tau, -2000.0 * tau],
+                -INF,
+                0.0,
+            )
 
     def _relaxed_switch(self, acc, k, x, lam, s, o, o_least, classes, lam_max, new_aux, record) -> tuple[float, float]:
         """Lower and upper bounds on the switch load for the relaxed model (every bound valid).

@@ -15,13 +15,14 @@ A re-placement (POST /v1/replan) travels the same way with the method name ``REP
 ``instance_json`` is then the whole ReplanRequest (instance, changes, method), and the answer a
 ReplanResult. Incumbents are not streamed for it (a partial re-placement is no plan).
 
-Incumbent streaming: a method running inside a worker calls :func:`report_incumbent` with each
-better placement it finds. The worker verifies it with the independent evaluator (through
-``optplace.solve.build_result``, exactly like a final answer) and sends it to the server, which
-stores it at once as the job's best result so far, with ``stop_reason: interrupted``: what the
-solve would be if it stopped there (a limit that then stops it replaces the reason). Outside a worker the call does nothing, so a
-method may call it unconditionally; a method that never calls it simply has its final result as
-its only result.
+Incumbent streaming: the worker listens on the library's incumbent channel
+(:func:`optplace.progress.listening`) while it solves. Every built-in method publishes there each
+better placement it finds (through its :class:`optplace.progress.IncumbentLog`), and a plug-in
+method may call :func:`report_incumbent`. The worker verifies each with the independent evaluator
+(through ``optplace.solve.build_result``, exactly like a final answer) and sends it to the server,
+which stores it at once as the job's best result so far, with ``stop_reason: interrupted``: what
+the solve would be if it stopped there (a limit that then stops it replaces the reason). Outside a
+worker nobody listens and the call does nothing, so a method may call it unconditionally.
 """
 
 from __future__ import annotations
@@ -31,14 +32,12 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
+from optplace.progress import listening, publish
 from optplace.registry import MethodOutput
-
-_sink: Callable[[MethodOutput], None] | None = None
 
 REPLAN_TASK = "replan"  # not a registered method: the task is optplace.replan on a ReplanRequest
 
@@ -46,8 +45,7 @@ REPLAN_TASK = "replan"  # not a registered method: the task is optplace.replan o
 def report_incumbent(output: MethodOutput) -> None:
     """Publish ``output`` (a feasible placement better than any reported before) as the running
     solve's best result so far. A no-op outside a worker process."""
-    if _sink is not None:
-        _sink(output)
+    publish(output)
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -82,7 +80,6 @@ def main(conn: Connection, method_modules: list[str], parent_pid: int) -> None:
 
 
 def _solve(conn: Connection, task_id: str, instance_json: str, method: str, params: dict[str, Any]) -> tuple:
-    global _sink
     from optplace.domain import Instance
     from optplace.params import SolveParams
     from optplace.registry import get_method
@@ -124,15 +121,13 @@ def _solve(conn: Connection, task_id: str, instance_json: str, method: str, para
             with lock:
                 conn.send(("incumbent", task_id, result.model_dump_json()))
 
-        _sink = sink
-        result = solve(instance, method, solve_params)
+        with listening(sink):
+            result = solve(instance, method, solve_params)
         return ("result", task_id, result.model_dump_json())
     except PlacementVerificationError as error:
         return ("error", task_id, "verification_failed", str(error))
     except Exception as error:
         return ("error", task_id, "internal_error", f"{type(error).__name__}: {error}")
-    finally:
-        _sink = None
 
 
 def _main_from_command_line(argv: list[str]) -> int:
@@ -140,7 +135,6 @@ def _main_from_command_line(argv: list[str]) -> int:
     the inherited socket ``N`` for the parent process."""
     import argparse
     import socket
-    from multiprocessing.connection import Connection
 
     parser = argparse.ArgumentParser(prog="python -m optplace.api.worker", description="internal: a solver worker")
     parser.add_argument("--fd", type=int, required=True)
@@ -169,8 +163,8 @@ def _replan(task_id: str, request_json: str, params: dict[str, Any]) -> tuple:
 
 
 if __name__ == "__main__":
-    # Run the importable module's copy, not this ``__main__`` one: methods call
-    # ``optplace.api.worker.report_incumbent``, whose sink must be the one the solve sets.
+    # Run the importable module's copy, not this ``__main__`` one, so plug-in methods that
+    # call ``optplace.api.worker.report_incumbent`` reach the same module the solve uses.
     from optplace.api import worker as importable
 
     sys.exit(importable._main_from_command_line(sys.argv[1:]))

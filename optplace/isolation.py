@@ -30,7 +30,7 @@ DEFAULT_GRACE_S = 1.0
 TERMINATE_WAIT_S = 0.5
 # Modules the fork server imports once, so each child starts without re-importing them (no solver:
 # importing a solver stays the adapters' business, inside the child).
-PRELOAD = ["optplace.formulations.assignment.worker", "optplace.heuristics.state", "scipy.stats"]
+PRELOAD = ["optplace.formulations.assignment.worker", "optplace.cluster_state", "scipy.stats"]
 
 
 @dataclass

@@ -77,6 +77,15 @@ class SolveParams(BaseModel):
         default_factory=dict,
         description="Method-specific options: each method's JSON Schema is in GET /v1/methods (optplace methods --json).",
     )
+    deterministic: bool = Field(
+        default=False,
+        strict=True,
+        description=(
+            "Reproducible run: the time limit becomes a work budget (solver node, iteration and deterministic-time "
+            "limits, heuristic move counts), one solver thread, fixed seeds; the same input gives the same placement "
+            "on any machine. The wall clock is then only a safety stop at 3x the limit (the result says if it fired)."
+        ),
+    )
     verify: Literal["none", "simulate"] = Field(
         default="none",
         description="'simulate': also simulate the verified placement and report each SLO with a 95% interval.",

@@ -1,162 +1,276 @@
-"""``auto``: the best verified placement that the time limit allows, with the best proven bound.
+"""``auto``: the best verified placement the time allows, the tightest proven bound, never worse
+than any heuristic it ran, and reproducible on request.
 
-Three stages share the wall clock (default 10 s):
+Stages, in order, sharing the time limit (default 10 s); every stage is a registered method,
+found through the registry, and every stage's placements and bounds go into one
+:class:`~optplace.progress.IncumbentLog` (verified by the evaluator, published as they improve):
 
-1. every registered heuristic, cheapest first, within ``heuristic_share`` (15%) of the time;
-2. the ``configuration`` method (column generation), when registered, within ``configuration_share``
-   (35%) of what is left: its bound is the strong one (model.md, "Bounds"), and its placement
-   competes like any other;
-3. ``milp_highs`` with what is left, warm-started from the best placement so far, in a child
-   process under optplace's own wall clock.
+0. **bound**: the trivial bound of :mod:`optplace.bounds`, at once, so a bound is always there;
+1. **constructions**: registered heuristics but the local search, the measured-best first, within
+   half of the heuristics' share (on small instances that is all of them), then the **local
+   search** from the best of them with the rest;
+2. **configuration** (column generation: the strong bound, diving, set neighbourhoods),
+   started from the best placement so far;
+3. **milp_highs**, warm-started from the best placement, with whatever is left; if time is
+   still left (either stage may end early) and nothing is proven, 2 and 3 take turns again.
 
-Every candidate is verified by the evaluator and compared under the instance's lexicographic
-objectives; the bound is the tightest valid bound any stage proved. A stage is skipped once the
-best placement meets the bound (proven optimal). At the limit the best incumbent is returned with
-status ``feasible``, its bound, and ``stop_reason=time_limit``.
+*Time by size and by what is proven.* On instances small enough for the exact stages (at most
+``EXACT_MAX_APPLICATIONS`` applications and ``EXACT_MAX_PAIRS`` alone-feasible
+application-accelerator pairs) the heuristics get a share that grows with size (10% up to 200
+applications, 30% up to the limit); a local search that reaches its local optimum early hands
+the rest on. Beyond that size the exact stages cannot finish a root node in the time, so the
+heuristics get all of it. A stage is skipped as soon as the incumbent meets the bound.
+
+*Never worse than a heuristic it ran*: the log keeps the best verified placement of every stage,
+and the local search starts from the best construction and only accepts improvements.
+
+*Deterministic mode* (``params.deterministic``): every stage gets a work budget instead of a
+time limit (:mod:`optplace.budget`) and one thread; the stage plan depends only on the instance
+and the limit, so two runs give byte-identical placements. ``stats["deterministic"]`` says
+whether the run held to it (False only if the wall-clock safety stop fired).
+
+At the limit the best incumbent is returned with status ``feasible``, its bound and the stop
+reason (``time_limit``, or ``iteration_limit`` for an exhausted work budget).
+
+Options (:class:`AutoOptions`): ``heuristic_share`` (replaces the size rule),
+``configuration_share`` (0.45 of what is left), and ``stage_options`` per stage method, each checked
+by that method's own options model found in the registry (the portfolio imports no formulation).
 """
 
 from __future__ import annotations
 
+import math
 import time
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
+from optplace.bounds import trivial_bound
+from optplace.budget import HEURISTIC_S_PER_APPLICATION, Budget
+from optplace.diagnose import check_alone
 from optplace.domain import Instance
-from optplace.formulations.assignment.options import HighsExactOptions
+from optplace.incumbents import heuristic_names
+from optplace.options import MethodOptions
 from optplace.params import SolveParams
+from optplace.progress import IncumbentLog, listening
 from optplace.registry import MethodOutput, get_method, list_methods, register
 from optplace.result import Status, StopReason
 
 DEFAULT_TIME_LIMIT_S = 10.0
-HEURISTIC_SHARE = 0.15
-CONFIGURATION_SHARE = 0.35
+IMPROVER = "local_search"  # the heuristic that starts from a placement (options.initial_placement)
+MILP_STAGE = "milp_highs"
+EXACT_STAGES = ("configuration", MILP_STAGE)
+EXACT_MAX_APPLICATIONS = 2000
+EXACT_MAX_PAIRS = 150_000
+SMALL_APPLICATIONS = 200
+HEURISTIC_SHARE_SMALL = 0.10
+HEURISTIC_SHARE_MEDIUM = 0.30
+CONFIGURATION_SHARE = 0.45  # of what the heuristics leave
+PREFERRED_CONSTRUCTIONS_MAX = ("ordered_worst_fit", "regret_greedy", "ordered_first_fit", "ordered_best_fit")
+PREFERRED_CONSTRUCTIONS_MIN = ("ordered_best_fit", "ordered_first_fit", "regret_greedy", "ordered_worst_fit")
+MIN_STAGE_S = 0.3  # an exact stage given less than this is not started
+# ... and the MILP less than this: its solver runs in a child process, whose start (a fork server
+# importing the solver stack) and model build take about a second even before any search
+MIN_STAGE_S_BY_NAME = {"milp_highs": 2.0}
+IMPROVER_MIN_SHARE = 0.05  # of the limit, for the local search whatever the constructions took
 
 
-class AutoOptions(HighsExactOptions):
-    """Options of ``auto``: the stage shares, and every milp_highs option (passed to its MILP stage)."""
+def construction_order(instance: Instance, names: list[str]) -> list[str]:
+    """Constructions in the order worth trying first when time is short: measured best first at
+    scale (benchmarks/results/heuristics.md: worst-fit and regret lead when maximising, best-fit
+    when packing), the seed's online policies last; heuristics not listed keep their order."""
+    maximising = instance.objectives[0].maximize and not instance.host_all
+    preferred = PREFERRED_CONSTRUCTIONS_MAX if maximising else PREFERRED_CONSTRUCTIONS_MIN
+    rank = {name: k for k, name in enumerate(preferred)}
+    return sorted(names, key=lambda n: (rank.get(n, len(rank)), names.index(n)))
 
-    heuristic_share: float = Field(
-        default=HEURISTIC_SHARE, ge=0, le=1, allow_inf_nan=False, description="Share of the time for the heuristics."
+
+StageName = Literal["local_search", "configuration", "milp_highs"]
+
+
+class AutoOptions(MethodOptions):
+    """Options of ``auto``: how to share the time, and options for each stage method."""
+
+    heuristic_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Share of the time for the heuristics; default by size (10% up to 200 applications, 30% up "
+        "to 2,000 and 150,000 alone-feasible pairs, all of it beyond).",
     )
     configuration_share: float = Field(
         default=CONFIGURATION_SHARE,
         ge=0,
         le=1,
         allow_inf_nan=False,
-        description="Share of what is left for the configuration method (column generation).",
+        description="Share of what the heuristics leave for the configuration method in each turn.",
     )
+    stage_options: dict[StageName, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Options for a stage, by method name, each checked by that method's own options model "
+        "(e.g. {'milp_highs': {'refine_rounds': 2}}); auto sets initial_placement itself.",
+    )
+
+    @field_validator("stage_options")
+    @classmethod
+    def _each_stage_takes_its_options(cls, value: dict[str, dict[str, Any]], info: ValidationInfo) -> dict:
+        """Each stage's options through that method's own model; errors keep their full path
+        (``stage_options.<stage>.<option>``)."""
+        errors: list[Any] = []
+        for name, options in value.items():
+            try:
+                get_method(name).options.model_validate(options, context=info.context)
+            except ValidationError as error:
+                for item in error.errors(include_url=False):
+                    detail = {"type": item["type"], "loc": (name, *item["loc"]), "input": item["input"]}
+                    if "ctx" in item:
+                        detail["ctx"] = item["ctx"]
+                    errors.append(detail)
+        if errors:
+            raise ValidationError.from_exception_data("stage options", errors)
+        return value
+
+
+def heuristic_share(instance: Instance, pairs: int, options: AutoOptions) -> float:
+    """Share of the limit for the heuristics (``options.heuristic_share`` overrides the size rule)."""
+    if options.heuristic_share is not None:
+        return options.heuristic_share
+    n = len(instance.applications)
+    if n > EXACT_MAX_APPLICATIONS or pairs > EXACT_MAX_PAIRS:
+        return 1.0
+    return HEURISTIC_SHARE_SMALL if n <= SMALL_APPLICATIONS else HEURISTIC_SHARE_MEDIUM
 
 
 @register(
     "auto",
-    "Portfolio: heuristics, then the configuration bound (when available), then the MILP warm-started from "
-    "the best placement; returns the best verified placement with the tightest proven bound",
+    "Portfolio: trivial bound, every heuristic and a local search from the best, then the configuration "
+    "method and the MILP warm-started from the best placement (time shared by size); the best verified "
+    "placement with the tightest proven bound, never worse than a heuristic it ran; deterministic on request",
     "portfolio",
     options=AutoOptions,
 )
 def auto(instance: Instance, params: SolveParams) -> MethodOutput:
-    from optplace.formulations.assignment.methods import Collector, consistent_bound, solve_exact, warm_start
-
-    started = time.monotonic()
     limit = params.time_limit_s if params.time_limit_s is not None else DEFAULT_TIME_LIMIT_S
+    budget = Budget(limit, deterministic=params.deterministic)
     options = AutoOptions.of(params, instance)
-    primary = instance.objectives[0]
-    collector = Collector(instance)
-    collector.consider({}, "empty")
+    log = IncumbentLog(instance)
     stages: list[dict[str, Any]] = []
-    stop = StopReason.COMPLETED
 
-    def left() -> float:
-        return limit - (time.monotonic() - started)
+    log.stage("bound")
+    alone = check_alone(instance)
+    log.offer_bound(trivial_bound(instance, alone), "trivial")
+    log.offer({}, "empty")
+    pairs = sum(len(check.candidate_accelerators) for check in alone.values())
+    share = min(1.0, max(0.0, heuristic_share(instance, pairs, options)))
+    registered = {m.name for m in list_methods()}
 
-    def take_bound(bound: float | None, source: str) -> None:
-        if bound is None:
-            return
-        if collector.bound is None or (bound < collector.bound if primary.maximize else bound > collector.bound):
-            collector.bound, collector.bound_source = float(bound), source
+    # 1. Constructions, most promising first, within half the heuristics' share (all of them when
+    # they are fast), then the local search from the best of them with the rest.
+    heuristics = budget.child(share * budget.left())
+    constructions = construction_order(instance, [n for n in heuristic_names() if n != IMPROVER])
+    tried: list[str] = []
+    for name in constructions:
+        if tried and (heuristics.expired() or heuristics.elapsed() > 0.5 * (heuristics.seconds or math.inf)):
+            break
+        seconds = None if params.deterministic else max(heuristics.left(), 0.05)
+        output = _stage(log, name, instance, params, seconds, heuristics, f"heuristic:{name}")
+        heuristics.charge(len(instance.applications) * HEURISTIC_S_PER_APPLICATION)
+        stages.append(_record(name, output))
+        tried.append(name)
+    if IMPROVER in registered and not log.proven() and not budget.expired():
+        # The local search always gets a turn (at least IMPROVER_MIN_SHARE of the limit), even when
+        # slow constructions used up the heuristics' share: it never loses its start.
+        seconds = min(budget.left(), max(heuristics.left(), IMPROVER_MIN_SHARE * limit))
+        start = {"initial_placement": log.best} if log.best else {}
+        own = options.stage_options.get(IMPROVER, {})
+        output = _stage(log, IMPROVER, instance, params, seconds, budget, f"heuristic:{IMPROVER}", {**own, **start})
+        stages.append(_record(IMPROVER, output))
 
-    def proven() -> bool:
-        value = collector.primary_value()
-        return (
-            value is not None
-            and collector.bound is not None
-            and abs(collector.bound - value) <= 1e-9 * max(1.0, abs(value))
-        )
-
-    # 1. Heuristics.
-    t = time.monotonic()
-    tried = warm_start(instance, params, collector, options.heuristic_share * limit, None)
-    stages.append({"stage": "heuristics", **tried, "seconds": round(time.monotonic() - t, 4)})
-
-    # 2. Configuration (column generation), when some engineer has registered it.
-    names = {m.name for m in list_methods()}
-    if "configuration" in names and left() > 0.5 and not proven():
-        budget = options.configuration_share * left()
-        output, seconds = _run(
-            "configuration",
-            instance,
-            params.model_copy(update={"time_limit_s": budget, "options": {"heuristics": _best_heuristic(collector)}}),
-        )
-        stages.append(_stage("configuration", output, seconds))
-        if output is not None:
-            if output.status.has_solution:
-                collector.consider(output.placement, "configuration")
-            take_bound(output.bound, "configuration")
+    # 2. and 3. The exact stages, each started from the best placement so far; while time is left
+    # and nothing is proven they take turns again (another seed), since either may end early.
+    exact = [n for n in EXACT_STAGES if n in registered] if share < 1.0 else []
+    cycle = 0
+    while exact and not log.proven() and budget.left() >= MIN_STAGE_S:
+        progressed = False
+        for index, name in enumerate(list(exact)):
+            if log.proven() or budget.left() < MIN_STAGE_S:
+                break
+            share_now = options.configuration_share
+            following = exact[index + 1 :]
+            # the last stage takes everything, and so does one whose successors could not start after it
+            last = not following or all(
+                budget.left() * (1.0 - share_now) < MIN_STAGE_S_BY_NAME.get(n, MIN_STAGE_S) for n in following
+            )
+            seconds = budget.left() * (1.0 if last else share_now)
+            if seconds < MIN_STAGE_S_BY_NAME.get(name, MIN_STAGE_S):
+                continue
+            extra = {"initial_placement": log.best} if log.best else {}
+            stage_params = params if cycle == 0 else params.model_copy(update={"seed": params.seed + cycle})
+            own = options.stage_options.get(name, {})
+            output = _stage(log, name, instance, stage_params, seconds, budget, name, {**own, **extra})
+            stages.append(_record(name, output))
             if output.status == Status.INFEASIBLE:
-                return _finish(collector, Status.INFEASIBLE, StopReason.COMPLETED, stages, "configuration")
-            if output.stop_reason == StopReason.TIME_LIMIT:
-                stop = StopReason.TIME_LIMIT
+                return _finish(log, budget, Status.INFEASIBLE, StopReason.COMPLETED, stages, decided_by=name)
+            if output.status == Status.ERROR:
+                exact.remove(name)  # unsupported here (e.g. an objective it does not handle): not again
+            elif (output.stats.get("stage_s") or 0.0) >= MIN_STAGE_S:
+                progressed = True
+        cycle += 1
+        if not progressed:
+            break
 
-    # 3. The MILP, warm-started from the best placement so far.
-    if left() > 0.3 and not proven():
-        sub_options = {k: v for k, v in params.options.items() if k not in ("heuristic_share", "configuration_share")}
-        if collector.best is not None:
-            sub_options["initial_placement"] = collector.best
-        sub = params.model_copy(update={"time_limit_s": max(left(), 0.1), "options": sub_options})
-        t = time.monotonic()
-        try:
-            output = solve_exact(instance, sub, "highs")
-        except Exception as error:  # an exact stage must not lose the heuristics' answer
-            output = MethodOutput({}, Status.ERROR, StopReason.ERROR, message=f"{type(error).__name__}: {error}")
-        stages.append(_stage("milp_highs", output, time.monotonic() - t))
-        if output.status.has_solution:
-            collector.consider(output.placement, "milp_highs")
-        take_bound(output.bound, "milp_highs")
-        if output.status == Status.INFEASIBLE:
-            return _finish(collector, Status.INFEASIBLE, StopReason.COMPLETED, stages, "milp_highs")
-        if output.stop_reason == StopReason.TIME_LIMIT:
-            stop = StopReason.TIME_LIMIT
-    elif not proven():
-        stop = StopReason.TIME_LIMIT
-
-    collector.bound = consistent_bound(instance, collector.primary_value(), collector.bound, stages[0])
-    if collector.best is None or (instance.host_all and len(collector.best) < len(instance.applications)):
-        return _finish(collector, Status.NO_SOLUTION_FOUND, stop, stages, "")
-    if proven():
-        return _finish(collector, Status.OPTIMAL, StopReason.COMPLETED, stages, "")
-    return _finish(collector, Status.FEASIBLE, stop, stages, "")
+    if log.best is None or (instance.host_all and len(log.best) < len(instance.applications)):
+        return _finish(log, budget, Status.NO_SOLUTION_FOUND, log.stop_reason, stages)
+    if log.proven():
+        return _finish(log, budget, Status.OPTIMAL, StopReason.COMPLETED, stages)
+    stop = log.stop_reason
+    if budget.expired():
+        stop = StopReason.ITERATION_LIMIT if budget.deterministic and not budget.safety_fired else StopReason.TIME_LIMIT
+    return _finish(log, budget, Status.FEASIBLE, stop, stages)
 
 
-def _run(name: str, instance: Instance, params: SolveParams) -> tuple[MethodOutput | None, float]:
-    t = time.monotonic()
+def _stage(
+    log: IncumbentLog,
+    name: str,
+    instance: Instance,
+    params: SolveParams,
+    seconds: float | None,
+    budget: Budget,
+    source: str,
+    options: dict[str, Any] | None = None,
+) -> MethodOutput:
+    """Run one registered method as a stage; its placement and bound go into ``log``.
+
+    What the method publishes while it runs feeds the log too (so incumbents stream live), and a
+    failing stage is recorded, never fatal: the placements already found stay.
+    """
+    log.stage(name)
+    update: dict[str, Any] = {"options": options or {}, "warm_start": False}
+    if seconds is not None:
+        update["time_limit_s"] = max(seconds, 0.05)
+    elif params.deterministic:
+        update["time_limit_s"] = None
+    sub = params.model_copy(update=update)
+    started = time.monotonic()
     try:
-        return get_method(name).function(instance, params), time.monotonic() - t
-    except Exception as error:  # a failing stage is recorded, not fatal
-        return (
-            MethodOutput({}, Status.ERROR, StopReason.ERROR, message=f"{type(error).__name__}: {error}"),
-            time.monotonic() - t,
-        )
+        with listening(log.listener(source)):
+            output = get_method(name).function(instance, sub)
+    except Exception as error:  # a failing stage must not lose the answer so far
+        output = MethodOutput({}, Status.ERROR, StopReason.ERROR, message=f"{type(error).__name__}: {error}")
+    output.stats = {**output.stats, "stage_s": round(time.monotonic() - started, 4)}
+    if output.status.has_solution and output.placement:
+        log.offer(dict(output.placement), source)
+    if output.bound is not None and output.status != Status.INFEASIBLE:
+        log.offer_bound(output.bound, name)
+    log.note_stop(output.stop_reason)
+    if seconds is not None and params.deterministic:
+        work = output.stats.get("work_s")
+        budget.charge(float(work) if work is not None else seconds)
+    return output
 
 
-def _best_heuristic(collector) -> list[str]:
-    source = collector.best_source
-    return [source.split(":", 1)[1]] if source.startswith("heuristic:") else ["first_fit"]
-
-
-def _stage(name: str, output: MethodOutput | None, seconds: float) -> dict[str, Any]:
-    if output is None:
-        return {"stage": name, "seconds": round(seconds, 4)}
+def _record(name: str, output: MethodOutput) -> dict[str, Any]:
     return {
         "stage": name,
         "status": output.status.value,
@@ -165,26 +279,36 @@ def _stage(name: str, output: MethodOutput | None, seconds: float) -> dict[str, 
         "solver": output.solver,
         "solver_version": output.solver_version,
         "message": output.message[:300],
-        "seconds": round(seconds, 4),
+        "seconds": output.stats.get("stage_s"),
+        **({"work_s": output.stats["work_s"]} if output.stats.get("work_s") is not None else {}),
     }
 
 
-def _finish(collector, status: Status, stop: StopReason, stages: list[dict[str, Any]], decided_by: str) -> MethodOutput:
-    solvers = [s for s in stages if s.get("solver") and s.get("stage") == collector.best_source]
-    placement = dict(collector.best) if collector.best is not None and status.has_solution else {}
-    return MethodOutput(
-        placement=placement,
-        status=status,
-        stop_reason=stop,
-        bound=collector.bound,
+def _finish(
+    log: IncumbentLog,
+    budget: Budget,
+    status: Status,
+    stop: StopReason,
+    stages: list[dict[str, Any]],
+    decided_by: str = "",
+) -> MethodOutput:
+    chosen = log.best_source
+    solvers = [s for s in stages if s.get("solver") and chosen.endswith(s["stage"])]
+    stats: dict[str, Any] = {"stages": stages, **log.summary()}
+    if budget.deterministic:
+        stats["deterministic"] = not budget.safety_fired
+        stats["work_s"] = round(budget.elapsed(), 6)
+    gap = log.gap()
+    message = f"best placement from {chosen or 'none'}; bound from {log.bound_source or 'none'}"
+    if decided_by:
+        message += f"; decided by {decided_by}"
+    elif gap is not None and not math.isclose(gap, 0.0):
+        message += f"; proven gap {100 * gap:.2f}%"
+    return log.output(
+        status,
+        stop,
         solver=solvers[0]["solver"] if solvers else "optplace",
         solver_version=solvers[0]["solver_version"] if solvers else None,
-        message=f"best placement from {collector.best_source or 'none'}; bound from {collector.bound_source or 'none'}"
-        + (f"; decided by {decided_by}" if decided_by else ""),
-        stats={
-            "chosen": collector.best_source,
-            "bound_source": collector.bound_source,
-            "stages": stages,
-            "timeline": collector.timeline,
-        },
+        message=message,
+        stats=stats,
     )

@@ -95,6 +95,9 @@ class SolveResult(BaseModel):
     optplace_version: str = ""
     seed: int | None = None
     threads: int | None = None
+    # params.deterministic honoured to the end: work budgets instead of the clock, so the same input
+    # and seed give the same placement on any machine (False also when the wall-clock safety stop fired)
+    deterministic: bool = False
     input_hash: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
     message: str = ""

@@ -19,8 +19,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from optplace import __version__
+from optplace.bounds import refutes, tighter, trivial_bound
 from optplace.diagnose import AloneCheck, check_alone
-from optplace.domain import Application, Instance, Objective
+from optplace.domain import Application, Instance
 from optplace.evaluate import ViolationCode, evaluate
 from optplace.exceptions import ObjectiveWarning, ParamsError, PlacementVerificationError
 from optplace.io import parse_instance, validation_errors
@@ -163,15 +164,16 @@ def build_result(
     primary = instance.objectives[0]
     objective = evaluation.objectives[primary.value] if has_solution else None
     bound = output.bound
-    if bound is None and primary == Objective.MAX_HOSTED and not may_violate_slo:
-        # Always true: nothing can host an application that fits nowhere even alone. Every
-        # application of a verified placement is a candidate (alone it needs no more memory and
-        # load, and where the model makes it so no more latency, than beside its neighbours).
-        bound = float(
-            sum(
-                a.priority for a in instance.applications if a.name in placement or alone[a.name].candidate_accelerators
-            )
-        )
+    stats = output.stats
+    if not may_violate_slo and status not in (Status.INFEASIBLE, Status.ERROR):
+        # A bound is always at hand: the trivial one (optplace.bounds), when the method has none
+        # or a weaker one. (A trivial bound that the verified placement beats would be a bug in
+        # the alone check: never reported.)
+        trivial = trivial_bound(instance, placement=placement)
+        usable = trivial is not None and not (objective is not None and refutes(objective, trivial, primary.maximize))
+        if usable and tighter(bound, trivial, primary.maximize) != bound:
+            bound = trivial
+            stats = {**stats, "bound_from": "trivial"}
     if (
         status == Status.FEASIBLE
         and objective is not None
@@ -244,10 +246,11 @@ def build_result(
         optplace_version=__version__,
         seed=params.seed,
         threads=params.threads,
+        deterministic=params.deterministic and bool(stats.get("deterministic", True)),
         input_hash=input_hash(instance),
         params=params.model_dump(mode="json"),
         message="; ".join(m for m in (output.message, objectives_warning) if m),
-        stats=output.stats,
+        stats=stats,
         latency_model=evaluation.latency_model,
     )
 

@@ -16,17 +16,17 @@ the solver's allow-listed ``solver_options`` (and, for Pyomo, ``solver_name``).
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
+from optplace.bounds import trivial_bound
+from optplace.budget import HEURISTIC_S_PER_APPLICATION, Budget
 from optplace.domain import Instance
-from optplace.evaluate import evaluate
+from optplace.incumbents import warm_start
 from optplace.isolation import run_isolated
-from optplace.objectives import lexicographic_key
 from optplace.params import SolveParams
-from optplace.registry import MethodOutput, list_methods, register
-from optplace.result import Status, StopReason, relative_gap
+from optplace.progress import IncumbentLog
+from optplace.registry import MethodOutput, register
+from optplace.result import Status, StopReason
 
 from .data import eligibility
 from .options import CpsatExactOptions, ExactOptions, HighsExactOptions, PyomoExactOptions
@@ -40,62 +40,37 @@ OPTIONS: dict[str, type[ExactOptions]] = {
 }
 
 
-@dataclass
-class Collector:
-    """Keeps the best verified placement and the best valid bound as the child streams them."""
+class ChildMessages:
+    """What the solver child streams, read into an :class:`IncumbentLog` (incumbents verified here).
 
-    instance: Instance
-    best: dict[str, str] | None = None
-    best_key: tuple[float, ...] | None = None
-    best_source: str = ""
-    bound: float | None = None
-    bound_source: str = ""
-    infeasible: bool = False
-    done: dict[str, Any] | None = None
-    error: str | None = None
-    solver: tuple[str, str] | None = None
-    rejected: int = 0
-    other_solvers: list[tuple[str, str]] = field(default_factory=list)
-    phases: list[dict[str, Any]] = field(default_factory=list)
-    incumbents: int = 0
-    first_incumbent_s: float | None = None
-    started: float = field(default_factory=time.monotonic)
-    timeline: list[tuple[float, float | None, float | None]] = field(default_factory=list)
+    Besides the log it keeps the child's proof of infeasibility, its final message, its error,
+    the solvers it used and its phase statistics.
+    """
 
-    def consider(self, placement: dict[str, str], source: str) -> None:
-        evaluation = evaluate(self.instance, placement)
-        if not evaluation.feasible:
-            self.rejected += 1
-            return
-        key = lexicographic_key(self.instance.objectives, evaluation.objectives)
-        if self.best_key is None or key > self.best_key:
-            self.best, self.best_key, self.best_source = dict(placement), key, source
-            self.mark()
-
-    def primary_value(self) -> float | None:
-        if self.best_key is None:
-            return None
-        return self.best_key[0] if self.instance.objectives[0].maximize else -self.best_key[0]
-
-    def mark(self) -> None:
-        self.timeline.append((round(time.monotonic() - self.started, 4), self.primary_value(), self.bound))
+    def __init__(self, log: IncumbentLog):
+        self.log = log
+        self.infeasible = False
+        self.done: dict[str, Any] | None = None
+        self.error: str | None = None
+        self.solver: tuple[str, str] | None = None
+        self.other_solvers: list[tuple[str, str]] = []
+        self.phases: list[dict[str, Any]] = []
+        self.incumbents = 0
+        self.first_incumbent_s: float | None = None
 
     def on_message(self, kind: str, data: Any) -> None:
         if kind == "incumbent":
             self.incumbents += 1
             if self.first_incumbent_s is None:
-                self.first_incumbent_s = time.monotonic() - self.started
-            self.consider(data["placement"], data["source"])
+                self.first_incumbent_s = self.log.elapsed()
+            self.log.offer(data["placement"], data["source"])
         elif kind == "bound":
-            maximize = self.instance.objectives[0].maximize
-            value = float(data["value"])
-            if self.bound is None or (value < self.bound if maximize else value > self.bound):
-                self.bound, self.bound_source = value, data["source"]
-                self.mark()
+            self.log.offer_bound(float(data["value"]), data["source"])
         elif kind == "infeasible":
             self.infeasible = True
         elif kind == "phase":
             self.phases.append(data)
+            self.log.stage(str(data.get("phase", "")))
         elif kind == "solver":
             # the first message names the method's back-end; later ones (e.g. HiGHS for a bound) are noted
             if self.solver is None:
@@ -110,11 +85,13 @@ class Collector:
 
 def solve_exact(instance: Instance, params: SolveParams, backend: str) -> MethodOutput:
     """Run the exact search with ``backend`` and return the best verified placement with its bound."""
-    started = time.monotonic()
     options = OPTIONS[backend].of(params, instance)
     limit = params.time_limit_s if params.time_limit_s is not None else DEFAULT_TIME_LIMIT_S
+    budget = Budget(limit, deterministic=params.deterministic)
+    log = IncumbentLog(instance)
+    log.stage(backend)
     eligible = eligibility(instance)
-    stats: dict[str, Any] = {"backend": backend, "eligibility_s": round(time.monotonic() - started, 4)}
+    stats: dict[str, Any] = {"backend": backend, "eligibility_s": round(log.elapsed(), 4)}
     hopeless = [a.name for a in instance.applications if not eligible.get(a.name) and (a.pinned or instance.host_all)]
     if hopeless:
         return MethodOutput(
@@ -124,36 +101,40 @@ def solve_exact(instance: Instance, params: SolveParams, backend: str) -> Method
             message=f"proven infeasible: {', '.join(hopeless[:5])} cannot run anywhere, even alone",
             stats=stats,
         )
-    collector = Collector(instance)
-    collector.consider({}, "empty")
+    log.offer_bound(trivial_bound(instance), "trivial")
+    log.offer({}, "empty")
     if options.initial_placement is not None:
-        collector.consider(dict(options.initial_placement), "initial_placement")
+        log.offer(dict(options.initial_placement), "initial_placement")
         stats["warm_start"] = "initial_placement"
     elif params.warm_start:
-        budget = options.warm_start_budget_s if options.warm_start_budget_s is not None else WARM_START_SHARE * limit
-        stats["warm_start"] = warm_start(instance, params, collector, budget, options.warm_start_methods)
+        share = options.warm_start_budget_s if options.warm_start_budget_s is not None else WARM_START_SHARE * limit
+        stats["warm_start"] = warm_start(instance, params, log, share, options.warm_start_methods)
+        budget.charge(len(stats["warm_start"]["tried"]) * len(instance.applications) * HEURISTIC_S_PER_APPLICATION)
+    left = max(budget.left(), 0.05)
     payload = {
         "instance": instance.model_dump(mode="json"),
         "objectives": [o.value for o in instance.objectives],
         "eligible": eligible,
         "backend": backend,
-        "time_limit_s": max(limit - (time.monotonic() - started), 0.05),
-        "threads": params.threads,
+        "time_limit_s": left,
+        "deterministic": params.deterministic,
+        "threads": 1 if params.deterministic else params.threads,
         "seed": params.seed,
         "relative_gap": params.relative_gap,
-        "reference": collector.best,
+        "reference": log.best,
         "options": options.payload_options(),
     }
     from .worker import run
 
-    remaining = max(limit - (time.monotonic() - started), 0.05)
+    messages = ChildMessages(log)
+    wall = budget.wall_limit() if params.deterministic else left
     if options.isolate:
         child = run_isolated(
             run,
             payload,
-            time_limit_s=remaining,
+            time_limit_s=wall,
             grace_s=options.grace_s,
-            on_message=collector.on_message,
+            on_message=messages.on_message,
         )
         stats.update(killed=child.killed, isolated=child.isolated, child_s=round(child.elapsed_s, 4))
         killed = child.killed
@@ -166,107 +147,68 @@ def solve_exact(instance: Instance, params: SolveParams, backend: str) -> Method
                 "(guard your script with `if __name__ == '__main__':` to get the wall-clock kill)"
             )
             stats["isolated"] = False
-            payload["time_limit_s"] = max(limit - (time.monotonic() - started), 0.05)
+            payload["time_limit_s"] = max(budget.left(), 0.05)
             try:
-                run(payload, collector.on_message)
+                run(payload, messages.on_message)
             except Exception as error:
-                collector.error = f"{type(error).__name__}: {error}"
-        elif child.exitcode not in (0, None) and not child.killed and collector.error is None:
-            collector.error = f"the solver process exited with code {child.exitcode}"
+                messages.error = f"{type(error).__name__}: {error}"
+        elif child.exitcode not in (0, None) and not child.killed and messages.error is None:
+            messages.error = f"the solver process exited with code {child.exitcode}"
     else:
         try:
-            run(payload, collector.on_message)
+            run(payload, messages.on_message)
         except Exception as error:  # the in-process search failed; keep what it streamed
-            collector.error = f"{type(error).__name__}: {error}"
+            messages.error = f"{type(error).__name__}: {error}"
         killed = False
-    return _output(instance, params, backend, collector, killed, stats)
+    if params.deterministic:
+        # The Pyomo back-end passes no work limit to its solver: it is reproducible only when the
+        # solver finishes on its own, which this run cannot promise.
+        held = backend != "pyomo" and not killed and not (messages.done or {}).get("safety_stop", False)
+        stats["deterministic"] = held
+        stats["work_s"] = float((messages.done or {}).get("work_s", 0.0)) + budget.elapsed()
+    return _output(instance, params, backend, messages, killed, stats)
 
 
-def _output(instance, params, backend, collector: Collector, killed: bool, stats: dict[str, Any]) -> MethodOutput:
-    solver = f"{collector.solver[0]}" if collector.solver else backend
-    version = collector.solver[1] if collector.solver else None
+def _output(instance, params, backend, messages: ChildMessages, killed: bool, stats: dict[str, Any]) -> MethodOutput:
+    log = messages.log
+    solver = f"{messages.solver[0]}" if messages.solver else backend
+    version = messages.solver[1] if messages.solver else None
     stats.update(
-        best_source=collector.best_source,
-        bound_source=collector.bound_source,
-        incumbents_streamed=collector.incumbents,
-        incumbents_rejected=collector.rejected,
-        first_incumbent_s=collector.first_incumbent_s,
-        timeline=collector.timeline,
-        phases=collector.phases,
-        other_solvers=collector.other_solvers,
+        incumbents_streamed=messages.incumbents,
+        first_incumbent_s=messages.first_incumbent_s,
+        phases=messages.phases,
+        other_solvers=messages.other_solvers,
+        **log.summary(),
     )
-    child_stop = StopReason((collector.done or {}).get("stop_reason", StopReason.COMPLETED.value))
+    child_stop = StopReason((messages.done or {}).get("stop_reason", StopReason.COMPLETED.value))
     message = ""
-    if collector.error:
-        message = collector.error.strip().splitlines()[-1]
-        stats["error"] = collector.error
-    if collector.best is None or (instance.host_all and len(collector.best) < len(instance.applications)):
-        if collector.infeasible:
-            status = Status.INFEASIBLE
-            stop = StopReason.COMPLETED
+    if messages.error:
+        message = messages.error.strip().splitlines()[-1]
+        stats["error"] = messages.error
+    complete = log.best is not None and not (instance.host_all and len(log.best) < len(instance.applications))
+    if not complete:
+        if messages.infeasible:
+            status, stop = Status.INFEASIBLE, StopReason.COMPLETED
         else:
             status = Status.NO_SOLUTION_FOUND
             stop = StopReason.TIME_LIMIT if killed or child_stop == StopReason.TIME_LIMIT else child_stop
-            if collector.error:
+            if messages.error:
                 status, stop = Status.ERROR, StopReason.ERROR
-        return MethodOutput({}, status, stop, collector.bound, solver, version, message, stats)
-    value = collector.primary_value()
-    bound = consistent_bound(instance, value, collector.bound, stats)
-    optimal = bound is not None and value is not None and abs(bound - value) <= 1e-9 * max(1.0, abs(value))
-    if optimal:
+        return log.output(status, stop, solver=solver, solver_version=version, message=message, stats=stats)
+    if log.proven():
         status, stop = Status.OPTIMAL, StopReason.COMPLETED
     else:
         status = Status.FEASIBLE
-        gap = relative_gap(value, bound)
+        gap = log.gap()
         if params.relative_gap is not None and gap is not None and gap <= params.relative_gap:
             stop = StopReason.GAP_LIMIT
         elif killed or child_stop == StopReason.TIME_LIMIT:
             stop = StopReason.TIME_LIMIT
-        elif collector.error:
+        elif messages.error:
             stop = StopReason.ERROR
         else:
             stop = child_stop
-    return MethodOutput(dict(collector.best), status, stop, bound, solver, version, message, stats)
-
-
-def consistent_bound(
-    instance: Instance, value: float | None, bound: float | None, stats: dict[str, Any]
-) -> float | None:
-    """Drop a bound that a verified placement beats: a solver error (e.g. in presolve), not a proof."""
-    if bound is None or value is None:
-        return bound
-    tolerance = 1e-6 * max(1.0, abs(value))
-    wrong = bound < value - tolerance if instance.objectives[0].maximize else bound > value + tolerance
-    if wrong:
-        stats["discarded_bound"] = bound
-        return None
-    return bound
-
-
-def warm_start(
-    instance: Instance, params: SolveParams, collector: Collector, budget_s: float, names: list[str] | None
-) -> dict[str, Any]:
-    """Run registered heuristics (first_fit first) within ``budget_s``; the collector keeps the best."""
-    started = time.monotonic()
-    heuristics = [m for m in list_methods() if m.kind == "heuristic"]
-    heuristics.sort(key=lambda m: (m.name != "first_fit", m.name))
-    if names is not None:
-        heuristics = [m for m in heuristics if m.name in names]
-    tried: list[str] = []
-    for info in heuristics:
-        left = budget_s - (time.monotonic() - started)
-        if tried and left <= 0:
-            break
-        # The heuristics get no options: these params' options are the exact method's.
-        sub = params.model_copy(update={"time_limit_s": max(left, 0.05), "warm_start": False, "options": {}})
-        try:
-            output = info.function(instance, sub)
-        except Exception:  # a broken heuristic must not stop the exact search
-            continue
-        tried.append(info.name)
-        if output.status.has_solution:
-            collector.consider(output.placement, f"heuristic:{info.name}")
-    return {"tried": tried, "chosen": collector.best_source, "seconds": round(time.monotonic() - started, 4)}
+    return log.output(status, stop, solver=solver, solver_version=version, message=message, stats=stats)
 
 
 @register(

@@ -1,5 +1,6 @@
-"""The options of the exact methods ``milp_highs``, ``milp_pyomo`` and ``cpsat`` (and, through
-them, of ``auto``): one typed model per method, validated before the search starts.
+"""The options of the exact methods ``milp_highs``, ``milp_pyomo`` and ``cpsat`` (``auto`` passes
+``stage_options["milp_highs"]`` to its MILP stage, checked by this model through the registry):
+one typed model per method, validated before the search starts.
 
 The defaults are the constants the search and the formulation use (:mod:`.worker`,
 :class:`.build.BuildOptions`), so there is one place for each. ``solver_options`` is the back-end's

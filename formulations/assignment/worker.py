@@ -27,6 +27,8 @@ import numpy as np
 
 from optplace.backends import get_backend
 from optplace.backends.common import BackendResult, SolverSettings
+from optplace.bounds import objective_is_integral, round_bound
+from optplace.budget import LAGRANGIAN_S_PER_PAIR, MODEL_BUILD_S_PER_NONZERO, Budget, highs_root_work_s
 from optplace.domain import Instance, Objective
 from optplace.evaluate import evaluate
 from optplace.isolation import Emit
@@ -66,7 +68,11 @@ class Search:
 
     def __init__(self, payload: dict[str, Any], emit: Emit):
         self.started = time.monotonic()
-        self.deadline = self.started + float(payload["time_limit_s"]) - SAFETY_S
+        # Wall-clock seconds, or in deterministic mode work (optplace.budget): solves then get
+        # work limits, and the phases below run the same way on any machine.
+        self.budget = Budget(
+            max(float(payload["time_limit_s"]) - SAFETY_S, 0.0), deterministic=bool(payload.get("deterministic"))
+        )
         self.emit = emit
         self.instance = Instance.model_validate(payload["instance"])
         self.objectives = [Objective(o) for o in payload["objectives"]]
@@ -85,9 +91,9 @@ class Search:
         self.best: dict[str, str] | None = None
         self.best_key: tuple[float, ...] | None = None
         self.best_bound: float | None = None
-        coefficients = _objective_coefficients(self.instance, self.objectives[0])
-        self._integral = bool(np.all(np.abs(coefficients - np.round(coefficients)) < 1e-12))
+        self._integral = objective_is_integral(self.instance, self.objectives[0])
         self.stop_reason = StopReason.COMPLETED
+        self.out_of_work = False  # deterministic: a MIP was not started because its root would not fit
         reference = payload.get("reference")
         if reference is not None:
             self.consider(reference, "warm_start", emit_it=False)
@@ -99,7 +105,7 @@ class Search:
     # --- bookkeeping ---------------------------------------------------------------------------
 
     def left(self) -> float:
-        return self.deadline - time.monotonic()
+        return self.budget.left()
 
     def consider(self, placement: dict[str, str], source: str, *, emit_it: bool = True) -> bool:
         """Keep ``placement`` if it is feasible and better; stream it. Returns True if it became best."""
@@ -118,7 +124,7 @@ class Search:
         if value is None:
             return
         primary = self.objectives[0]
-        value = _round_bound(value, primary, self.integral_primary())
+        value = round_bound(value, primary.maximize, self.integral_primary())
         better = self.best_bound is None or (value < self.best_bound if primary.maximize else value > self.best_bound)
         if better:
             self.best_bound = value
@@ -128,13 +134,24 @@ class Search:
         """Does the primary objective take integer values only (so its bound may be rounded)?"""
         return self._integral
 
-    def settings(self, time_limit: float, warm: np.ndarray | None, am: AssignmentModel, source: str, emit_incumbents):
+    def settings(
+        self,
+        time_limit: float,
+        warm: np.ndarray | None,
+        am: AssignmentModel,
+        source: str,
+        emit_incumbents,
+        on_bound=None,
+    ):
         def on_incumbent(values: np.ndarray, objective: float, bound: float | None) -> None:
             if emit_incumbents:
                 self.emit("incumbent", {"placement": extract(am, values), "source": source})
 
+        deterministic = self.budget.deterministic
         return SolverSettings(
-            time_limit_s=time_limit,
+            time_limit_s=self.budget.wall_limit() if deterministic else time_limit,
+            work_limit_s=time_limit if deterministic else None,
+            on_bound=on_bound,
             threads=self.threads,
             seed=self.seed,
             relative_gap=self.relative_gap if self.relative_gap is not None else 1e-6,
@@ -195,7 +212,13 @@ class Search:
         am = self.build("relaxed")
         c, _ = am.objective(self.objectives[0])
         target = 0.0 if self.best_key is None else float(self.best_key[0])
-        value, stats = lagrangian_bound(am, c[am.x], target, self.left() * share)
+        deterministic = self.budget.deterministic
+        evaluation_s = max(1, am.data.pairs.size) * LAGRANGIAN_S_PER_PAIR
+        iterations = min(400, max(1, int(self.left() * share / evaluation_s))) if deterministic else 400
+        value, stats = lagrangian_bound(
+            am, c[am.x], target, math.inf if deterministic else self.left() * share, iterations=iterations
+        )
+        self.budget.charge(stats["evaluations"] * am.data.pairs.size * LAGRANGIAN_S_PER_PAIR)
         self.emit("phase", {"phase": "lagrangian", "bound": value, **stats})
         self.report_bound(value, "lagrangian")
 
@@ -219,7 +242,7 @@ class Search:
         if len(self.data.accelerators) <= 2 * target:
             return  # a neighbourhood would be (nearly) the whole instance: the full model already was
         stall_limit = int(self.options.get("lns_stall", LNS_STALL))
-        while self.left() > MIN_PHASE_S and not self.proven() and stalled < stall_limit:
+        while self.left() > MIN_PHASE_S and not self.proven() and stalled < stall_limit and not self.out_of_work:
             current = dict(self.best or {})
             chosen, count = [], 0
             for n in rng.permutation(len(nodes)):
@@ -244,6 +267,7 @@ class Search:
             sub_data = prepare(sub, {a.name: [x for x in eligible.get(a.name, ()) if x in names] for a in sub_apps})
             reference = canonicalize(sub_data, {a.name: current[a.name] for a in inside}, _groups(sub_data))
             am = build(sub_data, BuildOptions.from_options(self.options, mode="conservative", reference=reference))
+            self.budget.charge(int(am.model.A.nnz) * MODEL_BUILD_S_PER_NONZERO)
             warm, _ = encode(am, reference)
             outcome = self.lexicographic(
                 am, warm, min(step, self.left()), "lns", primary_only=False, emit_incumbents=False
@@ -275,6 +299,7 @@ class Search:
         reference = canonicalize(self.data, self.best, _groups(self.data)) if self.best else None
         options = BuildOptions.from_options(self.options, mode=mode, reference=reference)
         am = build(self.data, options)
+        self.budget.charge(int(am.model.A.nnz) * MODEL_BUILD_S_PER_NONZERO)
         self.emit(
             "phase",
             {
@@ -291,7 +316,8 @@ class Search:
     def solve_conservative(self, am: AssignmentModel, share: float) -> LexOutcome:
         warm, why = encode(am, am.options.reference) if am.options.reference else (None, "no warm start")
         budget = self.left() * share
-        outcome = self.lexicographic(am, warm, budget, "conservative", primary_only=False)
+        bound_source = "exact model" if am.exact and self.bound_backend is self.backend else None
+        outcome = self.lexicographic(am, warm, budget, "conservative", primary_only=False, bound_source=bound_source)
         self.emit(
             "phase",
             {
@@ -318,7 +344,14 @@ class Search:
         warm, why = encode(am, am.options.reference) if am.options.reference else (None, "no warm start")
         budget = self.left() * share
         outcome = self.lexicographic(
-            am, warm, budget, source, primary_only=True, emit_incumbents=False, backend=self.bound_backend
+            am,
+            warm,
+            budget,
+            source,
+            primary_only=True,
+            emit_incumbents=False,
+            backend=self.bound_backend,
+            bound_source=source,
         )
         self.emit(
             "phase",
@@ -342,7 +375,12 @@ class Search:
     def done(self) -> None:
         self.emit(
             "done",
-            {"elapsed_s": time.monotonic() - self.started, "stop_reason": self.stop_reason.value},
+            {
+                "elapsed_s": time.monotonic() - self.started,
+                "stop_reason": self.stop_reason.value,
+                "work_s": self.budget.elapsed() if self.budget.deterministic else None,
+                "safety_stop": self.budget.safety_fired,
+            },
         )
 
     # --- one model, lexicographically --------------------------------------------------------------
@@ -357,7 +395,10 @@ class Search:
         primary_only: bool,
         emit_incumbents: bool = True,
         backend=None,
+        bound_source: str | None = None,
     ) -> LexOutcome:
+        """Solve ``am`` under the objectives; ``bound_source`` streams the solver's dual bound on the
+        primary objective as it improves (only for solves whose bound is valid for the placement problem)."""
         out = LexOutcome()
         backend = backend or self.backend
         levels = self.objectives[:1] if primary_only else list(self.objectives)
@@ -365,10 +406,26 @@ class Search:
         signs = [-1.0 if o.maximize else 1.0 for o in levels]
         how = self.options.get("lexicographic", "auto")
         weights = _lex_weights(natural, signs) if len(levels) > 1 and how in ("auto", "weighted") else None
-        started = time.monotonic()
+        stage = self.budget.child(budget)
 
         def remaining() -> float:
-            return min(budget - (time.monotonic() - started), self.left())
+            left = stage.left()
+            if stage.deterministic:
+                # a MIP's root cannot be cut: do not start one that the budget cannot pay for
+                nonzeros = int(am.model.A.nnz) + (0 if am.model.relax is None else int(am.model.relax.nnz))
+                if left < highs_root_work_s(am.model.num_rows, am.model.num_vars, nonzeros):
+                    self.out_of_work = True
+                    return 0.0
+            return left
+
+        def stream(convert):
+            if bound_source is None:
+                return None
+
+            def on_bound(value: float) -> None:
+                self.report_bound(convert(value), bound_source)
+
+            return on_bound
 
         if len(levels) == 1 or weights is not None:
             if weights is None:
@@ -380,8 +437,11 @@ class Search:
                 lm = am.model.with_objective(c, const, False)
             if remaining() < MIN_PHASE_S:
                 return out
-            result = backend.solve(lm, self.settings(remaining(), warm, am, source, emit_incumbents))
-            self.note(result)
+            convert = (
+                (lambda b: b) if weights is None else (lambda b: _primary_from_weighted(b, weights, signs, natural, am))
+            )
+            result = backend.solve(lm, self.settings(remaining(), warm, am, source, emit_incumbents, stream(convert)))
+            self.note(result, stage)
             out.solver_version = result.solver_version
             out.solves.append(_solve_stats(result, "weighted" if weights else levels[0].value))
             out.stop_reason = result.stop_reason
@@ -406,8 +466,9 @@ class Search:
             if limit < MIN_PHASE_S:
                 break
             lm = lm_fixed.with_objective(c, const, objective.maximize)
-            result = backend.solve(lm, self.settings(limit, values, am, source, emit_incumbents))
-            self.note(result)
+            on_bound = stream(lambda b: b) if index == 0 else None
+            result = backend.solve(lm, self.settings(limit, values, am, source, emit_incumbents, on_bound))
+            self.note(result, stage)
             out.solver_version = result.solver_version
             out.solves.append(_solve_stats(result, objective.value))
             if index == 0:
@@ -428,9 +489,12 @@ class Search:
                 lm_fixed = lm_fixed.with_extra_row(c, -np.inf, level_value + tol)
         return out
 
-    def note(self, result: BackendResult) -> None:
-        if result.stop_reason == StopReason.TIME_LIMIT:
-            self.stop_reason = StopReason.TIME_LIMIT
+    def note(self, result: BackendResult, stage: Budget) -> None:
+        stage.charge(float(result.stats.get("work_s") or 0.0))
+        if result.stop_reason in (StopReason.TIME_LIMIT, StopReason.ITERATION_LIMIT):
+            # a deterministic run stops at work limits (node limits): that is no time limit
+            work = self.budget.deterministic and not self.budget.safety_fired
+            self.stop_reason = StopReason.ITERATION_LIMIT if work else StopReason.TIME_LIMIT
         self.emit("solver", {"solver": result.solver, "version": result.solver_version})
 
     # --- repair and polish -------------------------------------------------------------------------
@@ -477,7 +541,7 @@ class Search:
             self.consider(state.placement(), source)
 
     def _state(self):
-        from optplace.heuristics.state import ClusterState
+        from optplace.cluster_state import ClusterState
 
         return ClusterState(self.instance, self.objectives)
 
@@ -514,29 +578,6 @@ def _solve_stats(result: BackendResult, objective: str) -> dict[str, Any]:
         "runtime_s": round(result.runtime_s, 4),
         **result.stats,
     }
-
-
-def _objective_coefficients(instance: Instance, objective: Objective) -> np.ndarray:
-    """Every coefficient the primary objective can take (to tell whether its values are integers)."""
-    apps = instance.applications
-    if objective == Objective.MAX_HOSTED:
-        return np.array([a.priority for a in apps] or [0.0])
-    if objective == Objective.MAX_VALUE:
-        values = [a.priority for a in apps] + [v for a in apps for v in a.value_by_accelerator.values()]
-        return np.array(values or [0.0])
-    if objective == Objective.MIN_COST:
-        costs = [t.cost for t in instance.accelerator_types] + [v for a in apps for v in a.cost_by_accelerator.values()]
-        return np.array(costs or [0.0])
-    return np.array([1.0])
-
-
-def _round_bound(value: float, objective: Objective, integral: bool) -> float:
-    """An objective with integer values admits the bound rounded towards the feasible side."""
-    if not integral:
-        return float(value)
-    if objective.maximize:
-        return float(math.floor(value + 1e-6))
-    return float(math.ceil(value - 1e-6))
 
 
 def _lex_weights(natural, signs) -> list[float] | None:

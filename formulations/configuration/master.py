@@ -1,4 +1,4 @@
-"""The configuration master on HiGHS (highspy): a persistent LP that grows by columns, and its integer version.
+"""The configuration master: a persistent LP that grows by columns, and its integer version.
 
 Rows, in maximisation form (``build.ConfigurationModel`` negates minimised objectives):
 
@@ -7,78 +7,56 @@ Rows, in maximisation form (``build.ConfigurationModel`` negates minimised objec
 * per multi-accelerator node: node memory and front-end CPU load of its classes' columns.
 
 Equality rows get an artificial column of cost ``-big_m`` so that the LP is always feasible while
-columns are still missing (the Lagrangian bound does not depend on it). This is the only module of
-the formulation that touches the solver; highspy is imported inside the functions that use it.
+columns are still missing (the Lagrangian bound does not depend on it). The solver is HiGHS
+through :class:`optplace.backends.highs.ColumnLp`, which owns every solver call and maps every
+solver status (``STATUS_TABLE``); this module owns only the rows and the columns' meaning.
+
+Diving (``method.py``) *fixes* a column: its applications' rows are closed (``0``), its class
+row loses one accelerator and its node rows lose its memory and load, and the fixed value is
+carried outside the LP; :meth:`Master.fix` and :meth:`Master.unfix` do and undo exactly that.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 
-from optplace.backends.highs import new_highs
-
-
-class MasterStatus(StrEnum):
-    OPTIMAL = "optimal"
-    FEASIBLE = "feasible"  # an integer solution, not proven optimal (limit reached)
-    INFEASIBLE = "infeasible"
-    UNBOUNDED = "unbounded"
-    NO_SOLUTION = "no_solution"  # stopped (limit) without a solution
-    ERROR = "error"
+from optplace.backends.highs import ColumnLp, version
+from optplace.result import Status, StopReason
 
 
 @dataclass
 class LpResult:
-    status: MasterStatus
+    status: Status  # OPTIMAL, or NO_SOLUTION_FOUND at a limit (duals are then not for an optimum)
+    stop_reason: StopReason
     objective: float
     app_duals: np.ndarray
     class_duals: np.ndarray
     node_duals: np.ndarray  # (memory, load) per node row, flattened
     values: np.ndarray  # primal value per column (artificials excluded)
     artificial: float  # total artificial activity (0 when the LP is feasible with real columns)
+    iterations: int
+    work_s: float
 
 
 @dataclass
 class MipResult:
-    status: MasterStatus
+    status: Status
+    stop_reason: StopReason
     objective: float | None
     bound: float | None
-    values: np.ndarray | None
-
-
-def _status(model_status, has_solution: bool) -> MasterStatus:
-    import highspy
-
-    s = highspy.HighsModelStatus
-    table = {
-        s.kOptimal: MasterStatus.OPTIMAL,
-        s.kInfeasible: MasterStatus.INFEASIBLE,
-        s.kUnbounded: MasterStatus.UNBOUNDED,
-        s.kUnboundedOrInfeasible: MasterStatus.INFEASIBLE,
-        s.kTimeLimit: MasterStatus.FEASIBLE,
-        s.kIterationLimit: MasterStatus.FEASIBLE,
-        s.kSolutionLimit: MasterStatus.FEASIBLE,
-        s.kInterrupt: MasterStatus.FEASIBLE,
-        s.kObjectiveBound: MasterStatus.FEASIBLE,
-        s.kObjectiveTarget: MasterStatus.FEASIBLE,
-    }
-    status = table.get(model_status, MasterStatus.ERROR)
-    if status == MasterStatus.FEASIBLE and not has_solution:
-        return MasterStatus.NO_SOLUTION
-    return status
+    values: np.ndarray | None  # integer multiplicity per column (artificials excluded)
+    nodes: int
+    work_s: float
 
 
 def highs_version() -> str:
-
-    h = new_highs()
-    return f"{h.version()}" if hasattr(h, "version") else "highspy"
+    return version()
 
 
 class Master:
-    """Persistent LP: rows fixed at construction, columns appended; duals after each solve."""
+    """Rows fixed at construction, columns appended; duals after each solve."""
 
     def __init__(
         self,
@@ -88,60 +66,40 @@ class Master:
         big_m: float,
         threads: int | None = None,
     ):
-        import highspy
-
-        self._highspy = highspy
         self.n_apps = len(equality)
         self.n_classes = len(class_counts)
         self.n_nodes = len(node_limits)
-        h = new_highs()
-        h.setOptionValue("output_flag", False)
-        # Re-solves start from the previous basis; presolve would throw it away every round.
-        h.setOptionValue("presolve", "off")
-        h.setOptionValue("solver", "simplex")
-        h.setOptionValue("simplex_strategy", 4)  # primal: added columns keep the basis primal feasible
-        if threads:
-            h.setOptionValue("threads", int(threads))
-        inf = highspy.kHighsInf
-        lower = [1.0 if eq else -inf for eq in equality] + [-inf] * self.n_classes + [-inf] * (2 * self.n_nodes)
+        lower = (
+            [1.0 if eq else -np.inf for eq in equality] + [-np.inf] * self.n_classes + [-np.inf] * (2 * self.n_nodes)
+        )
         upper = [1.0] * self.n_apps + [float(m) for m in class_counts]
         for memory, cores in node_limits:
             upper += [memory, cores]
-        count = len(lower)
-        h.addRows(
-            count,
-            np.array(lower),
-            np.array(upper),
-            0,
-            np.array([], dtype=np.int32),
-            np.array([], dtype=np.int32),
-            np.array([]),
-        )
-        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        self.h = h
-        self.n_rows = count
-        # artificials for equality rows
+        self.row_lower = np.array(lower, dtype=np.float64)
+        self.row_upper = np.array(upper, dtype=np.float64)
+        self.app_lower = self.row_lower[: self.n_apps].copy()  # restored when a fixed column is released
+        self.lp = ColumnLp(self.row_lower, self.row_upper, threads=threads)
+        self.n_rows = len(lower)
         eq_rows = np.flatnonzero(equality)
         self.n_artificial = len(eq_rows)
         if self.n_artificial:
-            h.addCols(
-                self.n_artificial,
-                np.full(self.n_artificial, -big_m),
-                np.zeros(self.n_artificial),
-                np.ones(self.n_artificial),
-                self.n_artificial,
-                np.arange(self.n_artificial, dtype=np.int32),
-                eq_rows.astype(np.int32),
-                np.ones(self.n_artificial),
+            k = self.n_artificial
+            self.lp.add_columns(
+                np.full(k, -big_m), np.zeros(k), np.ones(k), np.arange(k), eq_rows.astype(np.int32), np.ones(k)
             )
         self.n_columns = 0
         self.values: list[float] = []
+        self.members: list[list[int]] = []  # per column: its application rows
+        self.usage: list[tuple[int, int, float, float]] = []  # per column: class, node, memory, load
 
     def add(self, columns: list[tuple[int, list[int], float, float, float, int]]) -> None:
         """Append columns ``(class, apps, value, node memory, node load, node row or -1)``."""
         if not columns:
             return
-        starts, index, coef, costs = [], [], [], []
+        starts: list[int] = []
+        index: list[int] = []
+        coef: list[float] = []
+        costs: list[float] = []
         for class_index, apps, value, memory, load, node in columns:
             starts.append(len(index))
             index.extend(apps)
@@ -157,39 +115,70 @@ class Master:
                     index.append(base + 1)
                     coef.append(load)
             costs.append(value)
+            self.members.append(list(apps))
+            self.usage.append((class_index, node, memory, load))
         count = len(columns)
-        self.h.addCols(
-            count,
-            np.array(costs),
-            np.zeros(count),
-            np.full(count, self._highspy.kHighsInf),
-            len(index),
-            np.array(starts, dtype=np.int32),
-            np.array(index, dtype=np.int32),
-            np.array(coef),
+        self.lp.add_columns(
+            np.array(costs), np.zeros(count), np.full(count, np.inf), np.array(starts), np.array(index), np.array(coef)
         )
         self.values.extend(costs)
         self.n_columns += count
 
-    def solve_lp(self, time_limit: float | None = None) -> LpResult:
-        h = self.h
-        h.setOptionValue("time_limit", float(time_limit) if time_limit else self._highspy.kHighsInf)
-        h.run()
-        status = _status(h.getModelStatus(), True)
-        solution = h.getSolution()
-        duals = np.array(solution.row_dual)
-        primal = np.array(solution.col_value)
-        a = self.n_apps
-        k = self.n_classes
+    def solve_lp(self, time_limit: float | None = None, work_limit: float | None = None) -> LpResult:
+        iteration_limit = None if work_limit is None else self.lp.iteration_limit(work_limit)
+        solution = self.lp.solve(time_limit_s=time_limit, iteration_limit=iteration_limit)
+        duals, primal = solution.row_duals, solution.values
+        a, k = self.n_apps, self.n_classes
         return LpResult(
-            status=status,
-            objective=float(h.getInfo().objective_function_value),
+            status=solution.status if solution.status == Status.OPTIMAL else Status.NO_SOLUTION_FOUND,
+            stop_reason=solution.stop_reason,
+            objective=solution.objective if solution.objective is not None else float("nan"),
             app_duals=duals[:a],
             class_duals=duals[a : a + k],
             node_duals=duals[a + k :],
             values=primal[self.n_artificial :],
             artificial=float(primal[: self.n_artificial].sum()) if self.n_artificial else 0.0,
+            iterations=solution.iterations,
+            work_s=solution.work_s,
         )
+
+    # --- diving: fix a column outside the LP, and undo it --------------------------------------
+
+    def fix(self, column: int) -> None:
+        """Take one copy of ``column`` out of the LP: its applications are served, its class and node have less."""
+        self._shift(column, -1.0)
+
+    def unfix(self, column: int) -> None:
+        self._shift(column, +1.0)
+
+    def _shift(self, column: int, sign: float) -> None:
+        apps = np.array(self.members[column], dtype=np.int64)
+        class_index, node, memory, load = self.usage[column]
+        if sign < 0:
+            self.row_lower[apps] = 0.0
+            self.row_upper[apps] = 0.0
+        else:
+            self.row_upper[apps] = 1.0
+            self.row_lower[apps] = self.app_lower[apps]
+        rows = [*apps.tolist(), self.n_apps + class_index]
+        self.row_upper[self.n_apps + class_index] += sign
+        if node >= 0:
+            base = self.n_apps + self.n_classes + 2 * node
+            self.row_upper[base] += sign * memory
+            self.row_upper[base + 1] += sign * load
+            rows += [base, base + 1]
+        index = np.array(rows, dtype=np.int64)
+        self.lp.set_row_bounds(index, self.row_lower[index], self.row_upper[index])
+
+    def forbid(self, columns: list[int], allowed: bool = False) -> None:
+        """Bound columns to 0 (or release them again with ``allowed=True``)."""
+        if not columns:
+            return
+        index = np.array(columns, dtype=np.int64) + self.n_artificial
+        upper = np.full(len(columns), np.inf if allowed else 0.0)
+        self.lp.set_column_bounds(index, np.zeros(len(columns)), upper)
+
+    # --- integer solutions ---------------------------------------------------------------------
 
     def solve_integer(
         self,
@@ -197,53 +186,30 @@ class Master:
         *,
         tie_break: np.ndarray | None = None,
         start: np.ndarray | None = None,
-        threads: int | None = None,
         cutoff: float | None = None,
+        work_limit: float | None = None,
+        seed: int = 0,
     ) -> MipResult:
         """The master over the current columns with integer multiplicities (artificials forbidden)."""
-        highspy = self._highspy
-        lp = self.h.getLp()
-        h = new_highs()
-        h.setOptionValue("output_flag", False)
-        if threads:
-            h.setOptionValue("threads", int(threads))
-        h.setOptionValue("mip_rel_gap", 0.0)
-        h.setOptionValue("mip_abs_gap", 1e-9)
-        if time_limit is not None:
-            h.setOptionValue("time_limit", max(0.01, float(time_limit)))
-        h.passModel(lp)
-        total = self.n_artificial + self.n_columns
-        if self.n_artificial:
-            h.changeColsBounds(
-                self.n_artificial,
-                np.arange(self.n_artificial, dtype=np.int32),
-                np.zeros(self.n_artificial),
-                np.zeros(self.n_artificial),
-            )
-        h.changeColsIntegrality(
-            total,
-            np.arange(total, dtype=np.int32),
-            np.full(total, highspy.HighsVarType.kInteger),
-        )
         values = np.array(self.values)
+        costs = None
         if tie_break is not None:
-            h.changeColsCost(
-                self.n_columns,
-                np.arange(self.n_artificial, total, dtype=np.int32),
-                values + tie_break,
-            )
-        if cutoff is not None:
-            h.setOptionValue("objective_bound", float(cutoff))
+            costs = np.concatenate([np.zeros(self.n_artificial), values + tie_break])
+        full_start = None
         if start is not None:
-            solution = highspy.HighsSolution()
-            solution.col_value = [0.0] * self.n_artificial + [float(x) for x in start]
-            solution.value_valid = True
-            h.setSolution(solution)
-        h.run()
-        info = h.getInfo()
-        has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-        status = _status(h.getModelStatus(), has_solution)
-        if not has_solution:
-            return MipResult(status if status != MasterStatus.FEASIBLE else MasterStatus.NO_SOLUTION, None, None, None)
-        x = np.rint(np.array(h.getSolution().col_value)[self.n_artificial :]).astype(int)
-        return MipResult(status, float(values @ x), float(info.mip_dual_bound), x)
+            full_start = np.concatenate([np.zeros(self.n_artificial), np.asarray(start, dtype=np.float64)])
+        solution = self.lp.solve_integer(
+            time_limit_s=time_limit,
+            work_limit_s=work_limit,
+            costs=costs,
+            fixed_zero=np.arange(self.n_artificial),
+            start=full_start,
+            cutoff=cutoff,
+            seed=seed,
+        )
+        if solution.values is None:
+            return MipResult(solution.status, solution.stop_reason, None, None, None, solution.nodes, solution.work_s)
+        x = solution.values[self.n_artificial :].astype(int)
+        return MipResult(
+            solution.status, solution.stop_reason, float(values @ x), solution.bound, x, solution.nodes, solution.work_s
+        )

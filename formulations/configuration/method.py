@@ -1,20 +1,35 @@
 """Method ``configuration``: column generation over feasible sets per accelerator class, with a proven bound.
 
-1. Seed the master with the best heuristic placement's sets and every feasible singleton.
+1. The trivial bound (:mod:`optplace.bounds`) at once; then a start: ``options.initial_placement``
+   (``auto`` passes its best) or the best registered heuristic (the incumbent toolkit).
 2. Column generation on the persistent LP (``master.py``), pricing every class with
-   ``pricing.Pricer`` at smoothed duals (Wentges); every pricing round gives a Lagrangian bound,
-   valid at any duals, so the method always has a bound, even when it stops early.
-3. Price-and-branch: the integer master over the generated columns (HiGHS, time-limited), warm
-   started from the heuristic, with a tie-break for the secondary objective.
-4. If a gap remains and the objective is integral, *reduced-cost enumeration*: every feasible set
-   whose reduced cost could still be part of a better solution is added, and the integer master
-   then either finds that better solution or proves the incumbent optimal.
+   ``pricing.Pricer`` at smoothed duals (Wentges) around a centre that starts at the *trivial
+   duals* (every application's best value), so early bounds are sane even while artificial
+   columns still carry the LP; every exact pricing round gives a Lagrangian bound, valid at any
+   duals, so the method always has a bound, even when it stops early.
+3. Price-and-branch: the integer master over the generated columns (HiGHS), warm started from the
+   incumbent, with a tie-break for the secondary objective.
+4. *Diving* with limited-discrepancy backtracking: fix the column the LP likes most, re-run
+   column generation on what is left, prune a dive whose bound cannot beat the incumbent, and
+   try the runner-up column where the first choice led nowhere (model.md, "Primal side").
+5. If a gap remains and the objective is integral, *reduced-cost enumeration* (which either finds
+   a better placement or proves the incumbent optimal), then a *set neighbourhood search*: a few
+   accelerators' sets are emptied and re-packed, together with the left-out applications, by
+   this same method on the sub-instance.
+
+Every placement found goes through an :class:`~optplace.progress.IncumbentLog` (verified by the
+evaluator, published on the incumbent channel as it improves) and every bound too; the log's
+trace is ``stats["progress"]``. With ``params.deterministic`` every stage runs on a work budget
+(:mod:`optplace.budget`): pricing nodes and cells, simplex iterations and MIP nodes are charged,
+and HiGHS gets iteration and node limits instead of time limits.
 
 Options (``params.options``): ``frontend_levels`` (4), ``smoothing`` (0.5),
 ``enumeration_limit`` (30000 sets), ``columns_per_class`` (8 per round), ``exact_every`` (4: one
 exact pricing round in four, the others heuristic), ``cg_share`` (0.6 of the time for column
-generation), ``heuristics`` (list of warm-start methods, default every registered
-heuristic).
+generation), ``heuristics`` (list of warm-start methods, default every registered heuristic),
+``initial_placement`` (a start instead of the heuristics), ``dive`` (true), ``discrepancy`` (2:
+backtracks a dive may take), ``lns`` (true), ``lns_accelerators`` (6: accelerators per
+neighbourhood).
 """
 
 from __future__ import annotations
@@ -22,23 +37,44 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from pydantic import Field
 
+from optplace.bounds import trivial_bound
+from optplace.budget import (
+    HEURISTIC_S_PER_APPLICATION,
+    PRICING_S_PER_CELL,
+    PRICING_S_PER_DP_ITEM,
+    PRICING_S_PER_EXPLORED,
+    PRICING_S_PER_NODE,
+    PRICING_S_PER_SCENARIO,
+    PRICING_S_PER_SUBPROBLEM,
+    Budget,
+)
 from optplace.domain import Instance, Objective
 from optplace.evaluate import evaluate
 from optplace.formulations.configuration.build import ConfigurationModel, UnsupportedInstance, build, extract
-from optplace.formulations.configuration.master import Master, MasterStatus, highs_version
+from optplace.formulations.configuration.master import LpResult, Master, highs_version
 from optplace.formulations.configuration.pricing import EPS, Pricer
+from optplace.incumbents import fill, repair, warm_start
 from optplace.objectives import lexicographic_key
-from optplace.options import HeuristicNames, MethodOptions
+from optplace.options import HeuristicNames, MethodOptions, Placement
 from optplace.params import SolveParams
-from optplace.registry import MethodOutput, list_methods, register
+from optplace.progress import IncumbentLog
+from optplace.registry import MethodOutput, register
 from optplace.result import Status, StopReason
 
 DEFAULT_TIME_LIMIT_S = 60.0
 ROUNDING = 1e-6  # slack before rounding an integral bound (LP arithmetic)
+ARTIFICIAL_SMOOTHING = 0.9  # stay near the centre while artificial columns still carry the LP
+DIVE_SHARE = 0.5  # of what is left after price-and-branch
+DIVE_ROUNDS_PER_NODE = 40  # column-generation rounds at one dive node, at most
+LNS_STEP_S = 2.0  # time for one neighbourhood
+LNS_STALL = 30  # neighbourhoods in a row without improvement before the search stops
+LNS_SUBPROBLEM_APPS = 60  # applications per neighbourhood, at most
+ENUMERATED_SET_S = 1e-4  # deterministic mode: work charged per set the reduced-cost enumeration finds
 
 
 class ConfigurationOptions(MethodOptions):
@@ -55,6 +91,15 @@ class ConfigurationOptions(MethodOptions):
     heuristics: HeuristicNames | None = Field(
         default=None, description="Warm-start heuristics; default every registered one."
     )
+    initial_placement: Placement | None = Field(
+        default=None, description="Start from this placement instead of running the heuristics (auto passes its best)."
+    )
+    dive: bool = Field(default=True, description="Dive over the LP (fix columns, backtrack a little) for placements.")
+    discrepancy: int = Field(default=2, ge=0, le=20, description="Backtracks a dive may take (limited discrepancy).")
+    lns: bool = Field(default=True, description="Set neighbourhood search: empty and re-pack a few accelerators.")
+    lns_accelerators: int = Field(
+        default=6, ge=2, le=200, description="Accelerators (whole nodes) emptied and re-packed per neighbourhood."
+    )
 
 
 @dataclass
@@ -66,7 +111,7 @@ class Column:
 
 
 @dataclass
-class Progress:
+class CgStats:
     """What the column generation did, for ``MethodOutput.stats``."""
 
     iterations: int = 0
@@ -78,22 +123,34 @@ class Progress:
     lp_s: float = 0.0
     mip_s: float = 0.0
     knapsack_nodes: int = 0
+    dp_cells: int = 0
     subproblems: int = 0
     mispricings: int = 0
     enumerated: int | None = None
+    dive_nodes: int = 0
+    dives_pruned: int = 0
+    lns_neighbourhoods: int = 0
+    lns_improvements: int = 0
     history: list[tuple[float, float, float]] = field(default_factory=list)  # (time, lp, bound)
+
+
+@dataclass
+class NodeOutcome:
+    """Column generation at one node (the root or a dive node)."""
+
+    lp: LpResult | None
+    bound: float  # internal upper bound on this node's problem (inf if none)
+    converged: bool
 
 
 class ColumnGeneration:
     """One run of the configuration method on one instance."""
 
-    def __init__(self, model: ConfigurationModel, params: SolveParams, started: float):
+    def __init__(self, model: ConfigurationModel, params: SolveParams, budget: Budget):
         self.model = model
         self.params = params
-        self.started = started
+        self.budget = budget
         opts = ConfigurationOptions.of(params, model.instance)
-        self.limit = params.time_limit_s if params.time_limit_s is not None else DEFAULT_TIME_LIMIT_S
-        self.deadline = started + self.limit
         self.smoothing = opts.smoothing
         self.columns_per_class = opts.columns_per_class
         self.enumeration_limit = opts.enumeration_limit
@@ -106,17 +163,19 @@ class ColumnGeneration:
                 self.node_of_class[c] = r
         self.columns: list[Column] = []
         self.seen: set[tuple[int, tuple[int, ...]]] = set()
-        self.progress = Progress()
-        self.best_bound = math.inf  # internal Lagrangian upper bound
+        self.stats = CgStats()
+        self.best_bound = math.inf  # internal Lagrangian upper bound (root problem)
         self.best_duals: tuple[np.ndarray, np.ndarray] | None = None
         self.secondary = self._secondary_objective()
-        self.tie_weight = 0.0
         self.master: Master | None = None
+        self.excluded = np.zeros(len(model.app_names), dtype=bool)  # served by columns fixed in a dive
+        self.on_bound: Any = None  # called with each better internal root bound
+        self.started_wall = time.perf_counter()
 
     # --- helpers -------------------------------------------------------------------------------
 
     def time_left(self) -> float:
-        return self.deadline - time.perf_counter()
+        return self.budget.left()
 
     def _secondary_objective(self) -> Objective | None:
         objectives = self.model.instance.objectives
@@ -175,7 +234,7 @@ class ColumnGeneration:
             )
         if self.master is not None:
             self.master.add(fresh)
-        self.progress.columns = len(self.columns)
+        self.stats.columns = len(self.columns)
         return len(fresh)
 
     def placement_columns(self, placement: dict[str, str]) -> list[tuple[int, tuple[int, ...]]]:
@@ -188,7 +247,8 @@ class ColumnGeneration:
         local = [{int(j): i for i, j in enumerate(cls.apps)} for cls in self.model.classes]
         by_acc: dict[str, list[int]] = {}
         for app, acc in placement.items():
-            by_acc.setdefault(acc, []).append(index_of[app])
+            if app in index_of:
+                by_acc.setdefault(acc, []).append(index_of[app])
         out = []
         for acc, apps in by_acc.items():
             c = class_of_acc.get(acc)
@@ -197,10 +257,18 @@ class ColumnGeneration:
             out.append((c, tuple(sorted(local[c][j] for j in apps))))
         return out
 
+    def placement_of(self, chosen: list[int]) -> dict[str, str]:
+        """The placement of a list of column indices (a column listed twice takes two accelerators)."""
+        counts: dict[int, int] = {}
+        for k in chosen:
+            counts[k] = counts.get(k, 0) + 1
+        keys = [(self.columns[k].class_index, self.columns[k].items) for k in counts]
+        return extract(self.model, keys, list(counts.values()))
+
     # --- bound ---------------------------------------------------------------------------------
 
     def profits(self, app_duals: np.ndarray, node_duals: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Item profits and backend costs per class at the given duals."""
+        """Item profits and backend costs per class at the given duals (items served by a dive: -inf)."""
         out = []
         for cls in self.model.classes:
             profit = cls.value - app_duals[cls.apps]
@@ -211,39 +279,90 @@ class ColumnGeneration:
                 profit = profit - y_mem * cls.frontend_memory_mb - y_load * cls.rate_rps * cls.preprocess_ms / 1000.0
                 if cls.backend_memory_on_node:
                     group_cost = y_mem * cls.group_memory_mb
+            if self.excluded.any():
+                profit = np.where(self.excluded[cls.apps], -1e30, profit)
             out.append((profit, group_cost))
         return out
 
     def lagrangian(self, app_duals: np.ndarray, node_duals: np.ndarray, zetas: list[float]) -> float:
-        """sum(duals * rhs) + sum over classes of count * max(0, zeta): an upper bound at any valid duals."""
-        value = float(app_duals.sum())
-        for r, rows in enumerate(self.model.node_rows):
-            value += node_duals[2 * r] * rows.memory_limit_mb + node_duals[2 * r + 1] * rows.cores
-        for cls, zeta in zip(self.model.classes, zetas):
-            value += cls.count * max(0.0, zeta)
+        """sum(duals * rhs) + sum over classes of count * max(0, zeta): an upper bound at any valid duals.
+
+        The right-hand sides are the master's current ones, so inside a dive this bounds the
+        restricted problem (what is left once the fixed columns are taken).
+        """
+        model = self.model
+        n, k = len(model.app_names), len(model.classes)
+        if self.master is not None:
+            app_rhs = self.master.row_upper[:n]
+            counts = self.master.row_upper[n : n + k]
+            node_caps = self.master.row_upper[n + k :]
+        else:
+            app_rhs = np.ones(n)
+            counts = np.array([c.count for c in model.classes], dtype=float)
+            node_caps = np.array([x for r in model.node_rows for x in (r.memory_limit_mb, r.cores)])
+        value = (
+            float(app_duals @ app_rhs) + float(node_duals @ node_caps) if len(node_caps) else float(app_duals @ app_rhs)
+        )
+        for count, zeta in zip(counts, zetas):
+            value += float(count) * max(0.0, zeta)
         return value
+
+    def trivial_duals(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every application's best value as its dual: the Lagrangian there is the trivial bound.
+
+        No item then has a positive profit, so every ``zeta_c`` is at most the class's fixed value;
+        a sane centre for the dual smoothing while the LP still leans on artificial columns.
+        """
+        model = self.model
+        best = np.full(len(model.app_names), -np.inf)
+        for cls in model.classes:
+            np.maximum.at(best, cls.apps, cls.value)
+        best = np.where(np.isfinite(best), best, 0.0)
+        app = np.where(model.equality, best, np.maximum(best, 0.0))
+        return app, np.zeros(2 * len(model.node_rows))
 
     def clip_duals(self, app_duals: np.ndarray, node_duals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Project onto the dual cone: <= rows need duals >= 0 (HiGHS may return -1e-12)."""
         app = np.where(self.model.equality, app_duals, np.maximum(app_duals, 0.0))
         return app, np.maximum(node_duals, 0.0)
 
-    def price_all(
-        self, app_duals: np.ndarray, node_duals: np.ndarray, *, heuristic: bool = False, deadline: float = math.inf
-    ):
-        """Price every class; returns (zetas, candidates, complete). Only complete exact zetas give a bound."""
+    def price_all(self, app_duals: np.ndarray, node_duals: np.ndarray, budget: Budget, *, heuristic: bool = False):
+        """Price every class within ``budget``; returns (zetas, candidates, complete).
+
+        Only complete exact zetas give a bound.
+        """
         zetas, candidates = [], []
         complete = not heuristic
+        deadline = math.inf if budget.deterministic else time.perf_counter() + max(0.0, budget.left())
         for cls, pricer, (profit, group_cost) in zip(
             self.model.classes, self.pricers, self.profits(app_duals, node_duals)
         ):
+            if budget.expired():
+                complete = False  # a round cut short gives no bound
+                break
             floor = -cls.fixed_value
+            node_budget = budget.left() / PRICING_S_PER_NODE if budget.deterministic else math.inf
             result = pricer.price(
-                profit, group_cost, floor, keep=self.columns_per_class, heuristic=heuristic, deadline=deadline
+                profit,
+                group_cost,
+                floor,
+                keep=self.columns_per_class,
+                heuristic=heuristic,
+                deadline=deadline,
+                node_budget=node_budget,
+            )
+            budget.charge(
+                result.nodes * PRICING_S_PER_NODE
+                + result.explored * PRICING_S_PER_EXPLORED
+                + result.subproblems * PRICING_S_PER_SUBPROBLEM
+                + len(pricer.scenarios) * PRICING_S_PER_SCENARIO
+                + result.cells * PRICING_S_PER_CELL
+                + result.dp_items * PRICING_S_PER_DP_ITEM
             )
             complete = complete and result.complete
-            self.progress.knapsack_nodes += result.nodes
-            self.progress.subproblems += result.explored
+            self.stats.knapsack_nodes += result.nodes
+            self.stats.dp_cells += result.cells
+            self.stats.subproblems += result.explored
             zetas.append(cls.fixed_value + result.best if math.isfinite(result.best) else -math.inf)
             for value, items in result.columns[: self.columns_per_class]:
                 candidates.append((cls.index, items, cls.fixed_value + value))
@@ -256,68 +375,100 @@ class ColumnGeneration:
         groups = np.unique(cls.group[index])
         return cls.fixed_value + float(profit[index].sum() - group_cost[groups].sum()) - float(class_duals[class_index])
 
+    def solve_lp(self, budget: Budget) -> LpResult:
+        assert self.master is not None
+        t0 = time.perf_counter()
+        wall = budget.wall_limit()
+        lp = self.master.solve_lp(None if wall is None else max(0.05, wall), work_limit=budget.work_limit())
+        budget.charge(lp.work_s)
+        self.stats.lp_s += time.perf_counter() - t0
+        return lp
+
     # --- the loop ------------------------------------------------------------------------------
 
-    def column_generation(self, budget_end: float) -> None:
-        """Column generation until converged, closed (after rounding) or out of time.
+    def column_generation(
+        self, budget: Budget, *, restricted: bool = False, max_rounds: int | None = None
+    ) -> NodeOutcome:
+        """Column generation until converged, closed (after rounding), out of budget or rounds.
 
         Rounds alternate between heuristic pricing (a capped search, no bound) and exact pricing
         (every ``exact_every`` rounds, or when the heuristic finds nothing), which gives a new
-        Lagrangian bound at the smoothed duals.
+        Lagrangian bound at the smoothed duals. ``restricted`` (a dive node): the bound is kept
+        for this node only and the root's bound is left alone.
         """
-        progress = self.progress
-        center: tuple[np.ndarray, np.ndarray] | None = None
+        stats = self.stats
+        center: tuple[np.ndarray, np.ndarray] | None = None if restricted else (self.best_duals or self.trivial_duals())
+        node_bound = math.inf
         rounds = 0
-        while time.perf_counter() < budget_end:
-            t0 = time.perf_counter()
-            lp = self.master.solve_lp(max(0.05, budget_end - t0))
-            progress.lp_s += time.perf_counter() - t0
-            if lp.status != MasterStatus.OPTIMAL:
-                return
-            progress.iterations += 1
+        lp: LpResult | None = None
+        converged = False
+        while not budget.expired() and (max_rounds is None or rounds < max_rounds):
+            lp = self.solve_lp(budget)
+            if lp.status != Status.OPTIMAL:
+                break
+            stats.iterations += 1
             feasible_lp = lp.artificial <= 1e-9
-            progress.lp_value = lp.objective if feasible_lp else None
+            if not restricted:
+                stats.lp_value = lp.objective if feasible_lp else None
             duals_lp = self.clip_duals(lp.app_duals, lp.node_duals)
             t1 = time.perf_counter()
             added = 0
             rounds += 1
             exact = rounds % self.exact_every == 0
             while True:
-                alpha = self.smoothing if center is not None else 0.0
+                alpha = 0.0
+                if center is not None:
+                    alpha = self.smoothing if feasible_lp else max(self.smoothing, ARTIFICIAL_SMOOTHING)
                 for attempt in (alpha, 0.0) if alpha > 0 else (0.0,):
                     duals = (
                         duals_lp
-                        if attempt == 0
-                        else tuple(attempt * c + (1 - attempt) * d for c, d in zip(center, duals_lp))
+                        if attempt == 0 or center is None
+                        else (
+                            attempt * center[0] + (1 - attempt) * duals_lp[0],
+                            attempt * center[1] + (1 - attempt) * duals_lp[1],
+                        )
                     )
-                    zetas, candidates, complete = self.price_all(
-                        duals[0], duals[1], heuristic=not exact, deadline=budget_end
-                    )
+                    zetas, candidates, complete = self.price_all(duals[0], duals[1], budget, heuristic=not exact)
                     if exact and complete:
                         bound = self.lagrangian(duals[0], duals[1], zetas)
-                        if bound < self.best_bound:
-                            self.best_bound = bound
-                            self.best_duals = duals
-                            center = duals
-                        elif center is None:
+                        if bound < node_bound:
+                            node_bound = bound
+                        if not restricted:
+                            if bound < self.best_bound:
+                                self.best_bound = bound
+                                self.best_duals = duals
+                                center = duals
+                                if self.on_bound is not None:
+                                    self.on_bound(bound)
+                            elif center is None:
+                                center = duals
+                        elif center is None or bound <= node_bound:
                             center = duals
                     added = self._add_improving(candidates, duals_lp, lp.class_duals)
                     if added:
                         break
                     if attempt > 0:
-                        progress.mispricings += 1
-                if added or exact:
+                        stats.mispricings += 1
+                if added or exact or budget.expired():
                     break
                 exact = True  # the heuristic found nothing: price exactly before concluding
-            progress.pricing_s += time.perf_counter() - t1
-            progress.lagrangian_bound = self.best_bound
-            progress.history.append((time.perf_counter() - self.started, lp.objective, self.best_bound))
+            stats.pricing_s += time.perf_counter() - t1
+            if not restricted:
+                stats.lagrangian_bound = self.best_bound
+                stats.history.append((round(time.perf_counter() - self.started_wall, 4), lp.objective, self.best_bound))
             if added == 0:
-                progress.converged = feasible_lp and all(p.exact for p in self.pricers)
-                return
-            if feasible_lp and self._closed(lp.objective):
-                progress.converged = True
-                return
+                converged = feasible_lp and all(p.exact for p in self.pricers) and exact
+                if not restricted:
+                    stats.converged = converged
+                if converged:
+                    node_bound = min(node_bound, lp.objective)
+                break
+            if feasible_lp and self._closed(lp.objective, node_bound):
+                converged = True
+                if not restricted:
+                    stats.converged = True
+                break
+        return NodeOutcome(lp, node_bound, converged)
 
     def _add_improving(self, candidates, duals_lp, class_duals: np.ndarray) -> int:
         """Add the candidates with a positive reduced cost at the LP duals (repairing infeasible ones)."""
@@ -333,9 +484,8 @@ class ColumnGeneration:
             chosen.append((c, items))
         return self.add_columns(chosen)
 
-    def _closed(self, lp_value: float) -> bool:
+    def _closed(self, lp_value: float, bound: float) -> bool:
         """The LP has reached the bound (after rounding, for integral objectives)."""
-        bound = self.best_bound
         if not math.isfinite(bound):
             return False
         if self.model.integral:
@@ -351,20 +501,31 @@ class ColumnGeneration:
 
     # --- integer solutions ---------------------------------------------------------------------
 
-    def integer_master(self, time_limit: float, start: np.ndarray | None) -> tuple[MasterStatus, dict | None, float]:
+    def integer_master(
+        self, budget: Budget, start: np.ndarray | None, cutoff: float | None = None
+    ) -> tuple[Status, dict | None, float]:
+        assert self.master is not None
         t0 = time.perf_counter()
         tie = None
         if self.secondary is not None and self.model.integral:
             secondary = np.array([c.secondary for c in self.columns])
             total = float(np.abs(secondary).sum()) or 1.0
             tie = secondary * (0.25 / total)  # never outweighs one unit of the integral primary
-        result = self.master.solve_integer(time_limit, tie_break=tie, start=start, threads=self.params.threads)
-        self.progress.mip_s += time.perf_counter() - t0
+        result = self.master.solve_integer(
+            budget.wall_limit(),
+            tie_break=tie,
+            start=start,
+            cutoff=cutoff,
+            work_limit=budget.work_limit(),
+            seed=self.params.seed,
+        )
+        budget.charge(result.work_s)
+        self.stats.mip_s += time.perf_counter() - t0
         if result.values is None:
             return result.status, None, -math.inf
         chosen = [((c.class_index, c.items), int(x)) for c, x in zip(self.columns, result.values) if x > 0]
         placement = extract(self.model, [k for k, _ in chosen], [x for _, x in chosen])
-        return result.status, placement, float(result.objective)
+        return result.status, placement, float(result.objective or 0.0)
 
     def start_vector(self, placement: dict[str, str] | None) -> np.ndarray | None:
         if placement is None:
@@ -380,228 +541,259 @@ class ColumnGeneration:
             x[index[key]] = count
         return x
 
+    # --- diving ----------------------------------------------------------------------------------
 
-def _warm_start(instance: Instance, params: SolveParams, budget: float) -> tuple[dict[str, str] | None, str | None]:
-    """Best verified placement of the registered heuristics (lexicographic objectives)."""
-    wanted = ConfigurationOptions.of(params, instance).heuristics
-    started = time.perf_counter()
-    best, best_key, best_name = None, None, None
-    sub = params.model_copy(update={"time_limit_s": max(0.05, budget / 4), "options": {}})
-    for info in list_methods():
-        if info.kind != "heuristic" or (wanted is not None and info.name not in wanted):
-            continue
-        if time.perf_counter() - started > budget:
-            break
-        try:
-            output = info.function(instance, sub)
-        except Exception:  # a broken heuristic must not stop an exact method
-            continue
-        if not output.status.has_solution:
-            continue
-        evaluation = evaluate(instance, output.placement)
-        if not evaluation.feasible:
-            continue
-        key = lexicographic_key(instance.objectives, evaluation.objectives)
-        if best_key is None or key > best_key:
-            best, best_key, best_name = dict(output.placement), key, info.name
-    return best, best_name
+    def dive(self, budget: Budget, log: IncumbentLog, discrepancy: int) -> None:
+        """Diving over the LP with limited-discrepancy backtracking (model.md, "Primal side").
 
+        At each node: column generation on what is left; prune when the node's bound (the fixed
+        value plus the restricted Lagrangian or converged LP) cannot beat the incumbent; take every
+        column at 1 in the LP; if the LP is integral, that is a placement; else fix the column with
+        the largest LP value (then, while discrepancies remain, the runner-ups instead).
+        """
+        assert self.master is not None
+        fixed: list[int] = []
+        self._dive_node(budget, log, fixed, 0.0, discrepancy)
+        # every fixed column is released again on the way back: the master is as before
+        self.excluded[:] = False
 
-def _repair(instance: Instance, placement: dict[str, str], model: ConfigurationModel) -> dict[str, str]:
-    """Drop applications from violating accelerators/nodes until the evaluator accepts (multi-accelerator nodes)."""
-    placement = dict(placement)
-    values = {}
-    for cls in model.classes:
-        for i, j in enumerate(cls.apps):
-            values[model.app_names[int(j)]] = float(cls.value[i])
-    for _ in range(len(placement) + 1):
-        evaluation = evaluate(instance, placement)
-        if evaluation.feasible:
-            return placement
-        located = {a.application: (a.accelerator, a.node) for a in evaluation.applications}
-        suspects = set()
-        for v in evaluation.violations:
-            for app, (acc, node) in located.items():
-                if acc is None:
-                    continue
-                if v.application == app or (v.application is None and (v.accelerator == acc or v.node == node)):
-                    suspects.add(app)
-        suspects &= set(placement)
-        if not suspects:
-            return placement
-        victim = min(suspects, key=lambda a: (values.get(a, 0.0), a))
-        del placement[victim]
-    return placement
+    def _target(self, log: IncumbentLog) -> float:
+        """Internal value a dive must reach to improve on the incumbent."""
+        value = log.primary_value()
+        if value is None:
+            return -math.inf
+        internal = (value - self.model.offset) / self.model.sign
+        return internal + (1.0 - ROUNDING if self.model.integral else 1e-9 * max(1.0, abs(internal)))
 
-
-def _fill(instance: Instance, placement: dict[str, str]) -> dict[str, str]:
-    """Greedily add unplaced applications where they fit (highest priority first)."""
-    from optplace.heuristics.state import ClusterState
-
-    state = ClusterState(instance)
-    state.load(placement, check=False)
-    order = sorted(state.unplaced(), key=lambda a: (-instance.applications[a].priority, a))
-    for a in order:
-        for d in state.candidates(a):
-            if state.can_place(a, int(d)):
-                state.place(a, int(d))
+    def _dive_node(
+        self, budget: Budget, log: IncumbentLog, fixed: list[int], fixed_value: float, discrepancy: int
+    ) -> bool:
+        """One dive node; returns True when the search should stop (proven or out of budget)."""
+        assert self.master is not None
+        if budget.expired() or log.proven():
+            return True
+        self.stats.dive_nodes += 1
+        outcome = self.column_generation(budget, restricted=True, max_rounds=DIVE_ROUNDS_PER_NODE)
+        lp = outcome.lp
+        if lp is None or lp.status != Status.OPTIMAL:
+            return budget.expired()
+        bound = fixed_value + (outcome.bound if math.isfinite(outcome.bound) else lp.objective)
+        if self.model.integral:
+            bound = math.floor(bound + ROUNDING)
+        if bound < self._target(log) - 1e-9 or lp.artificial > 1e-9:
+            self.stats.dives_pruned += 1
+            return False
+        x = lp.values
+        ones = [k for k in np.flatnonzero(x > 1.0 - 1e-6).tolist()]
+        fractional = [k for k in np.flatnonzero((x > 1e-6) & (x <= 1.0 - 1e-6)).tolist()]
+        if not fractional:
+            placement = self.placement_of(fixed + ones)
+            self._offer(log, placement, "configuration:dive")
+            return log.proven()
+        # Fix the integral columns together, then branch on the fractional ones.
+        taken: list[int] = []
+        for k in ones:
+            self.master.fix(k)
+            self._exclude(k, True)
+            fixed.append(k)
+            taken.append(k)
+        value = fixed_value + sum(self.columns[k].value for k in taken)
+        fractional.sort(key=lambda k: (-x[k], -self.columns[k].value, k))
+        stop = False
+        forbidden: list[int] = []
+        for rank, k in enumerate(fractional[: 1 + discrepancy]):
+            self.master.fix(k)
+            self._exclude(k, True)
+            fixed.append(k)
+            stop = self._dive_node(budget, log, fixed, value + self.columns[k].value, discrepancy - rank)
+            fixed.pop()
+            self._exclude(k, False)
+            self.master.unfix(k)
+            if stop:
                 break
-    return state.placement()
+            # the sibling dives do without k
+            self.master.forbid([k])
+            forbidden.append(k)
+        self.master.forbid(forbidden, allowed=True)
+        for k in reversed(taken):
+            fixed.pop()
+            self._exclude(k, False)
+            self.master.unfix(k)
+        return stop
+
+    def _exclude(self, k: int, on: bool) -> None:
+        cls = self.model.classes[self.columns[k].class_index]
+        self.excluded[cls.apps[list(self.columns[k].items)]] = on
+
+    def _offer(self, log: IncumbentLog, placement: dict[str, str], source: str) -> None:
+        instance = self.model.instance
+        candidate = placement
+        if not evaluate(instance, candidate).feasible:
+            candidate = repair(instance, candidate)
+        log.offer(candidate, source)
+        filled = fill(instance, candidate)
+        if filled != candidate:
+            log.offer(filled, f"{source}+fill")
 
 
 @register(
     "configuration",
     "Configuration LP (column generation over feasible sets per accelerator class, knapsack pricing per "
-    "tightest SLO) with a Lagrangian bound, price-and-branch and reduced-cost enumeration (HiGHS)",
+    "tightest SLO) with a Lagrangian bound, price-and-branch, diving, reduced-cost enumeration and a set "
+    "neighbourhood search (HiGHS)",
     "exact",
     options=ConfigurationOptions,
 )
 def configuration(instance: Instance, params: SolveParams) -> MethodOutput:
+    limit = params.time_limit_s if params.time_limit_s is not None else DEFAULT_TIME_LIMIT_S
+    budget = Budget(limit, deterministic=params.deterministic)
+    log = IncumbentLog(instance)
+    return solve_configuration(instance, params, budget, log)
+
+
+def solve_configuration(instance: Instance, params: SolveParams, budget: Budget, log: IncumbentLog) -> MethodOutput:
+    """The method on a given budget and log (``auto`` and the neighbourhood search call it directly)."""
     started = time.perf_counter()
+    log.stage("configuration")
+    log.offer_bound(trivial_bound(instance), "trivial")
     try:
         model = build(instance, params)
     except UnsupportedInstance as error:
         return MethodOutput(placement={}, status=Status.ERROR, stop_reason=StopReason.ERROR, message=str(error))
-    run = ColumnGeneration(model, params, started)
-    return _solve(run, instance, params)
+    run = ColumnGeneration(model, params, budget)
+    stats: dict[str, Any] = {"classes": len(model.classes), "accelerators": sum(c.count for c in model.classes)}
+    opts = ConfigurationOptions.of(params, instance)
 
+    def take_bound(internal: float) -> None:
+        log.offer_bound(_public(model, internal), "lagrangian")
 
-def _objective(instance: Instance, placement: dict[str, str]) -> tuple[bool, tuple[float, ...], float]:
-    evaluation = evaluate(instance, placement)
-    key = lexicographic_key(instance.objectives, evaluation.objectives)
-    return evaluation.feasible, key, evaluation.objectives[instance.objectives[0].value]
+    run.on_bound = take_bound
 
-
-def _solve(run: ColumnGeneration, instance: Instance, params: SolveParams) -> MethodOutput:
-    model = run.model
-    progress = run.progress
-    stats: dict = {"classes": len(model.classes), "accelerators": sum(c.count for c in model.classes)}
-
-    incumbent: dict[str, str] | None = None
-    incumbent_key = None
-    source = None
-    if params.warm_start:
-        incumbent, source = _warm_start(instance, params, min(5.0, 0.1 * run.limit))
-        if incumbent is not None and model.instance.host_all and len(incumbent) < len(instance.applications):
-            incumbent = None
-        if incumbent is not None:
-            feasible, incumbent_key, _ = _objective(instance, incumbent)
-            if not feasible:
-                incumbent = None
-    stats["warm_start"] = source
+    initial = opts.initial_placement
+    if initial is not None:
+        log.offer(dict(initial), "initial_placement")
+        stats["warm_start"] = "initial_placement"
+    elif params.warm_start:
+        tried = warm_start(instance, params, log, min(5.0, 0.1 * budget.left()), opts.heuristics)
+        budget.charge(len(tried["tried"]) * len(instance.applications) * HEURISTIC_S_PER_APPLICATION)
+        stats["warm_start"] = tried["chosen"] or None
 
     run.master = Master(
         model.equality,
         [c.count for c in model.classes],
         [(r.memory_limit_mb, r.cores) for r in model.node_rows],
         big_m=_big_m(model),
-        threads=params.threads,
+        threads=1 if params.deterministic else params.threads,
     )
     seeds: list[tuple[int, tuple[int, ...]]] = []
-    if incumbent is not None:
-        seeds.extend(run.placement_columns(incumbent))
+    if log.best is not None:
+        seeds.extend(run.placement_columns(log.best))
     for cls in model.classes:
         seeds.extend((cls.index, (i,)) for i in range(cls.size))
     run.add_columns(seeds)
 
-    cg_end = time.perf_counter() + run.cg_share * run.time_left()
-    run.column_generation(cg_end)
-    stats["cg_time_s"] = round(time.perf_counter() - run.started, 4)
+    # 1. Column generation at the root.
+    log.stage("configuration:column_generation")
+    run.column_generation(budget.child(run.cg_share * budget.left()))
+    stats["cg_time_s"] = round(time.perf_counter() - started, 4)
+    infeasible = _proves_infeasible(model, run.rounded_bound())
 
-    internal_incumbent = -math.inf
-    if incumbent is not None:
-        internal_incumbent = _internal(model, incumbent)
+    # 2. Diving.
+    if not infeasible and not log.proven() and opts.dive and not budget.expired():
+        log.stage("configuration:dive")
+        run.dive(budget.child(DIVE_SHARE * budget.left()), log, opts.discrepancy)
 
-    proven = False
-    timed_out = False
-    if run.time_left() > 0.05:
-        status, placement, _value = run.integer_master(0.8 * run.time_left(), run.start_vector(incumbent))
-        timed_out = status in (MasterStatus.FEASIBLE, MasterStatus.NO_SOLUTION)
+    # 3. Price-and-branch over every column generated so far (the dive's included).
+    if not infeasible and not log.proven() and not budget.expired():
+        log.stage("configuration:price_and_branch")
+        share = 0.5
+        _, placement, _ = run.integer_master(budget.child(share * budget.left()), run.start_vector(log.best))
         if placement is not None:
-            candidate = _repair(instance, placement, model)
-            incumbent, incumbent_key, internal_incumbent = _better(
-                instance, model, candidate, incumbent, incumbent_key, internal_incumbent
-            )
-            if not model.instance.host_all:
-                incumbent, incumbent_key, internal_incumbent = _better(
-                    instance, model, _fill(instance, candidate), incumbent, incumbent_key, internal_incumbent
-                )
-    else:
-        timed_out = True
+            run._offer(log, placement, "configuration:price_and_branch")
 
-    bound = run.rounded_bound()
+    # 4. Reduced-cost enumeration: a better placement, or a proof.
     if (
-        not _optimal(model, internal_incumbent, bound)
+        not infeasible
+        and not log.proven()
         and model.integral
         and run.best_duals is not None
-        and math.isfinite(bound)
-        and run.time_left() > 0.1
-        and (incumbent is not None or not model.instance.host_all)
+        and math.isfinite(run.best_bound)
+        and budget.left() > 0.1
+        and (log.best is not None or not model.instance.host_all)
     ):
-        proven_bound, improved = _enumerate(run, instance, internal_incumbent, bound)
+        log.stage("configuration:enumeration")
+        proven_bound, improved = _enumerate(run, instance, log, budget.child(0.7 * budget.left()))
         if improved is not None:
-            incumbent, incumbent_key, internal_incumbent = _better(
-                instance, model, improved, incumbent, incumbent_key, internal_incumbent
-            )
+            log.offer(improved, "configuration:enumeration")
         if proven_bound is not None:
-            bound = min(bound, proven_bound)
-            proven = True
+            log.offer_bound(_public(model, proven_bound), "enumeration")
 
-    stats.update(
-        {
-            "iterations": progress.iterations,
-            "columns": progress.columns,
-            "lp_value": _public(model, progress.lp_value),
-            "lagrangian_bound": _public(model, run.best_bound if math.isfinite(run.best_bound) else None),
-            "converged": progress.converged,
-            "pricing_s": round(progress.pricing_s, 4),
-            "lp_s": round(progress.lp_s, 4),
-            "mip_s": round(progress.mip_s, 4),
-            "knapsack_nodes": progress.knapsack_nodes,
-            "subproblems": progress.subproblems,
-            "mispricings": progress.mispricings,
-            "enumerated_columns": progress.enumerated,
-            "exact_pricing": all(p.exact for p in run.pricers),
-            "scenarios": sum(len(p.scenarios) for p in run.pricers),
-        }
-    )
-    public_bound = _public(model, bound) if math.isfinite(bound) else None
-    if math.isfinite(bound) and bound < _worst_internal(model) - 0.5:
+    # 5. Set neighbourhood search.
+    if not infeasible and not log.proven() and log.best is not None and opts.lns and not budget.expired():
+        log.stage("configuration:lns")
+        _neighbourhoods(run, instance, params, log, budget)
+
+    stats.update(_run_stats(run))
+    stats.update(log.summary())
+    if budget.deterministic:
+        stats["deterministic"] = not budget.safety_fired
+        stats["work_s"] = round(budget.elapsed(), 6)
+    version = highs_version()
+    if infeasible:
         return MethodOutput(
             placement={},
             status=Status.INFEASIBLE,
             bound=None,
             solver="highs",
-            solver_version=highs_version(),
+            solver_version=version,
             message="the Lagrangian bound proves that no placement hosts every application",
             stats=stats,
         )
-    if incumbent is None:
-        return MethodOutput(
-            placement={},
-            status=Status.NO_SOLUTION_FOUND,
-            stop_reason=StopReason.TIME_LIMIT if run.time_left() <= 0.1 else StopReason.COMPLETED,
-            bound=public_bound,
+    stop = StopReason.COMPLETED if log.proven() or not budget.expired() else StopReason.TIME_LIMIT
+    if budget.deterministic and budget.expired() and not log.proven():
+        stop = StopReason.ITERATION_LIMIT if not budget.safety_fired else StopReason.TIME_LIMIT
+    if log.best is None:
+        return log.output(
+            Status.NO_SOLUTION_FOUND,
+            stop,
             solver="highs",
-            solver_version=highs_version(),
+            solver_version=version,
             message="no placement found within the time limit" if model.instance.host_all else "",
             stats=stats,
         )
-    optimal = proven or _optimal(model, internal_incumbent, bound)
-    if optimal:
-        public_bound = _public(model, internal_incumbent if model.integral else max(internal_incumbent, bound))
-        if not model.integral:
-            public_bound = _public(model, bound)
-    stop = StopReason.COMPLETED if optimal or not timed_out else StopReason.TIME_LIMIT
-    return MethodOutput(
-        placement=incumbent,
-        status=Status.OPTIMAL if optimal else Status.FEASIBLE,
-        stop_reason=stop,
-        bound=public_bound,
-        solver="highs",
-        solver_version=highs_version(),
-        stats=stats,
+    return log.output(
+        Status.OPTIMAL if log.proven() else Status.FEASIBLE, stop, solver="highs", solver_version=version, stats=stats
     )
+
+
+def _run_stats(run: ColumnGeneration) -> dict[str, Any]:
+    s, model = run.stats, run.model
+    return {
+        "iterations": s.iterations,
+        "columns": s.columns,
+        "lp_value": _public(model, s.lp_value),
+        "lagrangian_bound": _public(model, run.best_bound if math.isfinite(run.best_bound) else None),
+        "converged": s.converged,
+        "pricing_s": round(s.pricing_s, 4),
+        "lp_s": round(s.lp_s, 4),
+        "mip_s": round(s.mip_s, 4),
+        "knapsack_nodes": s.knapsack_nodes,
+        "dp_cells": s.dp_cells,
+        "subproblems": s.subproblems,
+        "mispricings": s.mispricings,
+        "enumerated_columns": s.enumerated,
+        "dive_nodes": s.dive_nodes,
+        "dives_pruned": s.dives_pruned,
+        "lns_neighbourhoods": s.lns_neighbourhoods,
+        "lns_improvements": s.lns_improvements,
+        "exact_pricing": all(p.exact for p in run.pricers),
+        "scenarios": sum(len(p.scenarios) for p in run.pricers),
+    }
+
+
+def _proves_infeasible(model: ConfigurationModel, bound: float) -> bool:
+    """An internal bound below anything a complete placement scores: no placement hosts everyone."""
+    return math.isfinite(bound) and bound < _worst_internal(model) - 0.5
 
 
 def _big_m(model: ConfigurationModel) -> float:
@@ -625,57 +817,119 @@ def _public(model: ConfigurationModel, internal: float | None) -> float | None:
     return None if internal is None else model.objective_value(internal)
 
 
-def _optimal(model: ConfigurationModel, internal_incumbent: float, bound: float) -> bool:
-    if not math.isfinite(internal_incumbent):
-        return False
-    return internal_incumbent >= bound - 1e-9 * max(1.0, abs(bound))
-
-
-def _better(instance, model, candidate, incumbent, incumbent_key, internal_incumbent):
-    if model.instance.host_all and len(candidate) < len(instance.applications):
-        return incumbent, incumbent_key, internal_incumbent
-    feasible, key, _ = _objective(instance, candidate)
-    if not feasible:
-        return incumbent, incumbent_key, internal_incumbent
-    if incumbent_key is None or key > incumbent_key:
-        return candidate, key, _internal(model, candidate)
-    return incumbent, incumbent_key, internal_incumbent
-
-
-def _enumerate(run: ColumnGeneration, instance: Instance, incumbent: float, bound: float):
+def _enumerate(run: ColumnGeneration, instance: Instance, log: IncumbentLog, budget: Budget):
     """Reduced-cost enumeration; returns (proven internal bound or None, better placement or None)."""
     model = run.model
+    assert run.best_duals is not None
     app_duals, node_duals = run.best_duals
+    value = log.primary_value()
+    incumbent = _internal(model, log.best) if log.best is not None else -math.inf
+    if value is None and not model.instance.host_all:
+        incumbent = _internal(model, {})
     target = (incumbent + 1.0) if math.isfinite(incumbent) else -math.inf
     if not math.isfinite(target):
         return None, None
     # Any solution worth >= target uses only columns with reduced cost >= target - UB at these duals.
     profits = run.profits(app_duals, node_duals)
-    zetas, _, complete = run.price_all(app_duals, node_duals, deadline=run.deadline)
+    zetas, _, complete = run.price_all(app_duals, node_duals, budget)
     if not complete:
         return None, None
     ub = run.lagrangian(app_duals, node_duals, zetas)
     slack = target - ub - 1e-7
     found: list[tuple[int, tuple[int, ...]]] = []
+    deadline = math.inf if budget.deterministic else time.perf_counter() + max(0.0, budget.left())
     for cls, pricer, (profit, group_cost), zeta in zip(model.classes, run.pricers, profits, zetas):
         mu = max(0.0, zeta)
         floor = slack + mu - cls.fixed_value
-        sets = pricer.enumerate(profit, group_cost, floor, run.enumeration_limit, run.deadline)
-        if sets is None or run.time_left() <= 0.05:
-            run.progress.enumerated = None
+        sets = pricer.enumerate(profit, group_cost, floor, run.enumeration_limit, deadline)
+        budget.charge(len(sets or ()) * ENUMERATED_SET_S)
+        if sets is None or budget.expired():
+            run.stats.enumerated = None
             return None, None
         found.extend((cls.index, s) for s in sets)
     run.add_columns(found)
-    run.progress.enumerated = len(found)
-    status, placement, _value = run.integer_master(max(0.05, 0.9 * run.time_left()), None)
-    if status != MasterStatus.OPTIMAL and status != MasterStatus.INFEASIBLE:
+    run.stats.enumerated = len(found)
+    status, placement, _value = run.integer_master(budget, None)
+    if status not in (Status.OPTIMAL, Status.INFEASIBLE) or placement is None:
         return None, None
-    if placement is None:
+    if not evaluate(instance, placement).feasible:
         return None, None
-    evaluation = evaluate(instance, placement)
-    if not evaluation.feasible:
-        return None, None
-    value = _internal(model, placement)
-    if value >= target - 1e-9:
-        return value, placement
+    achieved = _internal(model, placement)
+    if achieved >= target - 1e-9:
+        return achieved, placement
     return target - 1.0, placement
+
+
+def _neighbourhoods(
+    run: ColumnGeneration, instance: Instance, params: SolveParams, log: IncumbentLog, budget: Budget
+) -> None:
+    """Set neighbourhood search: empty a few accelerators and re-pack their sets with this method.
+
+    A neighbourhood is a handful of whole nodes holding used accelerators, the least loaded first
+    (the sets worth dissolving) plus random others (material to re-pack them with), and the
+    left-out applications that could run there. The sub-instance is solved by the configuration
+    method itself (no warm-start heuristics, no nested search), started from the current sets;
+    objectives add up over nodes and applications, so a better sub-placement merged into the
+    rest is a better placement, which the log verifies.
+    """
+    rng = np.random.default_rng(params.seed)
+    opts = params.options
+    size = ConfigurationOptions.of(params, instance).lns_accelerators
+    nodes = instance.nodes
+    node_of = {acc.name: node.name for node in nodes for acc in node.accelerators}
+    accelerators_of = {node.name: [acc.name for acc in node.accelerators] for node in nodes}
+    stalled = 0
+    while not budget.expired() and not log.proven() and stalled < LNS_STALL:
+        current = dict(log.best or {})
+        used = sorted(set(current.values()))
+        if len(used) < 2:
+            return
+        load = {d: 0 for d in used}
+        for d in current.values():
+            load[d] += 1
+        by_load = sorted(used, key=lambda d: (load[d], d))
+        light = by_load[: max(1, size // 3)]
+        others = [d for d in used if d not in light]
+        picked = light + [others[i] for i in rng.permutation(len(others))[: max(0, size - len(light))]]
+        chosen_nodes = sorted({node_of[d] for d in picked})
+        names = {a for n in chosen_nodes for a in accelerators_of[n]}
+        inside = [a for a in instance.applications if current.get(a.name) in names]
+        if not instance.host_all:
+            outside = [a for a in instance.applications if a.name not in current]
+            outside = [outside[i] for i in rng.permutation(len(outside))[: max(0, LNS_SUBPROBLEM_APPS - len(inside))]]
+        else:
+            outside = []
+        sub = instance.model_copy(
+            update={
+                "name": f"{instance.name}-lns",
+                "nodes": [n for n in nodes if n.name in set(chosen_nodes)],
+                "applications": inside + outside,
+            }
+        )
+        start = {a.name: current[a.name] for a in inside}
+        step = min(LNS_STEP_S, budget.left())
+        sub_params = params.model_copy(
+            update={
+                "time_limit_s": max(step, 0.05),
+                "warm_start": False,
+                "options": {**opts, "initial_placement": start, "lns": False, "heuristics": None},
+            }
+        )
+        run.stats.lns_neighbourhoods += 1
+        stalled += 1
+        sub_budget = budget.child(step)
+        sub_log = IncumbentLog(sub, publish_improvements=False)
+        try:
+            output = solve_configuration(sub, sub_params, sub_budget, sub_log)
+        except Exception:  # a failing neighbourhood must not lose the incumbent
+            continue
+        if sub_log.best is None or sub_log.best_key is None:
+            continue
+        before = lexicographic_key(sub.objectives, evaluate(sub, start).objectives)
+        if sub_log.best_key <= before:
+            continue
+        merged = {k: v for k, v in current.items() if k not in {a.name for a in inside + outside}}
+        merged.update(output.placement or sub_log.best)
+        if log.offer(merged, "configuration:lns"):
+            run.stats.lns_improvements += 1
+            stalled = 0

@@ -33,6 +33,7 @@ from optplace import latency
 from optplace.cocompilation import SwitchOption
 from optplace.domain import Discipline
 from optplace.formulations.configuration.build import AcceleratorClass
+from optplace.formulations.configuration.knapsack_dp import plain_knapsack
 
 EPS = 1e-9
 RELAX = 2e-9  # scenario capacities are widened by this relative amount: the evaluator accepts 1e-9 over a limit
@@ -102,6 +103,8 @@ class PricingResult:
     explored: int
     nodes: int
     complete: bool = True  # the search finished: ``best`` is the exact maximum (a bound for relaxed scenarios)
+    cells: int = 0  # dynamic-programming table cells (plain knapsacks, ``knapsack_dp``)
+    dp_items: int = 0  # items the dynamic programs went through
 
 
 # --- exact feasibility of a set on one accelerator --------------------------------------------
@@ -592,6 +595,7 @@ class Knapsack:
         self.nodes = 0
         self.node_limit = math.inf
         self.deadline = math.inf
+        self.work_limit = math.inf  # nodes; past it the search stops like past the deadline (no bound)
         if k is not None:
             self.base += float(profit[k])
             g = int(c.group[k])
@@ -667,7 +671,7 @@ class Knapsack:
                 self.nodes += 1
                 if self.nodes > node_limit:
                     raise NodeLimit
-                if not self.nodes & 4095 and time.perf_counter() > self.deadline:
+                if not self.nodes & 4095 and (time.perf_counter() > self.deadline or self.nodes > self.work_limit):
                     raise OutOfTime
                 if self._bound(i, value) < level[0]:
                     return  # the bound only falls further along the order
@@ -813,11 +817,15 @@ class Pricer:
         *,
         heuristic: bool = False,
         deadline: float = math.inf,
+        node_budget: float = math.inf,
     ) -> PricingResult:
         """Max of profit(S) - backend costs over (relaxed-)feasible nonempty S, if it exceeds ``floor``.
 
         ``heuristic=True`` caps the search (few scenarios, few nodes each): it returns good columns
-        fast, but its value is not a bound.
+        fast, but its value is not a bound. ``node_budget`` caps the branch-and-bound nodes of an
+        exact round like ``deadline`` caps its time (deterministic runs): past it, no bound.
+        Subproblems that are plain knapsacks over integral weights are solved by dynamic
+        programming (``knapsack_dp``), exactly.
         """
         node_limit = HEURISTIC_NODES if heuristic else math.inf
         scenario_limit = HEURISTIC_SCENARIOS if heuristic else math.inf
@@ -827,7 +835,7 @@ class Pricer:
         bounds = self.scenario_bounds(profit, group_cost)
         best = floor
         columns: list[tuple[float, tuple[int, ...]]] = []
-        explored = nodes = count_subs = 0
+        explored = nodes = count_subs = cells = dp_items = 0
         complete = not heuristic
         for index in np.argsort(-bounds, kind="stable"):
             if bounds[index] <= best + EPS or time.perf_counter() > deadline:
@@ -848,12 +856,33 @@ class Pricer:
                     break
                 if not complete and not heuristic:
                     break
-                explored += 1
+                plain = plain_knapsack(
+                    self.cls,
+                    *sub.rows(),
+                    sub.forced,
+                    sub.candidates,
+                    profit,
+                    group_cost,
+                    combo=scenario.combo,
+                    final=scenario.final,
+                )
+                if plain is not None:
+                    value, chosen = plain.solve(best, keep)
+                    forced = [] if sub.forced is None else [sub.forced]
+                    found = [(v, tuple(sorted(items + forced))) for v, items in chosen]
+                    cells += plain.work
+                    dp_items += len(plain.items)
+                    best = max(best, value)
+                    columns.extend(found)
+                    continue
+                explored += 1  # knapsacks set up for the branch and bound (the DP ones count as cells)
                 knapsack = Knapsack(self.cls, sub, profit, group_cost)
+                knapsack.work_limit = node_budget - nodes
                 try:
                     value, found, count = knapsack.best(best, keep, node_limit, deadline)
                 except OutOfTime:
                     complete = False
+                    nodes += knapsack.nodes
                     break
                 nodes += count
                 best = max(best, value)
@@ -862,7 +891,9 @@ class Pricer:
         for value, items in columns:
             unique[items] = max(value, unique.get(items, -math.inf))
         ordered = sorted(((v, k) for k, v in unique.items()), key=lambda item: -item[0])
-        return PricingResult(best if best > floor + EPS else -math.inf, ordered, count_subs, explored, nodes, complete)
+        return PricingResult(
+            best if best > floor + EPS else -math.inf, ordered, count_subs, explored, nodes, complete, cells, dp_items
+        )
 
     def enumerate(
         self, profit: np.ndarray, group_cost: np.ndarray, floor: float, limit: int, deadline: float = math.inf

@@ -27,6 +27,9 @@ class SolverSettings:
     """Solver-neutral knobs; ``None`` means the solver's default."""
 
     time_limit_s: float | None = None
+    # Deterministic runs: a limit on the solver's *work*, in reference seconds (optplace.budget):
+    # HiGHS gets a branch-and-bound node limit, CP-SAT max_deterministic_time. None: no work limit.
+    work_limit_s: float | None = None
     threads: int | None = None
     seed: int = 0
     relative_gap: float | None = None

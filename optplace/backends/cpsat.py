@@ -279,6 +279,10 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
     params.random_seed = int(settings.seed)
     if settings.relative_gap is not None:
         params.relative_gap_limit = float(settings.relative_gap)
+    if settings.work_limit_s is not None:
+        # deterministic: CP-SAT's own deterministic time, one worker (several race each other)
+        params.max_deterministic_time = max(float(settings.work_limit_s), 0.01)
+        params.num_workers = 1
     params.log_search_progress = bool(settings.verbose)
     for key, value in CpsatTuning.checked(settings.options, SOLVER).items():
         setattr(params, key, value)
@@ -318,6 +322,7 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
             "build_s": build_s,
             "rows_rounded": rows_rounded,
             "branches": int(solver.num_branches),
+            "work_s": float(solver.deterministic_time) if settings.work_limit_s is not None else None,
             # Outward rounding and grids restrict the model: its dual bound is a bound on the model
             # handed in only when nothing was rounded.
             "bound_is_for_model": rows_rounded == 0 and not bool(np.any(form.scale[form.free] > 1)),

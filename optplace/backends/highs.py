@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Annotated, Literal
 
 import numpy as np
@@ -19,6 +19,7 @@ from pydantic import Field
 
 from optplace.backends.common import BackendResult, SolverSettings, SolverTuning, StatusEntry, gap_stop, map_status
 from optplace.backends.linear import LinearModel
+from optplace.budget import highs_iteration_limit, highs_lp_work_s, highs_mip_work_s, highs_node_limit
 from optplace.result import Status, StopReason
 
 SOLVER = "highs"
@@ -154,6 +155,10 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
         h.setOptionValue("time_limit", max(float(settings.time_limit_s), 0.01))
     if settings.relative_gap is not None:
         h.setOptionValue("mip_rel_gap", float(settings.relative_gap))
+    if settings.work_limit_s is not None:
+        nonzeros = int(model.A.nnz) + (0 if model.relax is None else int(model.relax.nnz))
+        limit = highs_node_limit(settings.work_limit_s, model.num_rows, model.num_vars, nonzeros)
+        h.setOptionValue("mip_max_nodes", limit)
     for key, value in HighsTuning.checked(settings.options, SOLVER).items():
         if h.setOptionValue(key, value) != highspy.HighsStatus.kOk:
             raise ValueError(f"HiGHS {version()} does not accept solver option {key}={value!r}")
@@ -253,6 +258,13 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
         runtime_s=time.perf_counter() - started,
         stats={
             "build_s": build_s,
+            "work_s": highs_mip_work_s(
+                max(0, int(info.simplex_iteration_count)),
+                max(0, int(info.mip_node_count)),
+                model.num_rows,
+                model.num_vars,
+                int(csc.nnz),
+            ),
             "nodes": int(info.mip_node_count) if is_mip else 0,
             "mip_gap": _finite(float(info.mip_gap)) if is_mip else None,
         },
@@ -261,3 +273,220 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
 
 def _finite(value: float) -> float | None:
     return value if np.isfinite(value) and abs(value) < 1e29 else None
+
+
+# --- a persistent LP that grows by columns (column generation) --------------------------------
+
+
+@dataclass
+class LpSolution:
+    """One solve of a :class:`ColumnLp`: status in optplace's vocabulary, duals and primal values."""
+
+    status: Status
+    stop_reason: StopReason
+    raw_status: str
+    objective: float | None
+    row_duals: np.ndarray
+    values: np.ndarray
+    iterations: int
+    work_s: float  # reference seconds of the solve (optplace.budget), from the iteration count
+
+
+@dataclass
+class MipSolution:
+    """One integer solve over a :class:`ColumnLp`'s columns."""
+
+    status: Status
+    stop_reason: StopReason
+    raw_status: str
+    objective: float | None  # with the costs handed in (a tie-break included)
+    bound: float | None
+    values: np.ndarray | None  # rounded to integers
+    nodes: int
+    work_s: float  # reference seconds of the solve (optplace.budget), from its counts
+
+
+class ColumnLp:
+    """A maximisation LP with fixed rows that grows by columns and re-solves from its last basis.
+
+    Column generation adds columns between solves; the primal simplex keeps the previous basis
+    primal feasible when columns are added (presolve is off: it would throw the basis away). Row
+    and column bounds may change between solves (diving fixes columns). :meth:`solve_integer`
+    solves a copy with integer columns. Statuses go through :data:`STATUS_TABLE`.
+    """
+
+    def __init__(self, row_lower: np.ndarray, row_upper: np.ndarray, *, threads: int | None = None):
+        import highspy
+
+        self._highspy = highspy
+        h = new_highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")
+        h.setOptionValue("solver", "simplex")
+        h.setOptionValue("simplex_strategy", 4)  # primal: added columns keep the basis primal feasible
+        if threads:
+            h.setOptionValue("threads", int(threads))
+        inf = highspy.kHighsInf
+        lower = np.where(np.isinf(row_lower), -inf, row_lower).astype(np.float64)
+        upper = np.where(np.isinf(row_upper), inf, row_upper).astype(np.float64)
+        empty_i, empty_f = np.array([], dtype=np.int32), np.array([], dtype=np.float64)
+        h.addRows(len(lower), lower, upper, 0, empty_i, empty_i, empty_f)
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        self.h = h
+        self.threads = threads
+        self.num_rows = len(lower)
+        self.num_cols = 0
+        # Which simplex suits the next solve: primal after columns were added (the basis stays
+        # primal feasible), dual after bounds changed (it stays dual feasible).
+        self.bounds_changed = False
+
+    def add_columns(
+        self,
+        costs: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        starts: np.ndarray,
+        index: np.ndarray,
+        values: np.ndarray,
+    ) -> None:
+        """Append columns given in CSC form (``starts`` per column into ``index``/``values``)."""
+        count = len(costs)
+        if count == 0:
+            return
+        inf = self._highspy.kHighsInf
+        self.h.addCols(
+            count,
+            np.asarray(costs, dtype=np.float64),
+            np.asarray(lower, dtype=np.float64),
+            np.where(np.isinf(upper), inf, upper).astype(np.float64),
+            len(index),
+            np.asarray(starts, dtype=np.int32),
+            np.asarray(index, dtype=np.int32),
+            np.asarray(values, dtype=np.float64),
+        )
+        self.num_cols += count
+
+    def set_row_bounds(self, rows: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        inf = self._highspy.kHighsInf
+        rows = np.asarray(rows, dtype=np.int32)
+        self.bounds_changed = True
+        self.h.changeRowsBounds(
+            len(rows),
+            rows,
+            np.where(np.isinf(lower), -inf, lower).astype(np.float64),
+            np.where(np.isinf(upper), inf, upper).astype(np.float64),
+        )
+
+    def set_column_bounds(self, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        inf = self._highspy.kHighsInf
+        cols = np.asarray(cols, dtype=np.int32)
+        self.bounds_changed = True
+        self.h.changeColsBounds(
+            len(cols),
+            cols,
+            np.asarray(lower, dtype=np.float64),
+            np.where(np.isinf(upper), inf, upper).astype(np.float64),
+        )
+
+    def solve(self, *, time_limit_s: float | None = None, iteration_limit: int | None = None) -> LpSolution:
+        """Re-solve the LP; duals and values are those of the last basis whatever the status."""
+        h = self.h
+        # HiGHS compares time_limit with the object's run time summed over every run so far.
+        limit = h.getRunTime() + float(time_limit_s) if time_limit_s else self._highspy.kHighsInf
+        h.setOptionValue("time_limit", limit)
+        h.setOptionValue("simplex_strategy", 1 if self.bounds_changed else 4)  # dual / primal
+        self.bounds_changed = False
+        h.setOptionValue("simplex_iteration_limit", int(iteration_limit) if iteration_limit else 2147483647)
+        before = int(h.getInfo().simplex_iteration_count)
+        h.run()
+        raw = h.getModelStatus().name
+        info = h.getInfo()
+        optimal = raw == "kOptimal"
+        status, stop = map_status(STATUS_TABLE, raw, optimal)
+        solution = h.getSolution()
+        iterations = max(0, int(info.simplex_iteration_count) - before)
+        return LpSolution(
+            status=status,
+            stop_reason=stop,
+            raw_status=raw,
+            objective=float(info.objective_function_value) if optimal else None,
+            row_duals=np.array(solution.row_dual, dtype=np.float64),
+            values=np.array(solution.col_value, dtype=np.float64),
+            iterations=iterations,
+            work_s=highs_lp_work_s(iterations, self.num_rows, self.num_cols),
+        )
+
+    def iteration_limit(self, work_s: float) -> int:
+        """Simplex iterations worth ``work_s`` reference seconds at this LP's size (at least 1)."""
+        return highs_iteration_limit(work_s, self.num_rows, self.num_cols)
+
+    def solve_integer(
+        self,
+        *,
+        time_limit_s: float | None = None,
+        work_limit_s: float | None = None,
+        costs: np.ndarray | None = None,
+        fixed_zero: np.ndarray | None = None,
+        start: np.ndarray | None = None,
+        cutoff: float | None = None,
+        seed: int = 0,
+    ) -> MipSolution:
+        """The same rows over the current columns, every column integer, on a copy of the LP.
+
+        ``costs`` replaces the objective (a tie-break), ``fixed_zero`` lists columns forced to 0,
+        ``start`` is a feasible integer point to start from, ``cutoff`` an objective bound the
+        solver may prune against, ``work_limit_s`` a work budget (a node limit, deterministic runs).
+        """
+        highspy = self._highspy
+        h = new_highs()
+        h.setOptionValue("output_flag", False)
+        if self.threads:
+            h.setOptionValue("threads", int(self.threads))
+        h.setOptionValue("random_seed", int(seed))
+        h.setOptionValue("mip_rel_gap", 0.0)
+        h.setOptionValue("mip_abs_gap", 1e-9)
+        if time_limit_s is not None:
+            h.setOptionValue("time_limit", max(0.01, float(time_limit_s)))
+        lp = self.h.getLp()
+        nonzeros = len(lp.a_matrix_.value_)
+        if work_limit_s is not None:
+            h.setOptionValue("mip_max_nodes", highs_node_limit(work_limit_s, self.num_rows, self.num_cols, nonzeros))
+        h.passModel(lp)
+        total = self.num_cols
+        if total == 0:
+            return MipSolution(Status.ERROR, StopReason.ERROR, "no columns", None, None, None, 0, 0.0)
+        h.changeColsIntegrality(total, np.arange(total, dtype=np.int32), np.full(total, highspy.HighsVarType.kInteger))
+        if costs is not None:
+            h.changeColsCost(total, np.arange(total, dtype=np.int32), np.asarray(costs, dtype=np.float64))
+        if fixed_zero is not None and len(fixed_zero):
+            zero = np.zeros(len(fixed_zero))
+            h.changeColsBounds(len(fixed_zero), np.asarray(fixed_zero, dtype=np.int32), zero, zero)
+        if cutoff is not None:
+            h.setOptionValue("objective_bound", float(cutoff))
+        if start is not None:
+            solution = highspy.HighsSolution()
+            solution.col_value = [float(x) for x in start]
+            solution.value_valid = True
+            h.setSolution(solution)
+        h.run()
+        raw = h.getModelStatus().name
+        info = h.getInfo()
+        has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        status, stop = map_status(STATUS_TABLE, raw, has_solution)
+        values = np.rint(np.array(h.getSolution().col_value, dtype=np.float64)) if has_solution else None
+        return MipSolution(
+            status=status,
+            stop_reason=stop,
+            raw_status=raw,
+            objective=float(info.objective_function_value) if has_solution else None,
+            bound=_finite(float(info.mip_dual_bound)),
+            values=values,
+            nodes=int(info.mip_node_count),
+            work_s=highs_mip_work_s(
+                max(0, int(info.simplex_iteration_count)),
+                max(0, int(info.mip_node_count)),
+                self.num_rows,
+                self.num_cols,
+                nonzeros,
+            ),
+        )

@@ -22,6 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed of the method and solver, for reproducibility")
     parser.add_argument("--threads", type=int, default=None, help="solver threads (default: the solver's own choice)")
     parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="reproducible run: the time limit becomes a work budget (node, iteration and deterministic-time "
+        "limits), one solver thread; the same input and seed give the same placement on any machine",
+    )
+    parser.add_argument(
         "--objective",
         action="append",
         default=None,
@@ -78,6 +84,7 @@ def run_solve(args: argparse.Namespace) -> int:
             time_limit_s=args.time_limit,
             seed=args.seed,
             threads=args.threads,
+            deterministic=args.deterministic,
             objectives=args.objective,
             options=parse_options(args.option),
             verify=args.verify,

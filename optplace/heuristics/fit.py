@@ -27,9 +27,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from optplace.cluster_state import ClusterState
 from optplace.domain import Instance, Objective
 from optplace.heuristics.greedy import finish, first_feasible, pass_stats, start
-from optplace.heuristics.state import ClusterState
 from optplace.options import MethodOptions
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, register

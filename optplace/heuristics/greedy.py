@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 
+from optplace.cluster_state import ClusterState
 from optplace.domain import Discipline, Instance, Objective
-from optplace.heuristics.state import ClusterState
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, register
 from optplace.result import Status, StopReason

@@ -60,10 +60,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from optplace.cluster_state import ClusterState
 from optplace.domain import Discipline, Instance
 from optplace.heuristics import ibis_model as authors
 from optplace.heuristics.greedy import finish, pass_stats
-from optplace.heuristics.state import ClusterState
 from optplace.options import MethodOptions
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, register

@@ -21,9 +21,12 @@ objective key improves (or, for rebalancing, stays equal while the load falls), 
 cannot cycle. The order in which applications and accelerators are examined is shuffled by a
 ``random.Random(params.seed)``: for a given seed the result is deterministic whenever the search
 stops at a local optimum or at ``options.max_rounds``; a wall-clock stop can cut it at different
-points. The default budget is modest because ``auto`` runs it too: ``params.time_limit_s`` if
-set (constructions included), else ``min(2, 0.2 + 0.003 * applications)`` seconds in all, except
-that the first construction always completes; it stops early at a local optimum.
+points, so ``params.deterministic`` replaces the clock by a work budget (:mod:`optplace.budget`:
+every examined candidate is one step, every construction a pass over the applications) and the
+result is then the same on any machine. The default budget is modest because ``auto`` runs it too:
+``params.time_limit_s`` if set (constructions included), else ``min(2, 0.2 + 0.003 * applications)``
+seconds in all, except that the first construction always completes; it stops early at a local
+optimum.
 ``stats.trace`` records the objectives after every improving move (improvement over time, the
 first 1,000 moves).
 """
@@ -37,21 +40,24 @@ from collections.abc import Callable
 import numpy as np
 from pydantic import Field
 
+from optplace.budget import HEURISTIC_S_PER_APPLICATION, Budget, local_search_step_s
+from optplace.cluster_state import ClusterState, better
 from optplace.domain import Instance, Objective
 from optplace.heuristics.fit import construct, order_applications, ranked_candidates
 from optplace.heuristics.greedy import finish, start
 from optplace.heuristics.regret import regret_pass
-from optplace.heuristics.state import ClusterState, better
 from optplace.options import MethodOptions, Placement
 from optplace.params import SolveParams
+from optplace.progress import Throttle, publish, someone_listens
 from optplace.registry import MethodOutput, register
-from optplace.result import StopReason
+from optplace.result import Status, StopReason
 
 _EPS = 1e-9
 EJECT_ACCELERATORS = 8  # accelerators examined per unplaced application in an ejection
 SECOND_ADMITS = 10  # unplaced applications tried as the second admission
 SWAP_ACCELERATORS = 32  # accelerators of other types sampled for swap partners
 TRACE_LIMIT = 1000  # improving moves recorded in stats.trace
+PUBLISH_INTERVAL_S = 0.5  # an improved placement is published (live incumbents) at most this often
 
 
 class LocalSearchOptions(MethodOptions):
@@ -79,14 +85,16 @@ def potential(state: ClusterState) -> float:
 class LocalSearch:
     """One improvement run on a state; moves mutate the state and revert on failure."""
 
-    def __init__(self, state: ClusterState, rng: random.Random, deadline: float, started: float):
+    def __init__(self, state: ClusterState, rng: random.Random, budget: Budget, started: float):
         self.state = state
         self.rng = rng
-        self.deadline = deadline
+        self.budget = budget
         self.started = started
         self.timed_out = False
         self.moves = {"insert": 0, "eject": 0, "consolidate": 0, "return_home": 0, "relocate": 0, "rebalance": 0}
         self._insert_tried: dict[int, int] = {}  # app -> number of changes when it last failed
+        self.throttle = Throttle(PUBLISH_INTERVAL_S)  # live incumbents: at most this often
+        self.step_s = local_search_step_s(state.n_accs)  # work of one step (deterministic mode)
         self.changes = 0
         self.trace: list[dict] = []
         objectives = state.objectives
@@ -97,7 +105,9 @@ class LocalSearch:
     # --- helpers -------------------------------------------------------------------------------
 
     def out_of_time(self) -> bool:
-        if time.perf_counter() > self.deadline:
+        """One step of work; True once the budget (wall clock, or steps when deterministic) is spent."""
+        self.budget.charge(self.step_s)
+        if self.budget.expired():
             self.timed_out = True
         return self.timed_out
 
@@ -123,6 +133,12 @@ class LocalSearch:
         self.changes += 1
         if len(self.trace) < TRACE_LIMIT:
             self.trace.append({**self.snapshot(), "move": name})
+        if someone_listens() and self.throttle.ready():
+            started = time.perf_counter()
+            output = finish(self.state)  # no placement unless it is a solution (host_all, pinned)
+            if output.status == Status.FEASIBLE:
+                publish(output)
+            self.throttle.spent(time.perf_counter() - started)
 
     def undo(self, placed: list[int], removed: list[tuple[int, int]]) -> None:
         """Revert: take off ``placed`` apps, put ``removed`` (app, accelerator) pairs back."""
@@ -442,7 +458,7 @@ def state_maximizes(instance: Instance) -> bool:
 
 
 def initial_state(
-    instance: Instance, params: SolveParams, deadline: float, given: dict[str, str] | None = None
+    instance: Instance, params: SolveParams, budget: Budget, given: dict[str, str] | None = None
 ) -> tuple[ClusterState, str]:
     """The start: a given placement (what fits of it), else the best of several constructions."""
     if given is not None:
@@ -459,13 +475,21 @@ def initial_state(
     recipes += [("best", "auto"), ("best", "load"), ("best", "density"), ("best", "slack"), ("first", "load")]
     recipes += [("best", "priority"), ("first", "density"), ("worst", "load")]
     best_state, best_name, best_key = None, "", None
-    constructing_until = time.perf_counter() + (deadline - time.perf_counter()) / 2
+    constructing_until = budget.elapsed() + budget.left() / 2
+    deadline = time.perf_counter() + budget.left()
+    pass_s = len(instance.applications) * HEURISTIC_S_PER_APPLICATION
     for rule, order in recipes:
-        if best_state is not None and time.perf_counter() > constructing_until:
+        if best_state is not None and budget.elapsed() > constructing_until:
             break  # half the budget for constructions, the rest for the search
         # The first construction always completes under the default budget; an explicit time
-        # limit cuts it short (the applications it did not reach stay unplaced).
-        cut = deadline if params.time_limit_s is not None or best_state is not None else None
+        # limit cuts it short (the applications it did not reach stay unplaced). A deterministic
+        # run never cuts a construction: each counts as one pass of work.
+        cut = (
+            deadline
+            if (params.time_limit_s is not None or best_state is not None) and not budget.deterministic
+            else None
+        )
+        budget.charge(pass_s)
         if rule == "regret":
             state = ClusterState(instance)
             regret_pass(state, start(state, order_applications(state, order)), cut)
@@ -481,20 +505,25 @@ def initial_state(
 def improve(instance: Instance, params: SolveParams) -> tuple[ClusterState, dict, bool]:
     """Run the local search; returns the final state, stats and whether it reached a local optimum."""
     started = time.perf_counter()
-    budget = params.time_limit_s if params.time_limit_s is not None else default_budget(len(instance.applications))
-    deadline = started + budget
+    seconds = params.time_limit_s if params.time_limit_s is not None else default_budget(len(instance.applications))
+    budget = Budget(seconds, deterministic=params.deterministic, clock=time.perf_counter)
     options = LocalSearchOptions.of(params, instance)
-    state, origin = initial_state(instance, params, deadline, options.initial_placement)
+    state, origin = initial_state(instance, params, budget, options.initial_placement)
     initial = state.objective_values()
-    search = LocalSearch(state, random.Random(params.seed), deadline, started)
+    search = LocalSearch(state, random.Random(params.seed), budget, started)
     trace = search.run(options.max_rounds)
     stats = {
         "initial": origin,
         "initial_objectives": {o.value: initial[o] for o in state.objectives},
         "moves": search.moves,
         "trace": trace,
-        "budget_s": budget,
+        "budget_s": seconds,
         "runtime_s": time.perf_counter() - started,
+        **(
+            {"work_s": round(budget.elapsed(), 6), "deterministic": not budget.safety_fired}
+            if params.deterministic
+            else {}
+        ),
     }
     return state, stats, not search.timed_out
 

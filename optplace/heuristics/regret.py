@@ -23,10 +23,10 @@ import time
 
 import numpy as np
 
+from optplace.cluster_state import ClusterState
 from optplace.domain import Instance
 from optplace.heuristics.fit import OrderOptions, headroom, order_applications
 from optplace.heuristics.greedy import finish, first_feasible, pass_stats, start
-from optplace.heuristics.state import ClusterState
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, register
 from optplace.result import StopReason
@@ -116,7 +116,8 @@ def _fallback(state: ClusterState, apps: list[int]) -> bool:
 )
 def regret_greedy(instance: Instance, params: SolveParams) -> MethodOutput:
     started = time.perf_counter()
-    deadline = started + params.time_limit_s if params.time_limit_s is not None else None
+    # A deterministic run is never cut by the clock: the pass is bounded by itself.
+    deadline = started + params.time_limit_s if params.time_limit_s is not None and not params.deterministic else None
     state = ClusterState(instance)
     rest = start(state, order_applications(state, OrderOptions.of(params, instance).order))
     completed = regret_pass(state, rest, deadline)

@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from optplace.cluster_state import ClusterState
 from optplace.domain import Application, Instance
 from optplace.evaluate import evaluate
 from optplace.heuristics.greedy import choose_least_utilization_increase
-from optplace.heuristics.state import ClusterState
 from optplace.params import SolveParams
 from optplace.simulation import ApplicationSimulation
 

@@ -112,8 +112,9 @@ def test_row1_highs_options_cannot_write_or_log_files(http: httpx.Client, tmp_pa
         "/params/options/solver_options/solution_file",
         "/params/options/solver_options/log_file",
     }
-    job = http.post("/v1/jobs", json=solve_body("auto", options={"solver_options": {"log_file": str(log)}}))
-    assert pointers(job) == {"/params/options/solver_options/log_file"}
+    nested = {"stage_options": {"milp_highs": {"solver_options": {"log_file": str(log)}}}}
+    job = http.post("/v1/jobs", json=solve_body("auto", options=nested))
+    assert pointers(job) == {"/params/options/stage_options/milp_highs/solver_options/log_file"}
     assert victim.read_text() == "precious\n"
     assert not log.exists()
 

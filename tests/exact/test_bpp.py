@@ -35,3 +35,18 @@ def test_configuration_proves_the_bin_packing_optimum():
     result = solve(load_instance(INSTANCE), "configuration", {"time_limit_s": 30, "threads": 1})
     assert result.status == Status.OPTIMAL
     assert result.bound == 4
+
+
+@pytest.mark.parametrize("method", ["configuration", "auto"])
+def test_exact_triplets_are_packed_into_n_over_3_bins_and_proven(method):
+    """A shuffled exact-triplet instance (45 items: optimum 15 by construction, first-fit decreasing needs more)
+    is solved to its optimum and proven, through the CLI's conversion path."""
+    from optplace.convert import bpp_to_instance, first_fit_decreasing
+    from optplace.or_instances import exact_triplets
+
+    problem = exact_triplets(45, seed=11)
+    instance = bpp_to_instance(problem)
+    assert first_fit_decreasing(problem.weights(), problem.capacity) > 15
+    result = solve(instance, method, {"time_limit_s": 30, "threads": 1})
+    assert result.status == Status.OPTIMAL
+    assert result.objective == 15 and result.bound == 15

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from optplace.formulations.assignment.methods import consistent_bound
 from optplace.generate import generate_instance
-from optplace.io import load_instance
 from optplace.result import Status
 from optplace.solve import solve
-from tests.conftest import INSTANCES
 
 
 def test_neighbourhood_search_runs_and_never_loses_the_warm_start():
@@ -28,13 +25,3 @@ def test_neighbourhood_search_runs_and_never_loses_the_warm_start():
     assert "lagrangian" in phases
     if result.status == Status.FEASIBLE:
         assert phases["lns"]["neighbourhoods"] >= 1
-
-
-def test_a_bound_beaten_by_a_verified_placement_is_dropped():
-    """A maximisation bound below a verified value (a solver error) is discarded, and the fact recorded."""
-    instance = load_instance(INSTANCES / "tiny" / "priority.json")
-    stats: dict = {}
-    assert consistent_bound(instance, 5.0, 4.0, stats) is None
-    assert stats["discarded_bound"] == 4.0
-    assert consistent_bound(instance, 5.0, 5.0, {}) == 5.0
-    assert consistent_bound(instance, 5.0, 7.5, {}) == 7.5

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from optplace import SolveParams, solve
+from optplace.cluster_state import ClusterState
 from optplace.heuristics.fit import order_applications
-from optplace.heuristics.state import ClusterState
 from optplace.options import MethodOptionsError
 from tests.heuristics.builders import app, build
 

@@ -48,8 +48,8 @@ def test_baselines_report_their_violations(instance):
 @given(instance=instances(max_apps=12))
 def test_local_search_never_worse_than_its_start(instance):
     """Local search ends at least as good (lexicographically) as the construction it starts from."""
+    from optplace.cluster_state import better
     from optplace.heuristics.local_search import improve
-    from optplace.heuristics.state import better
 
     state, stats, _ = improve(instance, PARAMS)
 

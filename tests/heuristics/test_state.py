@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from optplace import cluster_state as state_module
 from optplace import latency
+from optplace.cluster_state import ClusterState
 from optplace.domain import Instance
 from optplace.evaluate import ViolationCode, evaluate
-from optplace.heuristics import state as state_module
-from optplace.heuristics.state import ClusterState
 from tests.heuristics.strategies import instances
 
 # Codes that a partial placement carries by construction, not because of the probed move.

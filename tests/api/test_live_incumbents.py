@@ -1,0 +1,32 @@
+"""Built-in methods stream live incumbents to a running job: the worker listens on the library's channel."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+
+import pytest
+
+from optplace.api import worker
+from optplace.generate import generate_instance
+
+
+@pytest.mark.parametrize("method", ["auto", "configuration", "milp_highs", "local_search"])
+def test_worker_sends_verified_incumbents_before_the_result(method):
+    """Solving in a worker sends incumbent messages, each a verified result, then the final result."""
+    instance = generate_instance("hetero", 40, None, 4)
+    here, there = multiprocessing.Pipe()
+    params = {"time_limit_s": 3, "threads": 1}
+    if method == "local_search":
+        params["options"] = {"initial_placement": {}}  # start empty: every insertion is an improvement
+    answer = worker._solve(there, "t1", instance.model_dump_json(), method, params)
+    messages = []
+    while here.poll(0):
+        messages.append(here.recv())
+    assert answer[0] == "result"
+    incumbents = [json.loads(m[2]) for m in messages if m[0] == "incumbent"]
+    assert incumbents, f"{method} streamed no incumbent"
+    assert all(r["status"] == "feasible" and not r["violates_slo"] for r in incumbents)
+    hosted = [r["hosted"] for r in incumbents]
+    assert hosted == sorted(hosted)
+    assert json.loads(answer[2])["objective"] >= incumbents[-1]["objective"]

@@ -31,19 +31,25 @@ def _optimum(am, objective: Objective, maximize: bool) -> tuple[float | None, np
 def test_conservative_solutions_are_feasible_and_relaxed_bounds_are_valid(seed: int, shared: bool):
     """Conservative optimum <= true optimum <= relaxed optimum, and the conservative placement verifies."""
     instance = random_instance(seed, n_apps=3, shared_node=shared)
-    _, key = brute_force(instance)
+    _, truth, conservative, _, low = _sound(instance)
+    if conservative.exact:
+        assert low == pytest.approx(truth)
+
+
+def _sound(instance):
+    """Brute force, both models and their optima: conservative optimum <= truth <= relaxed optimum, and the
+    conservative placement verifies. Returns (best placement, truth, conservative, relaxed, conservative optimum)."""
+    best, key = brute_force(instance)
     truth = primary_of(instance, key)
     data = prepare(instance)
     conservative = build(data, BuildOptions(mode="conservative"))
     relaxed = build(data, BuildOptions(mode="relaxed"))
     low, values = _optimum(conservative, Objective.MAX_HOSTED, True)
     high, _ = _optimum(relaxed, Objective.MAX_HOSTED, True)
-    placement = extract(conservative, values)
-    assert evaluate(instance, placement).feasible
+    assert evaluate(instance, extract(conservative, values)).feasible
     assert low <= truth + 1e-6
     assert high >= truth - 1e-6
-    if conservative.exact:
-        assert low == pytest.approx(truth)
+    return best, truth, conservative, relaxed, low
 
 
 @pytest.mark.parametrize(("seed", "shared"), SEEDS[:6])
@@ -168,15 +174,8 @@ def test_extensions_keep_both_models_sound(seed: int):
     from optplace.formulations.assignment.lagrangian import lagrangian_bound
 
     instance = random_instance(seed, n_apps=4, extensions=True)
-    best, key = brute_force(instance)
-    truth = primary_of(instance, key)
-    data = prepare(instance)
-    conservative = build(data, BuildOptions(mode="conservative"))
-    relaxed = build(data, BuildOptions(mode="relaxed"))
-    low, values = _optimum(conservative, Objective.MAX_HOSTED, True)
-    high, _ = _optimum(relaxed, Objective.MAX_HOSTED, True)
-    assert evaluate(instance, extract(conservative, values)).feasible
-    assert low <= truth + 1e-6 <= high + 2e-6
+    best, truth, _, relaxed, _ = _sound(instance)
+    data = relaxed.data
     vector, why = encode(relaxed, canonicalize(data, best, symmetry_groups(data)))
     assert vector is not None, why
     c, _ = relaxed.objective(Objective.MAX_HOSTED)

@@ -28,7 +28,7 @@ import numpy as np
 from optplace.backends.linear import INF, LinearModel, ModelBuilder
 from optplace.domain import Discipline, Objective
 
-from .data import InstanceData
+from .data import Accelerator, InstanceData
 from .queueing import fcfs_single_threshold, frontend_delay_ms, kappa, ps_threshold, tail_factor
 
 Mode = Literal["conservative", "relaxed"]
@@ -128,7 +128,7 @@ class AssignmentModel:
 class _Device:
     """The accelerator being built: its candidate pairs' data, big-M bounds, and the terms its families share."""
 
-    acc: Any  # data.Accelerator
+    acc: Accelerator
     k: np.ndarray  # its candidate pairs (sorted)
     x: np.ndarray  # their columns
     lam: np.ndarray

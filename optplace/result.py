@@ -63,6 +63,9 @@ class Assignment(BaseModel):
     slo_ms: float = Field(description="The application's latency SLO (ms).")
     statistic: str = Field(description="The SLO's statistic: mean or a percentile such as p95.")
     meets_slo: bool = Field(description="Whether the predicted latency is within the SLO.")
+    cocompilation_group: str | None = Field(
+        default=None, description="The co-compiled binary its accelerator runs; null when compiled apart."
+    )
 
 
 class Unplaced(BaseModel):

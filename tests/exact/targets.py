@@ -21,3 +21,10 @@ def stream_then_hang(payload, emit):
 def fail(payload, emit):
     emit("incumbent", "before the failure")
     raise RuntimeError("the solver blew up")
+
+
+def report_pid_then_hang(payload, emit):
+    import os
+
+    emit("pid", os.getpid())
+    time.sleep(payload["sleep_s"])

@@ -1,0 +1,83 @@
+"""The one supervisor: children that never re-run the caller's ``__main__``, and that die with the call."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from optplace.isolation import run_isolated
+from optplace.supervisor import Child, kill_tree, tree_memory_mb
+from tests.exact import targets
+
+ROOT = Path(__file__).resolve().parents[2]
+# The README's snippet without the ``if __name__ == "__main__":`` guard, on a small instance.
+SCRIPT = """
+import optplace
+print("script body runs")
+instance = optplace.read("instances/seed/heter_toy.json")
+result = optplace.solve(instance, method="milp_highs", params={"time_limit_s": 20})
+print(result.status, result.objective, result.bound, result.stats["isolated"], "isolation_fallback" in result.stats)
+"""
+
+
+def _run_script(args: list[str], stdin: str | None = None) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, *args], input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=240, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+@pytest.mark.parametrize("how", ["file", "stdin", "-c"])
+def test_a_script_without_main_guard_runs_once_and_isolates_the_solver(how, tmp_path):
+    """A plain script, a script on stdin and ``python -c`` run their body once and solve in a child."""
+    if how == "file":
+        path = tmp_path / "script.py"
+        path.write_text(SCRIPT)
+        lines = _run_script([str(path)])
+    elif how == "stdin":
+        lines = _run_script(["-"], stdin=SCRIPT)
+    else:
+        lines = _run_script(["-c", SCRIPT])
+    assert lines.count("script body runs") == 1
+    assert lines[-1] == "optimal 2.0 2.0 True False"
+
+
+def test_ctrl_c_in_the_caller_kills_the_child():
+    """A KeyboardInterrupt while the child computes propagates, and the child is gone afterwards."""
+    pids = []
+
+    def interrupt(kind, data):
+        pids.append(data)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_isolated(targets.report_pid_then_hang, {"sleep_s": 60}, time_limit_s=60, on_message=interrupt)
+    assert len(pids) == 1
+    assert not psutil.pid_exists(pids[0])
+
+
+def test_a_child_runs_in_its_own_session_and_kill_tree_ends_it():
+    """The terminal's Ctrl-C (sent to the foreground group) cannot reach a child; kill_tree ends it."""
+    child = Child()
+    try:
+        assert os.getsid(child.pid) == child.pid != os.getsid(0)
+        assert tree_memory_mb(child.pid) > 1.0
+    finally:
+        kill_tree(child.pid)
+        child.process.wait(timeout=10)
+    assert child.exitcode() is not None and child.exitcode() < 0
+    assert tree_memory_mb(child.pid) == 0.0
+
+
+def test_a_warm_child_serves_the_next_run():
+    """After a clean run the child stays warm: the next run is served by the same process."""
+    first = run_isolated(targets.report_pid_then_hang, {"sleep_s": 0}, time_limit_s=60)
+    second = run_isolated(targets.report_pid_then_hang, {"sleep_s": 0}, time_limit_s=60)
+    assert first.messages[0][0] == "pid"
+    assert first.messages[0] == second.messages[0]

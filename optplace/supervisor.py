@@ -86,10 +86,9 @@ def watch(
                 continue
         except (EOFError, OSError):
             return Ending("crashed")
-        if not alive():
-            # Messages may still sit in the pipe of a child that exited after sending them.
-            if not _readable(conn):
-                return Ending("crashed")
+        # Messages may still sit in the pipe of a child that exited after sending them.
+        if not alive() and not _readable(conn):
+            return Ending("crashed")
 
 
 def drain(conn: Connection, on_message: Callable[[Any], bool]) -> None:

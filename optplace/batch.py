@@ -15,7 +15,11 @@ Ctrl-C stops launching, kills the running tasks and leaves only complete rows.
 Local runs use a pool of ``--jobs`` threads, each babysitting one task process; no extra service.
 Task processes are forked from a forkserver that has optplace and the registered methods already
 imported (about 10 ms per task instead of about 0.5 s for a fresh interpreter); ``launcher=
-"subprocess"`` starts a fresh interpreter per task instead.
+"subprocess"`` starts a fresh interpreter per task instead (use it when calling :func:`run_batch`
+from a script without an ``if __name__ == "__main__":`` guard: forkserver children re-run the
+caller's ``__main__``; the ``optplace batch`` command is not affected). Either way a task at its
+deadline is killed with its whole process tree by the core supervisor
+(:func:`optplace.supervisor.kill_tree`), and the kernel kills it if the batch dies.
 With ``scheduler="tcp://host:port"`` the same isolated tasks are submitted to a Dask distributed
 cluster, and each Dask worker starts and polices the task process itself. The instance's content
 travels with the task, so workers need no shared file system; rows come back to this process,
@@ -46,9 +50,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from optplace.supervisor import kill_tree, set_parent_death_signal
+
 ROW_SCHEMA = "optplace.batch/1"
 DEFAULT_TIME_LIMIT_S = 60.0
-KILL_WAIT_S = 2.0  # after SIGTERM, how long a task gets before SIGKILL
 _VERSION_PACKAGES = ("optplace", "numpy", "scipy", "pydantic", "highspy", "ortools", "pyomo")
 
 
@@ -432,19 +437,6 @@ def _load_instance(task: Task) -> Any:
     return parse_instance(data, task.instance_path)
 
 
-def _set_parent_death_signal() -> None:
-    """On Linux, have the kernel kill this process if its parent dies (e.g. the batch is SIGKILLed)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _limit_memory(limit_mb: float | None) -> None:
     """Cap the task's address space, so a runaway model build fails with MemoryError (an error row)."""
     if limit_mb is None:
@@ -461,7 +453,7 @@ def _limit_memory(limit_mb: float | None) -> None:
 def _worker_main(result_path: str) -> int:
     """Entry of the task process: read the task from stdin, write the row to ``result_path``."""
     parent = os.getppid()
-    _set_parent_death_signal()
+    set_parent_death_signal()
     if os.getppid() != parent:  # the parent died before the death signal was armed
         return 1
 
@@ -569,7 +561,7 @@ def warm_forkserver(plugins: Sequence[str] = ()) -> None:
 def _forked_main(task_data: dict[str, Any], result_path: str, log_path: str) -> None:
     """Entry of a forked task process: own session, output to the log, row to ``result_path``."""
     os.setsid()  # own process group: killable as a group, and out of reach of the terminal's Ctrl-C
-    _set_parent_death_signal()  # the forkserver exits with the batch, and takes its tasks along
+    set_parent_death_signal()  # the forkserver exits with the batch, and takes its tasks along
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -653,12 +645,9 @@ def run_isolated(
 
 
 def _kill(launch: _SubprocessLaunch | _ForkLaunch) -> None:
-    """SIGTERM the task's process group, then SIGKILL it if it lingers."""
-    for sig, wait_s in ((signal.SIGTERM, KILL_WAIT_S), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(launch.pid, sig)
-        if launch.wait(wait_s):
-            return
+    """Kill the task process and everything it started (it leads its own process group)."""
+    kill_tree(launch.pid)
+    launch.wait(5.0)
 
 
 def _tail(path: str, limit: int = 2000) -> str:

@@ -2,7 +2,8 @@
 
 The public entry point is :func:`optplace.solve`; instances are :class:`optplace.Instance`, read
 with :func:`optplace.read` (alias :func:`optplace.load_instance`) or built with
-:class:`optplace.InstanceBuilder`; results are :class:`optplace.SolveResult` (``.summary()``);
+:class:`optplace.InstanceBuilder`; results are :class:`optplace.SolveResult` (``.summary()``); ``solve(on_incumbent=..., log=...)``
+reports progress as :class:`optplace.ProgressEvent`;
 errors live in :mod:`optplace.exceptions`; :func:`optplace.calibrate` fits profiles from request
 logs. Importing this package imports no solver.
 """
@@ -23,6 +24,7 @@ from optplace.exceptions import (
 )
 from optplace.io import load_instance, read
 from optplace.params import SolveParams
+from optplace.progress import ProgressEvent
 from optplace.result import SolveResult, Status, StopReason
 from optplace.solve import solve
 
@@ -46,6 +48,7 @@ __all__ = [
     "OptplaceError",
     "OptplaceWarning",
     "PlacementVerificationError",
+    "ProgressEvent",
     "SolveParams",
     "SolveResult",
     "Status",

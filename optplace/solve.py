@@ -134,6 +134,7 @@ def solve(
         try:
             with listening(watcher):
                 output = info.function(instance, params)
+            watcher.final(output)
         except KeyboardInterrupt:
             if watcher.last is None:
                 raise
@@ -187,7 +188,13 @@ class _Watcher:
         if self.reporters and output.status.has_solution:
             self._report(output)
 
-    def _report(self, output: MethodOutput) -> None:
+    def final(self, output: MethodOutput) -> None:
+        """Report the method's own answer too, when better than what it published (a single-pass
+        heuristic publishes nothing: its answer is its one event)."""
+        if self.reporters and output.status.has_solution:
+            self._report(output, "result")
+
+    def _report(self, output: MethodOutput, source: str | None = None) -> None:
         evaluation = evaluate(self.instance, output.placement)
         if not evaluation.feasible and not self.may_violate_slo:
             return  # never shown: solve() would not return it either
@@ -210,7 +217,7 @@ class _Watcher:
             time_s=time.perf_counter() - self.started,
             method=self.method,
             event=event,
-            source=output.message,
+            source=output.message if source is None else source,
             objective_name=primary.value,
             objective=value,
             bound=self.bound,

@@ -10,7 +10,8 @@ Three places run work in other processes and police it: a solver's wall clock
   ``if __name__ == "__main__":`` guard then solves twice, and a script read from standard input
   cannot be re-run at all), the terminal's Ctrl-C does not reach it (the parent decides), and the
   kernel kills it when the parent dies (Linux). It runs module-level targets
-  ``target(payload, emit)`` one after another, so a warm child serves many solves.
+  ``target(payload, emit)``, each in a fork of itself (as a forkserver would, without the
+  ``__main__``), so a warm child serves many solves and none sees what an earlier one left behind.
 * :func:`watch`: the supervision loop: relay messages until one ends the run, the deadline
   passes, the process tree's memory exceeds a limit, or a stop check says so.
 * :func:`kill_tree`, :func:`tree_memory_mb`, :func:`set_parent_death_signal`.
@@ -299,9 +300,12 @@ def run_target(
     no solver outlives the call."""
     child = pool.take()
     done = False
+    reusable = False
 
     def relay(message: Any) -> bool:
+        nonlocal reusable
         if message[0] == "finished":
+            reusable = bool(message[1])
             return True
         on_message(message[1], message[2])
         return False
@@ -316,14 +320,22 @@ def run_target(
         drain(child.conn, relay)  # what it sent before the kill counts
         return RunEnding("deadline" if ending.kind == "deadline" else "crashed", child.exit_code_after_kill())
     finally:
-        if done:
+        if done and reusable:
             pool.give_back(child)
+        elif done:
+            child.stop()
         else:
             child.kill()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The child's loop: import the preloads, say ready, run targets until told to stop."""
+    """The child's loop: import the preloads, say ready, run targets until told to stop.
+
+    Each run is forked from this warm process (where the platform can fork), so no run sees what
+    an earlier one left behind (a solver object, a cache) and every run starts with the preloads
+    imported; this process reports the run's end, ``("finished", reusable)``, once the fork has
+    exited, with an error message first if it died without saying why. Without fork the run
+    happens here and the child exits after it (``reusable`` False)."""
     parser = argparse.ArgumentParser(prog="python -m optplace.supervisor")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--preload", action="append", default=[])
@@ -335,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(ImportError):  # only a warm-up: the target's import says what is missing
             importlib.import_module(module)
     conn.send(("ready",))
+    can_fork = hasattr(os, "fork")
 
     def emit(kind: str, data: Any) -> None:
         conn.send(("emit", kind, data))
@@ -346,17 +359,44 @@ def main(argv: list[str] | None = None) -> int:
             return 0  # the parent went away or closed the pipe
         except Exception:  # the target or payload could not be unpickled here
             emit("error", traceback.format_exc())
-            conn.send(("finished",))
+            conn.send(("finished", True))
             continue
         if message[0] == "stop":
             return 0
         _, target, payload = message
-        try:
-            target(payload, emit)
-        except BaseException:  # report everything, then serve the next run
-            with contextlib.suppress(Exception):
-                emit("error", traceback.format_exc())
-        conn.send(("finished",))
+        if not can_fork:
+            _run(target, payload, emit)
+            conn.send(("finished", False))
+            return 0
+        pid = os.fork()
+        if pid == 0:  # the run's own process
+            code = 0
+            try:
+                set_parent_death_signal()
+                _run(target, payload, emit)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status) or os.WEXITSTATUS(status) != 0:
+            how = (
+                f"killed by signal {os.WTERMSIG(status)}"
+                if os.WIFSIGNALED(status)
+                else f"exit status {os.WEXITSTATUS(status)}"
+            )
+            emit("error", f"the solver process died ({how})")
+        conn.send(("finished", True))
+
+
+def _run(
+    target: Callable[[Any, Callable[[str, Any], None]], None], payload: Any, emit: Callable[[str, Any], None]
+) -> None:
+    try:
+        target(payload, emit)
+    except BaseException:  # report everything; the caller goes on
+        with contextlib.suppress(Exception):
+            emit("error", traceback.format_exc())
 
 
 if __name__ == "__main__":

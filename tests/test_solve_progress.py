@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import os
 import signal
@@ -21,12 +22,14 @@ SEED = INSTANCES / "seed" / "heterogeneous.json"
 
 def _improving(events: list[ProgressEvent]) -> bool:
     incumbents = [e.objective for e in events if e.event == "incumbent"]
-    return all(a is not None and b is not None and a < b for a, b in zip(incumbents, incumbents[1:], strict=False))
+    # the primary objective (max_hosted) never falls; a later secondary objective may break ties
+    return all(a is not None and b is not None and a <= b for a, b in itertools.pairwise(incumbents))
 
 
-@pytest.mark.parametrize("method", ["auto", "configuration", "milp_highs"])
+@pytest.mark.parametrize("method", ["auto", "configuration", "milp_highs", "local_search", "first_fit"])
 def test_on_incumbent_sees_better_verified_placements_up_to_the_result(method):
-    """Each event is a feasible placement better than the last; the last one is the result's."""
+    """Each event is a feasible placement no worse than the last; the last one is the result's
+    (a single-pass heuristic's one event is its answer)."""
     instance = load(SEED)
     events: list[ProgressEvent] = []
     result = solve(instance, method, {"time_limit_s": 3}, on_incumbent=events.append)
@@ -105,7 +108,18 @@ def test_ctrl_c_before_any_placement_re_raises():
 def test_cli_ctrl_c_prints_the_best_placement_once_and_exits_130():
     """SIGINT to ``optplace solve -v`` mid-search: the summary (stop reason interrupted) once, exit 130."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "optplace", "solve", str(SEED), "--method", "configuration", "--time-limit", "120", "-v"],
+        [
+            sys.executable,
+            "-m",
+            "optplace",
+            "solve",
+            str(SEED),
+            "--method",
+            "configuration",
+            "--time-limit",
+            "120",
+            "-v",
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

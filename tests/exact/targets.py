@@ -27,4 +27,12 @@ def report_pid_then_hang(payload, emit):
     import os
 
     emit("pid", os.getpid())
+    emit("parent", os.getppid())
     time.sleep(payload["sleep_s"])
+
+
+def crash(payload, emit):
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGSEGV)

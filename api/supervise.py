@@ -56,7 +56,9 @@ class SubprocessWorker(Child):
     this process's import path, as multiprocessing's spawn would give it)."""
 
     def __init__(self, method_modules: list[str]):
-        super().__init__([arg for module in method_modules for arg in ("--method-module", module)], "optplace.api.worker")
+        super().__init__(
+            [arg for module in method_modules for arg in ("--method-module", module)], "optplace.api.worker"
+        )
 
     def exit_text(self) -> str:
         return super().exit_text().replace("child process", "solver worker process")

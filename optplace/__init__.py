@@ -2,10 +2,11 @@
 
 The public entry point is :func:`optplace.solve`; instances are :class:`optplace.Instance`, read
 with :func:`optplace.read` (alias :func:`optplace.load_instance`) or built with
-:class:`optplace.InstanceBuilder`; results are :class:`optplace.SolveResult` (``.summary()``); ``solve(on_incumbent=..., log=...)``
-reports progress as :class:`optplace.ProgressEvent`;
+:class:`optplace.InstanceBuilder`; results are :class:`optplace.SolveResult` (``.summary()``);
+``solve(on_incumbent=..., log=...)`` reports progress as :class:`optplace.ProgressEvent`;
 errors live in :mod:`optplace.exceptions`; :func:`optplace.calibrate` fits profiles from request
-logs. Importing this package imports no solver.
+logs; :func:`optplace.replan` re-places a running cluster after :class:`optplace.Changes` with a
+safe migration plan. Importing this package imports no solver.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from optplace.exceptions import (
     PlacementVerificationError,
 )
 from optplace.io import load_instance, read
+from optplace.migration import Changes, ReplanResult, replan
 from optplace.params import SolveParams
 from optplace.progress import ProgressEvent
 from optplace.result import SolveResult, Status, StopReason
@@ -39,6 +41,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "Changes",
     "Evaluation",
     "Instance",
     "InstanceBuilder",
@@ -49,6 +52,7 @@ __all__ = [
     "OptplaceWarning",
     "PlacementVerificationError",
     "ProgressEvent",
+    "ReplanResult",
     "SolveParams",
     "SolveResult",
     "Status",
@@ -58,5 +62,6 @@ __all__ = [
     "evaluate",
     "load_instance",
     "read",
+    "replan",
     "solve",
 ]

@@ -333,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
 
     Each run is forked from this warm process (where the platform can fork), so no run sees what
     an earlier one left behind (a solver object, a cache) and every run starts with the preloads
-    imported; this process reports the run's end, ``("finished", reusable)``, once the fork has
+    imported; this process reports the run's end, ``("finished", reusable, exit code)`` (a
+    negative code: killed by that signal), once the fork has
     exited, with an error message first if it died without saying why. Without fork the run
     happens here and the child exits after it (``reusable`` False)."""
     parser = argparse.ArgumentParser(prog="python -m optplace.supervisor")
@@ -359,14 +360,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0  # the parent went away or closed the pipe
         except Exception:  # the target or payload could not be unpickled here
             emit("error", traceback.format_exc())
-            conn.send(("finished", True))
+            conn.send(("finished", True, 1))
             continue
         if message[0] == "stop":
             return 0
         _, target, payload = message
         if not can_fork:
             _run(target, payload, emit)
-            conn.send(("finished", False))
+            conn.send(("finished", False, 0))
             return 0
         pid = os.fork()
         if pid == 0:  # the run's own process
@@ -379,14 +380,11 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
-        if os.WIFSIGNALED(status) or os.WEXITSTATUS(status) != 0:
-            how = (
-                f"killed by signal {os.WTERMSIG(status)}"
-                if os.WIFSIGNALED(status)
-                else f"exit status {os.WEXITSTATUS(status)}"
-            )
+        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        if code != 0:
+            how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
             emit("error", f"the solver process died ({how})")
-        conn.send(("finished", True))
+        conn.send(("finished", True, code))
 
 
 def _run(

@@ -103,3 +103,22 @@ def test_a_run_that_dies_is_reported_and_the_child_serves_on():
     assert outcome.error is not None and "signal" in outcome.error
     assert not outcome.killed
     assert run_isolated(targets.stream_then_finish, {"count": 1}, time_limit_s=60).messages[0] == ("incumbent", 0)
+
+
+def test_run_batch_from_a_script_without_main_guard_runs_the_script_once(tmp_path):
+    """Batch tasks fork from a supervisor child too: an unguarded script's body runs once, rows come back."""
+    out = tmp_path / "rows.jsonl"
+    script = f"""
+import json
+from optplace.batch import run_batch
+print("script body runs")
+summary = run_batch(["instances/tiny/ps_one_per_gpu.json"], ["first_fit", "ordered_best_fit"], {str(out)!r},
+                    launcher="fork", jobs=2, progress=False, log=lambda _: None)
+rows = [json.loads(line) for line in open({str(out)!r})]
+print(sorted((row["method"], row["status"], row["launcher"]) for row in rows))
+"""
+    path = tmp_path / "batch_script.py"
+    path.write_text(script)
+    lines = _run_script([str(path)])
+    assert lines.count("script body runs") == 1
+    assert lines[-1] == "[('first_fit', 'feasible', 'fork'), ('ordered_best_fit', 'feasible', 'fork')]"

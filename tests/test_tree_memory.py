@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from optplace.api.supervise import _descendants, tree_memory_mb
+from optplace.supervisor import _descendants, tree_memory_mb
 
 TREE = (
     "import subprocess, sys, time\n"

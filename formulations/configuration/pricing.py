@@ -106,6 +106,21 @@ class PricingResult:
     dp_items: int = 0  # items the dynamic programs went through
 
 
+@dataclass
+class ExactPricing:
+    """:meth:`Pricer.price_exactly`: a bound on the class's maximum, exactly feasible sets, best first."""
+
+    best: float  # the exact maximum over the class's feasible sets (-inf: none above the floor)
+    columns: list[tuple[float, tuple[int, ...]]]
+    exact: bool
+    enumerated: int  # exact checks the search made
+    nodes: int = 0  # branch-and-bound nodes
+
+
+def _best_first(values: dict[tuple[int, ...], float]) -> list[tuple[float, tuple[int, ...]]]:
+    return sorted(((v, k) for k, v in values.items()), key=lambda item: -item[0])
+
+
 # --- exact feasibility of a set on one accelerator --------------------------------------------
 
 
@@ -699,6 +714,43 @@ class Knapsack:
         out.sort(key=lambda item: -item[0])
         return best[0], out, self.nodes
 
+    def best_exact(
+        self, floor: float, feasible, check_limit: float, deadline: float
+    ) -> tuple[float, list[tuple[float, tuple[int, ...]]], int]:
+        """Largest profit above ``floor`` over sets that ``feasible`` accepts; (best, improving sets, checks).
+
+        The branch and bound runs over the scenario's (relaxed) rows with every item, non-positive
+        ones included (an exactly feasible set need not have feasible subsets), and checks a set
+        only when it beats the best accepted one. Raises :class:`NodeLimit` past ``check_limit``
+        checks and :class:`OutOfTime` past the deadline: then nothing is proven.
+        """
+        found: list[tuple[float, tuple[int, ...]]] = []
+        if not self.feasible_root:
+            return floor, [], 0
+        level = [floor]
+        checks = [0]
+
+        def accept(value: float, items: tuple[int, ...]) -> None:
+            if value > level[0] + EPS:
+                checks[0] += 1
+                if checks[0] > check_limit:
+                    raise NodeLimit
+                if feasible(items):
+                    level[0] = value
+                    found.append((value, items))
+
+        if self.forced is not None and self.final_sum <= FINAL_TOL:
+            accept(self.base, self._items([]))
+
+        def visit(value: float, chosen: list[int]) -> float:
+            accept(value, self._items(chosen))
+            return level[0] + EPS
+
+        self.deadline = deadline
+        self._search(floor, self.base, visit)
+        found.sort(key=lambda item: -item[0])
+        return level[0], found, checks[0]
+
     def enumerate(self, floor: float, limit: int, out: set[tuple[int, ...]], deadline: float) -> bool:
         """Add to ``out`` every set (with the forced item) of profit >= ``floor``; False past ``limit``."""
         if not self.feasible_root:
@@ -852,6 +904,59 @@ class Pricer:
         return PricingResult(
             best if best > floor + EPS else -math.inf, ordered, count_subs, explored, nodes, complete, cells, dp_items
         )
+
+    def set_value(self, items: tuple[int, ...], profit: np.ndarray, group_cost: np.ndarray) -> float:
+        """profit(S) minus the costs of the backends S opens (the pricing objective of one set)."""
+        index = list(items)
+        return float(profit[index].sum() - group_cost[np.unique(self.cls.group[index])].sum())
+
+    def price_exactly(
+        self,
+        profit: np.ndarray,
+        group_cost: np.ndarray,
+        floor: float,
+        known: list[tuple[int, ...]],
+        limit: int,
+        deadline: float = math.inf,
+        node_budget: float = math.inf,
+    ) -> ExactPricing | None:
+        """The exact maximum over the class's feasible sets, for a class whose scenarios are relaxed.
+
+        ``known`` are exactly feasible sets (the master's columns of the class); the best of them at
+        these profits starts the search. Every scenario whose bound beats the best accepted set is
+        searched by :meth:`Knapsack.best_exact`: a branch and bound over the scenario's relaxed rows,
+        every item included, that accepts a set only after the exact check. The scenarios cover every
+        feasible set (model.md), so when every search completes the best accepted set is the exact
+        maximum. Returns None past ``limit`` exact checks or the deadline (then only a relaxed
+        :meth:`price` gives a bound). See model.md, "Exact pricing over relaxed scenarios".
+        """
+        values = {items: self.set_value(items, profit, group_cost) for items in known if self.checker.feasible(items)}
+        best = max(floor, max(values.values(), default=-math.inf))
+        accepted: dict[tuple[int, ...], float] = {}
+        checks = nodes = 0
+        bounds = self.scenario_bounds(profit, group_cost)
+        for index in np.argsort(-bounds, kind="stable"):
+            if bounds[index] <= best + EPS:
+                break
+            scenario = self.scenarios[index]
+            subs = subproblems(scenario, profit, scenario.order, self._offset(scenario, group_cost))
+            subs.sort(key=lambda sp: -sp.bound)
+            for sub in subs:
+                if sub.bound <= best + EPS:
+                    break
+                knapsack = Knapsack(self.cls, sub, profit, group_cost, include_nonpositive=True)
+                knapsack.work_limit = node_budget - nodes
+                try:
+                    value, found, used = knapsack.best_exact(best, self.checker.feasible, limit - checks, deadline)
+                except (NodeLimit, OutOfTime):
+                    return None
+                checks += used
+                nodes += knapsack.nodes
+                best = max(best, value)
+                accepted.update((items, v) for v, items in found)
+        if not accepted:  # no new set beats the known ones: the best known is the maximum
+            accepted = {k: v for k, v in values.items() if v > floor + EPS}
+        return ExactPricing(best if best > floor + EPS else -math.inf, _best_first(accepted), True, checks, nodes)
 
     def enumerate(
         self, profit: np.ndarray, group_cost: np.ndarray, floor: float, limit: int, deadline: float = math.inf

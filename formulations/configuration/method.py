@@ -23,8 +23,10 @@ trace is ``stats["progress"]``. With ``params.deterministic`` every stage runs o
 (:mod:`optplace.budget`): pricing nodes and cells, simplex iterations and MIP nodes are charged,
 and HiGHS gets iteration and node limits instead of time limits.
 
-Options (``params.options``): ``frontend_levels`` (4), ``smoothing`` (0.5),
-``enumeration_limit`` (30000 sets), ``columns_per_class`` (8 per round), ``exact_every`` (4: one
+Options (``params.options``): ``frontend_levels`` (1: exact pricing closes what a coarse front-end
+relaxation lets through, and fewer scenarios price faster), ``smoothing`` (0.5),
+``enumeration_limit`` (30000 sets), ``exact_pricing_limit`` (20000 exact set checks per class and
+round before a relaxed value stands in), ``columns_per_class`` (8 per round), ``exact_every`` (4: one
 exact pricing round in four, the others heuristic), ``cg_share`` (0.6 of the time for column
 generation), ``heuristics`` (list of warm-start methods, default every registered heuristic),
 ``initial_placement`` (a start instead of the heuristics), ``dive`` (true), ``discrepancy`` (2:
@@ -80,7 +82,7 @@ ENUMERATED_SET_S = 1e-4  # deterministic mode: work charged per set the reduced-
 class ConfigurationOptions(MethodOptions):
     """Options of ``configuration``."""
 
-    frontend_levels: int = Field(default=4, ge=1, le=64, description="Front-end load levels in pricing.")
+    frontend_levels: int = Field(default=1, ge=1, le=64, description="Front-end load levels in pricing.")
     smoothing: float = Field(default=0.5, ge=0, lt=1, allow_inf_nan=False, description="Wentges dual smoothing.")
     enumeration_limit: int = Field(default=30000, ge=0, le=10_000_000, description="Sets enumerated by reduced cost.")
     columns_per_class: int = Field(default=8, ge=1, le=1000, description="Columns added per class and round.")
@@ -352,48 +354,52 @@ class ColumnGeneration:
                 break
             floor = -cls.fixed_value
             node_budget = budget.left() / PRICING_S_PER_NODE if budget.deterministic else math.inf
-            exact = None
-            if not heuristic and not pricer.exact and self.exact_pricing_limit > 0:
-                # Relaxed scenarios may price an infeasible set: search them for the best exactly
-                # feasible one instead (exact zeta, exact columns; model.md "Exact pricing").
-                exact = pricer.price_exactly(
-                    profit,
-                    group_cost,
-                    floor,
-                    self.class_sets(cls.index),
-                    self.exact_pricing_limit,
-                    deadline=deadline,
-                    node_budget=node_budget,
-                )
-            if exact is not None:
-                budget.charge(exact.enumerated * ENUMERATED_SET_S + exact.nodes * PRICING_S_PER_NODE)
-                self.stats.exact_pricing_checks += exact.enumerated
-                self.stats.knapsack_nodes += exact.nodes
-                best, columns = exact.best, exact.columns
-            else:
-                result = pricer.price(
-                    profit,
-                    group_cost,
-                    floor,
-                    keep=self.columns_per_class,
-                    heuristic=heuristic,
-                    deadline=deadline,
-                    node_budget=node_budget,
-                )
-                budget.charge(
-                    result.nodes * PRICING_S_PER_NODE
-                    + result.explored * PRICING_S_PER_EXPLORED
-                    + result.subproblems * PRICING_S_PER_SUBPROBLEM
-                    + len(pricer.scenarios) * PRICING_S_PER_SCENARIO
-                    + result.cells * PRICING_S_PER_CELL
-                    + result.dp_items * PRICING_S_PER_DP_ITEM
-                )
-                complete = complete and result.complete
-                round_exact = round_exact and pricer.exact
-                self.stats.knapsack_nodes += result.nodes
-                self.stats.dp_cells += result.cells
-                self.stats.subproblems += result.explored
-                best, columns = result.best, result.columns
+            result = pricer.price(
+                profit,
+                group_cost,
+                floor,
+                keep=self.columns_per_class,
+                heuristic=heuristic,
+                deadline=deadline,
+                node_budget=node_budget,
+            )
+            budget.charge(
+                result.nodes * PRICING_S_PER_NODE
+                + result.explored * PRICING_S_PER_EXPLORED
+                + result.subproblems * PRICING_S_PER_SUBPROBLEM
+                + len(pricer.scenarios) * PRICING_S_PER_SCENARIO
+                + result.cells * PRICING_S_PER_CELL
+                + result.dp_items * PRICING_S_PER_DP_ITEM
+            )
+            self.stats.knapsack_nodes += result.nodes
+            self.stats.dp_cells += result.cells
+            self.stats.subproblems += result.explored
+            best, columns = result.best, result.columns
+            exact_class = pricer.exact or not math.isfinite(result.best)
+            if not heuristic and result.complete and not exact_class:
+                # The relaxed maximum is exact when its set is feasible; else search the relaxed
+                # scenarios for the best exactly feasible set (model.md, "Exact pricing").
+                top = columns[0][1] if columns and columns[0][0] >= result.best - EPS else None
+                exact_class = top is not None and pricer.checker.feasible(top)
+                if not exact_class and self.exact_pricing_limit > 0:
+                    known = self.class_sets(cls.index) + [items for _, items in columns]
+                    exact = pricer.price_exactly(
+                        profit,
+                        group_cost,
+                        floor,
+                        known,
+                        self.exact_pricing_limit,
+                        deadline=deadline,
+                        node_budget=node_budget,
+                        ceiling=result.best,
+                    )
+                    if exact is not None:
+                        budget.charge(exact.enumerated * ENUMERATED_SET_S + exact.nodes * PRICING_S_PER_NODE)
+                        self.stats.exact_pricing_checks += exact.enumerated
+                        self.stats.knapsack_nodes += exact.nodes
+                        best, columns, exact_class = exact.best, exact.columns, True
+            complete = complete and result.complete
+            round_exact = round_exact and exact_class
             zetas.append(cls.fixed_value + best if math.isfinite(best) else -math.inf)
             for value, items in columns[: self.columns_per_class]:
                 candidates.append((cls.index, items, cls.fixed_value + value))

@@ -919,6 +919,7 @@ class Pricer:
         limit: int,
         deadline: float = math.inf,
         node_budget: float = math.inf,
+        ceiling: float = math.inf,
     ) -> ExactPricing | None:
         """The exact maximum over the class's feasible sets, for a class whose scenarios are relaxed.
 
@@ -927,22 +928,25 @@ class Pricer:
         searched by :meth:`Knapsack.best_exact`: a branch and bound over the scenario's relaxed rows,
         every item included, that accepts a set only after the exact check. The scenarios cover every
         feasible set (model.md), so when every search completes the best accepted set is the exact
-        maximum. Returns None past ``limit`` exact checks or the deadline (then only a relaxed
+        maximum. ``ceiling`` (the relaxed maximum, if known) stops the search once a feasible set
+        reaches it. Returns None past ``limit`` exact checks or the deadline (then only the relaxed
         :meth:`price` gives a bound). See model.md, "Exact pricing over relaxed scenarios".
         """
-        values = {items: self.set_value(items, profit, group_cost) for items in known if self.checker.feasible(items)}
+        values = {
+            items: self.set_value(items, profit, group_cost) for items in set(known) if self.checker.feasible(items)
+        }
         best = max(floor, max(values.values(), default=-math.inf))
         accepted: dict[tuple[int, ...], float] = {}
         checks = nodes = 0
         bounds = self.scenario_bounds(profit, group_cost)
         for index in np.argsort(-bounds, kind="stable"):
-            if bounds[index] <= best + EPS:
+            if bounds[index] <= best + EPS or best >= ceiling - EPS:
                 break
             scenario = self.scenarios[index]
             subs = subproblems(scenario, profit, scenario.order, self._offset(scenario, group_cost))
             subs.sort(key=lambda sp: -sp.bound)
             for sub in subs:
-                if sub.bound <= best + EPS:
+                if sub.bound <= best + EPS or best >= ceiling - EPS:
                     break
                 knapsack = Knapsack(self.cls, sub, profit, group_cost, include_nonpositive=True)
                 knapsack.work_limit = node_budget - nodes
@@ -954,8 +958,7 @@ class Pricer:
                 nodes += knapsack.nodes
                 best = max(best, value)
                 accepted.update((items, v) for v, items in found)
-        if not accepted:  # no new set beats the known ones: the best known is the maximum
-            accepted = {k: v for k, v in values.items() if v > floor + EPS}
+        accepted.update((k, v) for k, v in values.items() if v > floor + EPS)
         return ExactPricing(best if best > floor + EPS else -math.inf, _best_first(accepted), True, checks, nodes)
 
     def enumerate(

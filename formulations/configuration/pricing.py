@@ -503,6 +503,7 @@ class Knapsack:
         group_cost: np.ndarray,
         *,
         include_nonpositive: bool = False,
+        final_slack: float = 0.0,
     ):
         c = cls
         sc = sub.scenario
@@ -564,6 +565,10 @@ class Knapsack:
         self.rem = [*rem0.tolist(), float(np.dot(mu, rem0))]
         self.final = sc.final[order].tolist() if sc.final is not None else None
         self.final_sum = float(sc.final[k]) if sc.final is not None and k is not None else 0.0
+        # The share row has negative weights (the dominant model's items): a search without the
+        # non-positive items loosens it by what those could contribute, so that the profitable part
+        # of every set of the scenario still counts (model.md, "share row and non-positive items").
+        self.final_tol = FINAL_TOL + final_slack
         self.chosen: list[int] = []
         self.nodes = 0
         self.node_limit = math.inf
@@ -665,7 +670,7 @@ class Knapsack:
                 chosen.append(i)
                 if final is not None:
                     self.final_sum += final[i]
-                if final is None or self.final_sum <= FINAL_TOL:
+                if final is None or self.final_sum <= self.final_tol:
                     level[0] = visit(value + gain, chosen)
                 rec(i + 1, value + gain)
                 if final is not None:
@@ -688,7 +693,7 @@ class Knapsack:
         if not self.feasible_root:
             return floor, [], 0
         best = [floor]
-        if self.forced is not None and self.base > floor + EPS and self.final_sum <= FINAL_TOL:
+        if self.forced is not None and self.base > floor + EPS and self.final_sum <= self.final_tol:
             best[0] = self.base
             found.append((self.base, []))
         limit_n = self.n
@@ -739,7 +744,7 @@ class Knapsack:
                     level[0] = value
                     found.append((value, items))
 
-        if self.forced is not None and self.final_sum <= FINAL_TOL:
+        if self.forced is not None and self.final_sum <= self.final_tol:
             accept(self.base, self._items([]))
 
         def visit(value: float, chosen: list[int]) -> float:
@@ -755,7 +760,7 @@ class Knapsack:
         """Add to ``out`` every set (with the forced item) of profit >= ``floor``; False past ``limit``."""
         if not self.feasible_root:
             return True
-        if self.forced is not None and self.base >= floor - EPS and self.final_sum <= FINAL_TOL:
+        if self.forced is not None and self.base >= floor - EPS and self.final_sum <= self.final_tol:
             out.add(self._items([]))
 
         class Full(Exception):
@@ -852,8 +857,12 @@ class Pricer:
                 complete = complete and bounds[index] <= best + EPS
                 break
             scenario = self.scenarios[index]
-            if scenario.dominant_model is not None and scenario.dominant_model not in models_with_profit:
-                continue
+            final_slack = 0.0
+            if scenario.final is not None:
+                left_out = scenario.order[~positive[scenario.order]]
+                final_slack = -float(np.minimum(scenario.final[left_out], 0.0).sum())
+            if scenario.dominant_model not in (None, *models_with_profit) and final_slack <= 0.0:
+                continue  # no profitable set meets the share row g Lambda <= lambda_d
             expanded += 1
             if expanded > scenario_limit:
                 break
@@ -886,7 +895,7 @@ class Pricer:
                     columns.extend(found)
                     continue
                 explored += 1  # knapsacks set up for the branch and bound (the DP ones count as cells)
-                knapsack = Knapsack(self.cls, sub, profit, group_cost)
+                knapsack = Knapsack(self.cls, sub, profit, group_cost, final_slack=final_slack)
                 knapsack.work_limit = node_budget - nodes
                 try:
                     value, found, count = knapsack.best(best, keep, node_limit, deadline)

@@ -487,6 +487,34 @@ def _simplex_grid(rows: int) -> np.ndarray:
     return np.array(points, dtype=float) / steps
 
 
+def _twin_before(cls: AcceleratorClass, order: np.ndarray, profit: np.ndarray) -> list[int]:
+    """Per search position, the previous position holding an identical item (or -1).
+
+    Identical: same backend, rate, SLO (value and statistic), pre-processing and front-end memory,
+    so swapping them changes neither a row nor the exact check. Within a search, an item at least as
+    profitable comes first (density order on equal weights, then profit order), so every set can
+    be replaced by a canonical one (each kind's first members) of at least its value: a search may
+    skip an item whose twin before it is left out (types with counts, issue 11 part B).
+    """
+    c = cls
+    last: dict[tuple[float, ...], int] = {}
+    out = []
+    for position, j in enumerate(order.tolist()):
+        q = float(c.quantile[j])
+        key = (
+            float(c.group[j]),
+            float(c.rate_rps[j]),
+            float(c.slo_ms[j]),
+            -1.0 if math.isnan(q) else q,
+            float(c.preprocess_ms[j]),
+            float(c.frontend_memory_mb[j]),
+        )
+        before = last.get(key, -1)
+        out.append(before if before >= 0 and profit[order[before]] >= profit[j] else -1)
+        last[key] = position
+    return out
+
+
 class Knapsack:
     """Depth-first branch and bound over one subproblem.
 
@@ -544,6 +572,8 @@ class Knapsack:
         self.cw, self.cp = cw, cp
         self.dens = [self.prof[i] / bwl[i] if bwl[i] > 0 else math.inf for i in range(self.n_pos)]
         self.grp = c.group[order].tolist()
+        self.twin_before = _twin_before(c, order, profit)
+        self.symmetric = True  # best/best_exact: only canonical sets among identical items (not enumerate)
         self.gcost = group_cost.tolist()
         self.gmem = c.group_memory_mb.tolist()
         self.fmem = c.frontend_memory_mb[order].tolist()
@@ -643,6 +673,8 @@ class Knapsack:
         limit_n = self.n
         node_limit = self.node_limit
         level = [floor]
+        twin = self.twin_before if self.symmetric else [-1] * limit_n
+        taken = [False] * limit_n
 
         def rec(start: int, value: float) -> None:
             for i in range(start, limit_n):
@@ -653,6 +685,8 @@ class Knapsack:
                     raise OutOfTime
                 if self._bound(i, value) < level[0]:
                     return  # the bound only falls further along the order
+                if twin[i] >= 0 and not taken[twin[i]]:
+                    continue  # an identical item at least as profitable is left out: not a canonical set
                 ok = True
                 for r in range(n_check):
                     if rows[r][i] > rem[r]:
@@ -668,6 +702,7 @@ class Knapsack:
                     rem[r] -= rows[r][i]
                 gain = prof[i] - (gcost[g] if new else 0.0)
                 chosen.append(i)
+                taken[i] = True
                 if final is not None:
                     self.final_sum += final[i]
                 if final is None or self.final_sum <= self.final_tol:
@@ -676,6 +711,7 @@ class Knapsack:
                 if final is not None:
                     self.final_sum -= final[i]
                 chosen.pop()
+                taken[i] = False
                 for r in range(r_count):
                     rem[r] += rows[r][i]
                 self._drop_group(g, fmem[i])
@@ -762,6 +798,7 @@ class Knapsack:
             return True
         if self.forced is not None and self.base >= floor - EPS and self.final_sum <= self.final_tol:
             out.add(self._items([]))
+        self.symmetric = False  # every set: identical applications are different rows of the master
 
         class Full(Exception):
             pass

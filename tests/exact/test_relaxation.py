@@ -130,3 +130,22 @@ def test_exact_pricing_finds_sets_whose_subsets_are_infeasible():
     assert exact is not None and exact.best == 2.0
     assert {names[i] for i in exact.columns[0][1]} == {"a1", "a2", "b1"}
     assert pricer.price(profit, zero, 0.0).best >= 2.0
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), picks=st.lists(st.integers(0, len(PROFITS) - 1), min_size=8, max_size=8))
+def test_pricing_over_identical_applications_matches_brute_force(seed, picks):
+    """Pairs of identical applications (searched as types, canonical sets only): relaxed >= exact = brute force."""
+    data = tiny(seed, apps=4, discipline="fcfs").model_dump(mode="json", exclude_none=True)
+    data["applications"] += [{**app, "name": f"{app['name']}-twin"} for app in data["applications"]]
+    instance = Instance.model_validate(data)
+    for cls in build(instance).classes:
+        pricer = Pricer(cls)
+        profit = np.array([PROFITS[p] for p in picks[: cls.size]])
+        zero = np.zeros(len(cls.group_memory_mb))
+        truth = brute_force_pricing(pricer, profit, 0.0)
+        exact = pricer.price_exactly(profit, zero, 0.0, [], limit=1_000_000)
+        assert exact is not None
+        assert exact.best == truth or math.isclose(exact.best, truth, abs_tol=1e-9)
+        relaxed = pricer.price(profit, zero, 0.0)
+        assert (relaxed.best if math.isfinite(relaxed.best) else 0.0) >= (truth if math.isfinite(truth) else 0.0) - 1e-9

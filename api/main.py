@@ -22,7 +22,7 @@ from optplace.api import errors, openapi
 from optplace.api.deps import require_token
 from optplace.api.extender import PlanKeeper
 from optplace.api.guard import RequestGuard
-from optplace.api.routes import evaluate, extender, health, jobs, methods, solve, validate
+from optplace.api.routes import evaluate, extender, health, jobs, methods, replan, solve, validate
 from optplace.api.service import SolveService
 from optplace.api.settings import Settings
 from optplace.api.store import open_document_store, open_store
@@ -81,7 +81,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     open_routers = [health.router, extender.router]
     for router in open_routers:
         app.include_router(router, prefix="/v1")
-    guarded = [solve.router, jobs.router, validate.router, evaluate.router, methods.router, extender.plans]
+    guarded = [
+        solve.router,
+        jobs.router,
+        replan.router,
+        validate.router,
+        evaluate.router,
+        methods.router,
+        extender.plans,
+    ]
     for router in guarded:
         app.include_router(router, prefix="/v1", dependencies=protected)
     errors.index_routes(app, [("/v1", r) for r in [*open_routers, *guarded]])

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from optplace.api.extender import ExtenderArgs, PlanRequest
 from optplace.api.store import JobStatus
 from optplace.domain import Instance
+from optplace.migration import DEFAULT_METHOD as REPLAN_DEFAULT_METHOD
+from optplace.migration import Changes, ReplanResult
 from optplace.params import SolveParams
 from optplace.registry import MethodKind
 from optplace.result import SolveResult, UnplacedReason
@@ -52,8 +54,29 @@ class EvaluateRequest(_Input):
     )
 
 
+class ReplanRequest(_Input):
+    """Body of POST /v1/replan and POST /v1/replan/jobs: the running cluster (its applications'
+    current_accelerator say where they run), what changed, and the method for the target."""
+
+    instance: Instance
+    changes: Changes = Field(default_factory=Changes, description="What changed; see docs/replan.md.")
+    method: str = Field(
+        default=REPLAN_DEFAULT_METHOD, min_length=1, max_length=100, description="A name from GET /v1/methods."
+    )
+    params: SolveParams | None = Field(
+        default=None, description="Solver-neutral parameters for the target; time_limit_s is capped by the server."
+    )
+
+
 # Every body a route reads with parse_request (the extender's wire types live in api/extender.py).
-REQUEST_MODELS: list[type[BaseModel]] = [SolveRequest, ValidateRequest, EvaluateRequest, ExtenderArgs, PlanRequest]
+REQUEST_MODELS: list[type[BaseModel]] = [
+    SolveRequest,
+    ValidateRequest,
+    EvaluateRequest,
+    ReplanRequest,
+    ExtenderArgs,
+    PlanRequest,
+]
 
 # -- outputs -------------------------------------------------------------------------------------
 
@@ -120,7 +143,9 @@ class JobOut(JobSummary):
         default=None,
         description="final: the method's answer; incumbent: the best placement reported so far; null: none yet.",
     )
-    result: SolveResult | None = None
+    result: SolveResult | ReplanResult | None = Field(
+        default=None, description="A SolveResult, or for a re-placement job (method 'replan') a ReplanResult."
+    )
 
 
 class JobPage(_Output):

@@ -49,6 +49,7 @@ from optplace.api.pool import Backend, ClientBusy, Outcome, QueueFull, Task, Wor
 from optplace.api.replica import ReplicaJobs
 from optplace.api.settings import Settings
 from optplace.api.store import Claim, JobRecord, JobStatus, JobStore, NewJob
+from optplace.api.worker import REPLAN_TASK
 from optplace.domain import Instance
 from optplace.params import SolveParams
 from optplace.registry import MethodOutput, get_method
@@ -92,6 +93,15 @@ def stopped_result(task: Task, outcome: Outcome) -> str:
     last incumbent, marked with that stop reason, or (with none) a verified empty
     ``no_solution_found`` result."""
     stop = STOP_REASONS.get(outcome.code, StopReason.INTERRUPTED)
+    if task.method == REPLAN_TASK:
+        from optplace.api.schemas import ReplanRequest
+        from optplace.migration import timed_out
+
+        body = ReplanRequest.model_validate_json(task.instance_json)
+        params = SolveParams.model_validate(task.params)
+        return timed_out(
+            body.instance, body.changes, body.method, params, outcome.runtime_s, outcome.message, stop
+        ).model_dump_json()
     if outcome.result_json is not None:
         incumbent = SolveResult.model_validate_json(outcome.result_json)
         message = "; ".join(m for m in (incumbent.message, outcome.message) if m)

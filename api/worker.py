@@ -11,6 +11,10 @@ Messages (all plain tuples of strings and dicts):
   ``("incumbent", task_id, result_json)`` followed by exactly one ``("result", task_id, result_json)``
   or ``("error", task_id, code, message)``.
 
+A re-placement (POST /v1/replan) travels the same way with the method name ``REPLAN_TASK``; its
+``instance_json`` is then the whole ReplanRequest (instance, changes, method), and the answer a
+ReplanResult. Incumbents are not streamed for it (a partial re-placement is no plan).
+
 Incumbent streaming: the worker listens on the library's incumbent channel
 (:func:`optplace.progress.listening`) while it solves. Every built-in method publishes there each
 better placement it finds (through its :class:`optplace.progress.IncumbentLog`), and a plug-in
@@ -34,6 +38,8 @@ from typing import Any
 
 from optplace.progress import listening, publish
 from optplace.registry import MethodOutput
+
+REPLAN_TASK = "replan"  # not a registered method: the task is optplace.replan on a ReplanRequest
 
 
 def report_incumbent(output: MethodOutput) -> None:
@@ -80,6 +86,8 @@ def _solve(conn: Connection, task_id: str, instance_json: str, method: str, para
     from optplace.result import StopReason
     from optplace.solve import PlacementVerificationError, build_result, solve
 
+    if method == REPLAN_TASK:
+        return _replan(task_id, instance_json, params)
     lock = threading.Lock()
     try:
         instance = Instance.model_validate_json(instance_json)
@@ -136,6 +144,22 @@ def _main_from_command_line(argv: list[str]) -> int:
     conn = Connection(socket.socket(fileno=args.fd).detach())
     main(conn, args.method_module, os.getppid())
     return 0
+
+
+def _replan(task_id: str, request_json: str, params: dict[str, Any]) -> tuple:
+    from optplace.api.schemas import ReplanRequest
+    from optplace.migration import PlanVerificationError, replan
+    from optplace.params import SolveParams
+    from optplace.solve import PlacementVerificationError
+
+    try:
+        body = ReplanRequest.model_validate_json(request_json)
+        result = replan(body.instance, body.changes, body.method, SolveParams.model_validate(params))
+        return ("result", task_id, result.model_dump_json())
+    except (PlacementVerificationError, PlanVerificationError) as error:
+        return ("error", task_id, "verification_failed", str(error))
+    except Exception as error:
+        return ("error", task_id, "internal_error", f"{type(error).__name__}: {error}")
 
 
 if __name__ == "__main__":

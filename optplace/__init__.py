@@ -4,7 +4,8 @@ The public entry point is :func:`optplace.solve`; instances are :class:`optplace
 with :func:`optplace.read` (alias :func:`optplace.load_instance`) or built with
 :class:`optplace.InstanceBuilder`; results are :class:`optplace.SolveResult` (``.summary()``);
 errors live in :mod:`optplace.exceptions`; :func:`optplace.calibrate` fits profiles from request
-logs. Importing this package imports no solver.
+logs; :func:`optplace.replan` re-places a running cluster after :class:`optplace.Changes` with a
+safe migration plan. Importing this package imports no solver.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from optplace.exceptions import (
     PlacementVerificationError,
 )
 from optplace.io import load_instance, read
+from optplace.migration import Changes, ReplanResult, replan
 from optplace.params import SolveParams
 from optplace.result import SolveResult, Status, StopReason
 from optplace.solve import solve
@@ -37,6 +39,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "Changes",
     "Evaluation",
     "Instance",
     "InstanceBuilder",
@@ -46,6 +49,7 @@ __all__ = [
     "OptplaceError",
     "OptplaceWarning",
     "PlacementVerificationError",
+    "ReplanResult",
     "SolveParams",
     "SolveResult",
     "Status",
@@ -55,5 +59,6 @@ __all__ = [
     "evaluate",
     "load_instance",
     "read",
+    "replan",
     "solve",
 ]

@@ -26,6 +26,7 @@ import warnings
 # ``handler`` (a function taking the parsed args and returning an exit code).
 COMMAND_MODULES = [
     "optplace.commands.solve",
+    "optplace.commands.replan",
     "optplace.commands.validate_instance",
     "optplace.commands.generate",
     "optplace.commands.batch",

@@ -223,6 +223,10 @@ class Profile(_Frozen):
         default=0.0, description="Reload cost when an fcfs device switches to this model."
     )
     memory_mb: NonNegativeFloat = 0.0
+    load_time_ms: NonNegativeFloat | None = Field(
+        default=None,
+        description="Time to start this model's backend on this type (a re-placement's move cost); None = unknown.",
+    )
 
     @model_validator(mode="after")
     def _one_variability_measure(self) -> Profile:

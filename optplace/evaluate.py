@@ -128,8 +128,14 @@ def backend_key(app: Application, shareable: bool) -> str:
     return app.model if shareable else f"{app.model}@{app.name}"
 
 
-def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
+def evaluate(
+    instance: Instance, placement: Mapping[str, str], *, reserved: Mapping[str, str] | None = None
+) -> Evaluation:
     """Recompute latencies, loads, memory, objectives and violations of ``placement``.
+
+    ``reserved`` (application -> accelerator) lists idle copies, as during a make-before-break
+    move: a copy holds its backend's memory (once per shared backend, like any backend) and its
+    front end's, and counts as a backend on a dedicated accelerator, but carries no traffic.
 
     Raises ``ValueError`` when the placement names an application or accelerator that the
     instance does not have: that is misuse, not a violation.
@@ -147,6 +153,7 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
     models = instance.model_map()
     settings = instance.settings
     violations: list[Violation] = []
+    idle = _idle_copies(instance, reserved or {}, apps, located)
 
     by_accelerator: dict[str, list[Application]] = defaultdict(list)
     for app in instance.applications:
@@ -162,7 +169,7 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
         hosted = by_accelerator.get(acc.name, [])
         acc_type = types[acc.type]
         cap = instance.utilization_cap(acc.type)
-        if not hosted:
+        if not hosted and acc.name not in idle:
             acc_reports.append(
                 AcceleratorEvaluation(
                     accelerator=acc.name,
@@ -220,19 +227,26 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
         scv = np.array([p.scv for p in profiles])
         switch = np.array([p.switch_overhead_ms for p in profiles])
         backend_mb = float(sum(p.memory_mb for p in profiles))
+        idle_backends = {
+            key: models[app.model].profiles[acc.type].memory_mb
+            for app in idle.get(acc.name, [])
+            if (key := backend_key(app, models[app.model].shareable)) not in class_keys
+        }
+        backend_mb += float(sum(idle_backends.values()))
+        class_keys = [*class_keys, *idle_backends]
 
         utilization = 0.0
         per_class_latency: dict[float | None, np.ndarray] = {}
-        if runnable:
-            if acc_type.discipline == Discipline.DEDICATED and len(class_keys) > 1:
-                violations.append(
-                    Violation(
-                        code=ViolationCode.DEDICATED_SHARED,
-                        accelerator=acc.name,
-                        node=node.name,
-                        message=f"dedicated accelerator hosts {len(class_keys)} backends {class_keys}; it may host one",
-                    )
+        if acc_type.discipline == Discipline.DEDICATED and len(class_keys) > 1:
+            violations.append(
+                Violation(
+                    code=ViolationCode.DEDICATED_SHARED,
+                    accelerator=acc.name,
+                    node=node.name,
+                    message=f"dedicated accelerator hosts {len(class_keys)} backends {class_keys}; it may host one",
                 )
+            )
+        if runnable:
             for q in {a.slo.quantile for a in runnable}:
                 result = latency.accelerator_latency(
                     acc_type.discipline, q, class_rates, service, scv, switch, ps_model=settings.ps_model
@@ -291,6 +305,8 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
             )
         )
 
+    for copy_place, copies in idle.items():  # an idle copy's front end holds node memory too
+        device_backend_mb_on_node[located[copy_place][0].name] += sum(a.frontend_memory_mb for a in copies)
     node_reports, frontend = _nodes(instance, placement, located, device_backend_mb_on_node, violations)
 
     app_reports: list[ApplicationEvaluation] = []
@@ -374,6 +390,24 @@ def evaluate(instance: Instance, placement: Mapping[str, str]) -> Evaluation:
         objectives=objective_values(instance, placement),
         violations=violations,
     )
+
+
+def _idle_copies(
+    instance: Instance, reserved: Mapping[str, str], apps: dict[str, Application], located: dict
+) -> dict[str, list[Application]]:
+    """Accelerator -> applications with an idle copy there; a copy needs a profile to exist at all."""
+    models = instance.model_map()
+    out: dict[str, list[Application]] = defaultdict(list)
+    for app_name, acc_name in reserved.items():
+        if app_name not in apps:
+            raise ValueError(f"reserved names an unknown application: {app_name!r}")
+        if acc_name not in located:
+            raise ValueError(f"reserved names an unknown accelerator: {acc_name!r}")
+        app = apps[app_name]
+        if located[acc_name][1].type not in models[app.model].profiles:
+            raise ValueError(f"reserved copy of {app_name!r} on {acc_name!r}: model {app.model!r} has no profile there")
+        out[acc_name].append(app)
+    return out
 
 
 def _nodes(

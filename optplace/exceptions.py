@@ -8,10 +8,12 @@ meaning:
 * :class:`InvalidInputError` (also a ``ValueError``) — the input is wrong and the message says what
   to fix: an instance (:class:`InstanceError`, with one entry per problem in ``errors``), solve
   parameters (:class:`ParamsError`; :class:`MethodOptionsError` for ``params.options`` a method
-  does not take), a method name (:class:`UnknownMethodError`), a profiles
-  document, a request log, a file to convert, an instance a method does not handle.
+  does not take), a method name (:class:`UnknownMethodError`), re-placement changes
+  (:class:`ChangesError`), a profiles document, a request log, a file to convert, an instance a
+  method does not handle.
 * :class:`PlacementVerificationError` (also a ``RuntimeError``) — a method returned a placement the
-  evaluator rejects. That is a bug in the method, never a result.
+  evaluator rejects. That is a bug in the method, never a result. Likewise
+  :class:`PlanVerificationError` for a re-placement plan that fails its replay.
 * :class:`MissingExtraError` (also an ``ImportError``) — a feature needs an optional dependency;
   the message names the ``pip install 'optplace[extra]'`` line.
 
@@ -131,6 +133,15 @@ class UnsupportedInstance(InvalidInputError):
     """A method does not handle this objective or instance; the message says why."""
 
 
+class ChangesError(InvalidInputError):
+    """Re-placement changes that do not fit the instance (``optplace.replan``); ``errors`` holds one
+    entry per problem, its ``pointer`` into the changes document."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        lines = "\n".join(f"  {e['field'] or '(changes)'}: {e['message']}" for e in errors)
+        super().__init__(f"invalid changes\n{lines}", errors)
+
+
 class PlacementVerificationError(OptplaceError, RuntimeError):
     """A method returned a placement the evaluator rejects: a bug, never a result."""
 
@@ -139,6 +150,10 @@ class PlacementVerificationError(OptplaceError, RuntimeError):
         self.evaluation = evaluation
         shown = "; ".join(f"{v.code}: {v.message}" for v in evaluation.violations[:5])
         super().__init__(f"method {method!r} returned an infeasible placement: {shown}")
+
+
+class PlanVerificationError(OptplaceError, RuntimeError):
+    """A re-placement plan failed its replay (``optplace.migration.verify_plan``): a bug, never a result."""
 
 
 class MissingExtraError(OptplaceError, ImportError):

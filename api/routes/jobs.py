@@ -16,6 +16,8 @@ from optplace.api.routes.solve import busy, too_many
 from optplace.api.schemas import JobError, JobOut, JobPage, JobSummary, SolveRequest
 from optplace.api.service import ClientBusy, QueueFull, effective_params
 from optplace.api.store import JobRecord, JobStatus
+from optplace.api.worker import REPLAN_TASK
+from optplace.migration import ReplanResult
 from optplace.result import SolveResult
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -39,11 +41,12 @@ def summary_fields(record: JobRecord) -> dict:
 
 
 def job_out(record: JobRecord) -> JobOut:
+    kind = ReplanResult if record.method == REPLAN_TASK else SolveResult
     return JobOut(
         **summary_fields(record),
         params=record.params,
         result_kind=None if record.result is None else ("final" if record.result_final else "incumbent"),
-        result=SolveResult.model_validate(record.result) if record.result else None,
+        result=kind.model_validate(record.result) if record.result else None,
     )
 
 

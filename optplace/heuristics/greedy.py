@@ -170,24 +170,34 @@ def utilization_increase(state: ClusterState, a: int, d: int) -> float:
 def least_utilization_increase(instance: Instance, params: SolveParams) -> MethodOutput:
     started = time.perf_counter()
     state = ClusterState(instance)
-    disciplines = [t.discipline for t in instance.accelerator_types]
     for a in start(state):
-        cands = state.candidates(a)
-        if cands.size == 0:
-            continue
-        after = state.utilization_after(a)
-        best_d, best_rise = -1, np.inf
-        for t, discipline in enumerate(disciplines):
-            of_type = cands[state.v_type[cands] == t]
-            if of_type.size == 0:
-                continue
-            rule = choose_breadth_first if discipline == Discipline.FCFS else choose_depth_first
-            d = rule(state, a, of_type)
-            if d < 0:
-                continue
-            rise = float(after[d]) - state.util[d]
-            if rise < best_rise:  # ties keep the earlier type, as the seed keeps the GPU on ties
-                best_d, best_rise = d, rise
-        if best_d >= 0:
-            state.place(a, best_d)
+        d = choose_least_utilization_increase(state, a)
+        if d >= 0:
+            state.place(a, d)
     return finish(state, {"policy": "least_utilization_increase", **pass_stats(state, started)})
+
+
+def choose_least_utilization_increase(state: ClusterState, a: int, exclude: int = -1) -> int:
+    """The seed's choice for ``a`` on a mixed cluster (see the module docstring), or -1.
+
+    ``exclude`` leaves one accelerator out (the seed's migration loop moves an application away).
+    """
+    cands = state.candidates(a)
+    if exclude >= 0:
+        cands = cands[cands != exclude]
+    if cands.size == 0:
+        return -1
+    after = state.utilization_after(a)
+    best_d, best_rise = -1, np.inf
+    for t, acc_type in enumerate(state.instance.accelerator_types):
+        of_type = cands[state.v_type[cands] == t]
+        if of_type.size == 0:
+            continue
+        rule = choose_breadth_first if acc_type.discipline == Discipline.FCFS else choose_depth_first
+        d = rule(state, a, of_type)
+        if d < 0:
+            continue
+        rise = float(after[d]) - state.util[d]
+        if rise < best_rise:  # ties keep the earlier type, as the seed keeps the GPU on ties
+            best_d, best_rise = d, rise
+    return best_d

@@ -1,0 +1,123 @@
+"""POST /v1/replan (now) and POST /v1/replan/jobs (queued): re-placement with a migration plan.
+
+Thin on purpose: the body is parsed like a solve request, the changes are checked against the
+instance (errors point into the body), and the work runs on a solver worker exactly like a
+solve, as the task ``replan`` (see :mod:`optplace.api.worker`); jobs are the ordinary jobs of
+``/v1/jobs``, whose result is then a ReplanResult.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from optplace.api.deps import ClientDep, ServiceDep, SettingsDep
+from optplace.api.errors import ApiProblem, invalid_request
+from optplace.api.openapi import json_body, problems
+from optplace.api.requests import check_method, parse_request, prefixed
+from optplace.api.routes.jobs import job_out
+from optplace.api.routes.solve import busy, too_many
+from optplace.api.schemas import JobOut, ReplanRequest
+from optplace.api.service import ClientBusy, QueueFull, SolveFailed, effective_params
+from optplace.api.settings import Settings
+from optplace.api.worker import REPLAN_TASK
+from optplace.exceptions import InstanceError
+from optplace.migration import ChangesError, ReplanResult, check_changes, check_running
+from optplace.params import SolveParams
+
+router = APIRouter(tags=["replan"])
+
+
+async def parse_replan(request: Request, settings: Settings) -> tuple[ReplanRequest, SolveParams]:
+    """The body and its effective params, with the method, its options and the changes checked
+    against the instance (a 422 pointing into the body)."""
+    body = await parse_request(request, ReplanRequest)
+    params = effective_params(settings, body.params)
+    check_method(body.method, params.options, body.instance)
+    errors = []
+    total = len(body.instance.applications) + len(body.changes.add_applications)
+    if total > settings.max_applications:
+        errors.append(
+            {
+                "field": "changes.add_applications",
+                "pointer": "/changes/add_applications",
+                "code": "too_many_items",
+                "message": f"{total} applications with the added ones; this server accepts at most "
+                f"{settings.max_applications} (OPTPLACE_MAX_APPLICATIONS)",
+            }
+        )
+    try:
+        check_changes(body.instance, body.changes)
+    except ChangesError as error:
+        errors += prefixed(error.errors, "changes")
+    try:
+        check_running(body.instance, body.changes)
+    except InstanceError as error:
+        errors += prefixed(error.errors, "instance")
+    if errors:
+        raise invalid_request(errors, limit=settings.max_errors)
+    return body, params
+
+
+def task_json(body: ReplanRequest) -> str:
+    return body.model_copy(update={"params": None}).model_dump_json()
+
+
+@router.post(
+    "/replan",
+    response_model=ReplanResult,
+    summary="Re-place a running cluster after changes, with a safe migration plan",
+    description=(
+        "The instance's current_accelerator fields say where applications run now; changes lists what "
+        "happened (docs/replan.md). Answers with the ReplanResult: the verified target placement and the "
+        "ordered make-before-break plan whose every intermediate state the evaluator accepted, or, when the "
+        "best target has no safe order, the best reachable one and the capacity that was missing."
+    ),
+    openapi_extra=json_body(ReplanRequest),
+    responses=problems(401, 413, 422, 429, 500, 503),
+)
+async def replan(request: Request, service: ServiceDep, settings: SettingsDep, client: ClientDep) -> Response:
+    body, params = await parse_replan(request, settings)
+    try:
+        result_json = await service.solve_now(task_json(body), REPLAN_TASK, params, client)
+    except QueueFull as error:
+        raise busy(settings.retry_after_s, str(error)) from None
+    except ClientBusy as error:
+        raise too_many(settings.retry_after_s, str(error)) from None
+    except SolveFailed as error:
+        if error.kind in ("expired", "shutdown"):
+            raise busy(settings.retry_after_s, "no worker became free in time, or the server is stopping") from None
+        raise ApiProblem(
+            500,
+            "replan-failed",
+            "Re-placement failed",
+            f"{error.code}: {error.message}" if error.code else "the re-placement ended without a result",
+        ) from None
+    return Response(content=result_json, media_type="application/json")
+
+
+@router.post(
+    "/replan/jobs",
+    status_code=202,
+    response_model=JobOut,
+    summary="Queue a re-placement; answers 202 with the job (method 'replan') and its Location",
+    openapi_extra=json_body(ReplanRequest),
+    responses={
+        202: {"headers": {"Location": {"description": "/v1/jobs/{id}", "schema": {"type": "string"}}}},
+        **problems(401, 413, 422, 429, 500, 503),
+    },
+)
+async def create_replan_job(
+    request: Request, response: Response, service: ServiceDep, settings: SettingsDep, client: ClientDep
+) -> JobOut:
+    body, params = await parse_replan(request, settings)
+    try:
+        record = await run_in_threadpool(
+            service.submit_job, body.instance, task_json(body), REPLAN_TASK, params, client
+        )
+    except QueueFull as error:
+        raise busy(settings.retry_after_s, str(error)) from None
+    except ClientBusy as error:
+        raise too_many(settings.retry_after_s, str(error)) from None
+    response.headers["Location"] = f"/v1/jobs/{record.id}"
+    return job_out(record)

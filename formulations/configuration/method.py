@@ -76,6 +76,7 @@ DIVE_ROUNDS_PER_NODE = 40  # column-generation rounds at one dive node, at most
 LNS_STEP_S = 2.0  # time for one neighbourhood
 LNS_STALL = 30  # neighbourhoods in a row without improvement before the search stops
 LNS_SUBPROBLEM_APPS = 60  # applications per neighbourhood, at most
+EXACT_SEARCH_SHARE = 0.2  # of the time left, at most, for one exact search (the relaxed value stands in past it)
 ENUMERATED_SET_S = 1e-4  # deterministic mode: work charged per set the reduced-cost enumeration finds
 
 
@@ -383,13 +384,16 @@ class ColumnGeneration:
                 exact_class = top is not None and pricer.checker.feasible(top)
                 if not exact_class and self.exact_pricing_limit > 0:
                     known = self.class_sets(cls.index) + [items for _, items in columns]
+                    search_deadline = deadline  # deterministic runs: the check limit and node budget only
+                    if not budget.deterministic:
+                        search_deadline = min(deadline, time.perf_counter() + EXACT_SEARCH_SHARE * budget.left())
                     exact = pricer.price_exactly(
                         profit,
                         group_cost,
                         floor,
                         known,
                         self.exact_pricing_limit,
-                        deadline=deadline,
+                        deadline=search_deadline,
                         node_budget=node_budget,
                         ceiling=result.best,
                     )

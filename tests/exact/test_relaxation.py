@@ -30,6 +30,24 @@ def brute_force_pricing(pricer: Pricer, profit: np.ndarray, floor: float) -> flo
     return best if best > floor + 1e-9 else -math.inf
 
 
+def check_pricing_against_brute_force(instance: Instance, picks: list[int]) -> None:
+    """Per class: exact pricing = brute force (its columns exactly feasible, valued right) <= relaxed pricing."""
+    for cls in build(instance).classes:
+        pricer = Pricer(cls)
+        profit = np.array([PROFITS[p] for p in picks[: cls.size]])
+        zero = np.zeros(len(cls.group_memory_mb))
+        truth = brute_force_pricing(pricer, profit, 0.0)
+        exact = pricer.price_exactly(profit, zero, 0.0, [], limit=1_000_000)
+        assert exact is not None and exact.exact
+        assert exact.best == truth or math.isclose(exact.best, truth, abs_tol=1e-9)
+        for value, items in exact.columns:
+            assert pricer.checker.feasible(items)
+            assert math.isclose(value, pricer.set_value(items, profit, zero), abs_tol=1e-9)
+        relaxed = pricer.price(profit, zero, 0.0)
+        assert relaxed.complete
+        assert (relaxed.best if math.isfinite(relaxed.best) else 0.0) >= (truth if math.isfinite(truth) else 0.0) - 1e-9
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000),
@@ -45,20 +63,7 @@ def test_exact_pricing_equals_brute_force_and_relaxed_pricing_bounds_it(seed, pi
             for profile in model["profiles"].values():
                 profile["switch_overhead_ms"] = round(2.0 * profile["service_time_ms"], 2)
         instance = type(instance).model_validate(data)
-    for cls in build(instance).classes:
-        pricer = Pricer(cls)
-        profit = np.array([PROFITS[p] for p in picks[: cls.size]])
-        zero = np.zeros(len(cls.group_memory_mb))
-        truth = brute_force_pricing(pricer, profit, 0.0)
-        exact = pricer.price_exactly(profit, zero, 0.0, [], limit=1_000_000)
-        assert exact is not None and exact.exact
-        assert exact.best == truth or math.isclose(exact.best, truth, abs_tol=1e-9)
-        for value, items in exact.columns:
-            assert pricer.checker.feasible(items)
-            assert math.isclose(value, pricer.set_value(items, profit, zero), abs_tol=1e-9)
-        relaxed = pricer.price(profit, zero, 0.0)
-        assert relaxed.complete
-        assert (relaxed.best if math.isfinite(relaxed.best) else 0.0) >= (truth if math.isfinite(truth) else 0.0) - 1e-9
+    check_pricing_against_brute_force(instance, picks)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -138,14 +143,4 @@ def test_pricing_over_identical_applications_matches_brute_force(seed, picks):
     """Pairs of identical applications (searched as types, canonical sets only): relaxed >= exact = brute force."""
     data = tiny(seed, apps=4, discipline="fcfs").model_dump(mode="json", exclude_none=True)
     data["applications"] += [{**app, "name": f"{app['name']}-twin"} for app in data["applications"]]
-    instance = Instance.model_validate(data)
-    for cls in build(instance).classes:
-        pricer = Pricer(cls)
-        profit = np.array([PROFITS[p] for p in picks[: cls.size]])
-        zero = np.zeros(len(cls.group_memory_mb))
-        truth = brute_force_pricing(pricer, profit, 0.0)
-        exact = pricer.price_exactly(profit, zero, 0.0, [], limit=1_000_000)
-        assert exact is not None
-        assert exact.best == truth or math.isclose(exact.best, truth, abs_tol=1e-9)
-        relaxed = pricer.price(profit, zero, 0.0)
-        assert (relaxed.best if math.isfinite(relaxed.best) else 0.0) >= (truth if math.isfinite(truth) else 0.0) - 1e-9
+    check_pricing_against_brute_force(Instance.model_validate(data), picks)

@@ -91,7 +91,8 @@ class ConfigurationOptions(MethodOptions):
         default=20000,
         ge=0,
         le=10_000_000,
-        description="Sets enumerated per class in an exact pricing round to close a relaxed scenario's gap (0: off).",
+        description="Exact set checks per class and exact pricing round in the search for the exact maximum over "
+        "relaxed scenarios (0: off, the relaxed maximum is the bound).",
     )
     exact_every: int = Field(default=4, ge=1, le=1000, description="One exact pricing round in this many.")
     cg_share: float = Field(

@@ -491,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag", default=None, help="result file stem (default exact_<study>)")
     args = parser.parse_args(argv)
     if args.study == "seed":
-        args.sizes = args.sizes or [(60, 8), (100, 14), (150, 20), (200, 20)]
+        if args.sizes is None:  # instance files alone when given, else the generated sizes
+            args.sizes = [] if args.instances else [(60, 8), (100, 14), (150, 20), (200, 20)]
         args.seeds = args.seeds or [1, 2]
         args.time_limit = args.time_limit or 10.0
         payload, markdown = study_seed(args), seed_markdown

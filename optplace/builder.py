@@ -31,6 +31,7 @@ from optplace.domain import (
     AcceleratorType,
     Application,
     ClusterSettings,
+    CocompilationGroup,
     Instance,
     Node,
     Objective,
@@ -92,8 +93,9 @@ class InstanceBuilder:
     """Build an :class:`~optplace.domain.Instance` with ``add_*`` calls, then ``instance()`` or ``solve()``.
 
     Cluster settings and objectives are keyword arguments here (``network_delay_ms``,
-    ``utilization_cap``, ``memory_cap``, ``ps_model``, ``objectives``, ``host_all``); invalid input
-    raises :class:`~optplace.exceptions.InstanceError` naming the field.
+    ``utilization_cap``, ``memory_cap``, ``ps_model``, ``switch_variance``, ``frontend_occupancy_cap``,
+    ``objectives``, ``host_all``); invalid input raises :class:`~optplace.exceptions.InstanceError`
+    naming the field.
     """
 
     def __init__(
@@ -105,6 +107,8 @@ class InstanceBuilder:
         utilization_cap: float = 0.8,
         memory_cap: float = 0.8,
         ps_model: str = "exact",
+        switch_variance: str = "dependent",
+        frontend_occupancy_cap: float = 0.8,
         objectives: Iterable[Objective | str] | None = None,
         host_all: bool = False,
         provenance: Mapping[str, Any] | None = None,
@@ -114,6 +118,8 @@ class InstanceBuilder:
             "utilization_cap": utilization_cap,
             "memory_cap": memory_cap,
             "ps_model": ps_model,
+            "switch_variance": switch_variance,
+            "frontend_occupancy_cap": frontend_occupancy_cap,
         }
         self._settings = _validated(ClusterSettings, settings, ("settings",))
         self._header: dict[str, Any] = {"name": name, "description": description, "host_all": host_all}
@@ -126,6 +132,7 @@ class InstanceBuilder:
         self._accelerators: dict[str, str] = {}  # accelerator -> its node
         self._models: dict[str, _ModelData] = {}
         self._applications: dict[str, Application] = {}
+        self._groups: dict[str, CocompilationGroup] = {}
 
     # --- reading back -------------------------------------------------------------------------
 
@@ -160,6 +167,8 @@ class InstanceBuilder:
             utilization_cap=s.utilization_cap,
             memory_cap=s.memory_cap,
             ps_model=s.ps_model,
+            switch_variance=s.switch_variance,
+            frontend_occupancy_cap=s.frontend_occupancy_cap,
             objectives=instance.objectives,
             host_all=instance.host_all,
             provenance=instance.provenance,
@@ -171,6 +180,7 @@ class InstanceBuilder:
             builder._accelerators.update({a.name: node.name for a in node.accelerators})
         builder._models = {m.name: _ModelData(m.shareable, dict(m.profiles)) for m in instance.models}
         builder._applications = {a.name: a for a in instance.applications}
+        builder._groups = {g.name: g for g in instance.cocompilation_groups}
         return builder
 
     # --- adding -------------------------------------------------------------------------------
@@ -183,6 +193,8 @@ class InstanceBuilder:
         utilization_cap: float | None = None,
         memory_mb: float | None = None,
         cost: float = 1.0,
+        max_backends: int | None = None,
+        parameter_cache_mb: float | None = None,
         description: str = "",
     ) -> AcceleratorTypeRef:
         """A kind of accelerator: ``discipline`` is "ps" (time-sliced GPU), "fcfs" (edgeTPU) or "dedicated"."""
@@ -194,6 +206,8 @@ class InstanceBuilder:
             "utilization_cap": utilization_cap,
             "memory_mb": memory_mb,
             "cost": cost,
+            "max_backends": max_backends,
+            "parameter_cache_mb": parameter_cache_mb,
             "description": description,
         }
         self._types[name] = _validated(AcceleratorType, data, where)
@@ -225,9 +239,17 @@ class InstanceBuilder:
         return NodeRef(name, id(self))
 
     def add_accelerator(
-        self, node: NodeRef | str, accelerator_type: AcceleratorTypeRef | str, *, name: str | None = None
+        self,
+        node: NodeRef | str,
+        accelerator_type: AcceleratorTypeRef | str,
+        *,
+        name: str | None = None,
+        max_backends: int | None = None,
     ) -> AcceleratorRef:
-        """An accelerator of ``accelerator_type`` on ``node``; its name defaults to "<node>-<type>" (numbered when taken)."""
+        """An accelerator of ``accelerator_type`` on ``node``; its name defaults to "<node>-<type>" (numbered when taken).
+
+        ``max_backends`` caps the backends it may host (e.g. time-slicing replicas); None: its type's limit.
+        """
         node_name = self._ref(node, NodeRef, self._nodes, "node", ("nodes",))
         accelerators = self._nodes[node_name].accelerators
         where = ("nodes", list(self._nodes).index(node_name), "accelerators", len(accelerators))
@@ -237,7 +259,10 @@ class InstanceBuilder:
             while name in self._accelerators:
                 name, k = f"{node_name}-{type_name}{k}", k + 1
         self._new_name(name, self._accelerators, where, what="accelerator")
-        accelerators.append(_validated(Accelerator, {"name": name, "type": type_name}, where).model_dump())
+        fields: dict[str, Any] = {"name": name, "type": type_name}
+        if max_backends is not None:
+            fields["max_backends"] = max_backends
+        accelerators.append(_validated(Accelerator, fields, where).model_dump(exclude_none=True))
         self._accelerators[name] = node_name
         return AcceleratorRef(name, id(self))
 
@@ -270,6 +295,7 @@ class InstanceBuilder:
         service_time_second_moment_ms2: float | None = None,
         switch_overhead_ms: float = 0.0,
         memory_mb: float = 0.0,
+        parameter_mb: float | None = None,
     ) -> None:
         """How ``model`` runs alone on ``accelerator_type``: service time (ms), variability, switch overhead, memory."""
         model_name = self._ref(model, ModelRef, self._models, "model", ("models",))
@@ -284,6 +310,7 @@ class InstanceBuilder:
             "service_time_second_moment_ms2": service_time_second_moment_ms2,
             "switch_overhead_ms": switch_overhead_ms,
             "memory_mb": memory_mb,
+            "parameter_mb": parameter_mb,
         }
         given = {k: v for k, v in data.items() if v is not None}
         self._models[model_name].profiles[type_name] = _validated(Profile, given, where)
@@ -305,6 +332,7 @@ class InstanceBuilder:
         required_labels: Mapping[str, str] | None = None,
         cost_by_accelerator: Mapping[AcceleratorRef | str, float] | None = None,
         value_by_accelerator: Mapping[AcceleratorRef | str, float] | None = None,
+        frontend_concurrency: int | None = None,
     ) -> ApplicationRef:
         """An inference application: ``rate_rps`` requests per second to ``model``, SLO ``slo_ms`` in ``statistic``."""
         where = ("applications", len(self._applications))
@@ -337,9 +365,34 @@ class InstanceBuilder:
                 self._ref(a, acc, accs, "accelerator", (*where, "value_by_accelerator")): v
                 for a, v in (value_by_accelerator or {}).items()
             },
+            "frontend_concurrency": frontend_concurrency,
         }
         self._applications[name] = _validated(Application, data, where)
         return ApplicationRef(name, id(self))
+
+    def add_cocompilation_group(
+        self,
+        name: str,
+        accelerator_type: AcceleratorTypeRef | str,
+        switch_overhead_ms: Mapping[ModelRef | str, float],
+        *,
+        description: str = "",
+    ) -> None:
+        """Models compiled together for an fcfs ``accelerator_type``: member -> overhead of a switch into it."""
+        where = ("cocompilation_groups", len(self._groups))
+        self._new_name(name, self._groups, where, what="co-compilation group")
+        data = {
+            "name": name,
+            "accelerator_type": self._ref(
+                accelerator_type, AcceleratorTypeRef, self._types, "accelerator type", (*where, "accelerator_type")
+            ),
+            "switch_overhead_ms": {
+                self._ref(m, ModelRef, self._models, "model", (*where, "switch_overhead_ms")): o
+                for m, o in switch_overhead_ms.items()
+            },
+            "description": description,
+        }
+        self._groups[name] = _validated(CocompilationGroup, data, where)
 
     def set_objectives(self, *objectives: Objective | str) -> None:
         """Objectives in lexicographic order (e.g. ``"max_hosted", "min_accelerators"``); the first is primary."""
@@ -361,6 +414,7 @@ class InstanceBuilder:
                 for name, m in self._models.items()
             ],
             "applications": [a.model_dump() for a in self._applications.values()],
+            "cocompilation_groups": [g.model_dump() for g in self._groups.values()],
             "provenance": self._provenance,
         }
         if self._objectives is not None:

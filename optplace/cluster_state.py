@@ -17,6 +17,15 @@ accepts a value only when it is within ``TOLERANCE`` (1e-10, relative) of its li
 tighter than the evaluator's 1e-9, so floating-point differences between the two computations can
 never let an infeasible placement through. The evaluator still re-checks every final placement.
 
+The instance's extensions are checked as the evaluator checks them: ``max_backends`` (a new backend
+on a full accelerator is refused, in the probe and in the vectorised filters); a synchronous front
+end's occupancy limit (one more mean budget of the application, ``app_limits``); ``switch_variance``
+(the FCFS mean in that variant's closed form); and co-compilation groups (:mod:`optplace.cocompilation`):
+an FCFS device is accepted when its classes meet every budget and the utilisation cap under one of
+its options. The O(1) aggregates and the vectors use each model's least switch overhead, so with
+groups they give a lower bound on the utilisation (a necessary condition, and a score), exact
+without groups.
+
 Indices, not names: applications and accelerators are numbered in instance order
 (``app_index``/``acc_index`` map names to numbers). Objective totals (weighted hosted, value,
 accelerators used, cost, migrations) are kept up to date on every :meth:`place`/:meth:`remove`,
@@ -31,10 +40,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from optplace import latency
+from optplace.cocompilation import Compilations
 from optplace.domain import Discipline, Instance, Objective
 
 TOLERANCE = 1e-10  # relative: accept value <= limit * (1 + TOLERANCE); the evaluator allows 1e-9
 PREFILTER_TOLERANCE = 1e-8  # looser, for necessary-condition filters that must never reject a fit
+_UNLIMITED = 1 << 62  # max_backends of an accelerator without a limit
 
 PS, FCFS, DEDICATED = 0, 1, 2
 _DISCIPLINE_CODE = {Discipline.PS: PS, Discipline.FCFS: FCFS, Discipline.DEDICATED: DEDICATED}
@@ -51,13 +62,14 @@ _OBJECTIVE_SIGN = {
 class Backend:
     """One class on an accelerator: a model backend with the summed rate of its applications."""
 
-    __slots__ = ("apps", "budgets", "key", "memory", "model", "o", "pre_budgets", "rate", "s", "scv")
+    __slots__ = ("apps", "budgets", "key", "least_o", "memory", "model", "o", "pre_budgets", "rate", "s", "scv")
 
-    def __init__(self, key: int, model: int, s: float, o: float, scv: float, memory: float):
+    def __init__(self, key: int, model: int, s: float, o: float, scv: float, memory: float, least_o: float):
         self.key = key
         self.model = model
         self.s = s
-        self.o = o
+        self.o = o  # switch overhead compiled apart (the profile's)
+        self.least_o = least_o  # the least it can be under any co-compilation option (aggregates, prefilters)
         self.scv = scv
         self.memory = memory
         self.rate = 0.0
@@ -67,6 +79,10 @@ class Backend:
         # their front-end delay depends on the node's load, so it is added at probe time.
         self.budgets: dict[float | None, float] = {}
         self.pre_budgets: dict[tuple[float | None, float], float] = {}
+
+
+SwitchClass = tuple[float, float, float, float, Sequence[tuple[float | None, float]]]
+"""One class of an FCFS device for the probe: (rate, s, scv, switch overhead, [(statistic, budget)])."""
 
 
 def _budget(slo_ms: float, network_ms: float) -> float:
@@ -86,6 +102,8 @@ class ClusterState:
         settings = instance.settings
         self.network_ms = settings.network_delay_ms
         self.additive_ps = settings.ps_model == "additive"
+        self.switch_variance = settings.switch_variance
+        self.compilations = Compilations(instance)
 
         types = instance.accelerator_types
         type_index = {t.name: i for i, t in enumerate(types)}
@@ -96,13 +114,22 @@ class ClusterState:
         model_index = {m.name: i for i, m in enumerate(models)}
         self.model_names = [m.name for m in models]
         self.model_shareable = [m.shareable for m in models]
-        # profile[model][type] = (s, o, scv, memory) or None
+        # profile[model][type] = (s, o, scv, memory) or None; least_o[model][type]: the least switch overhead
+        # under any co-compilation option (the profile's o when no group of the type has the model)
         self.profile: list[list[tuple[float, float, float, float] | None]] = []
+        self.least_o: list[list[float]] = []
         for model in models:
             row: list[tuple[float, float, float, float] | None] = [None] * len(types)
+            least = [0.0] * len(types)
             for type_name, p in model.profiles.items():
                 row[type_index[type_name]] = (p.service_time_ms, p.switch_overhead_ms, p.scv, p.memory_mb)
+                least[type_index[type_name]] = self.compilations.least_switch_ms(
+                    type_name, model.name, p.switch_overhead_ms
+                )
             self.profile.append(row)
+            self.least_o.append(least)
+        grouped_types = self.compilations.types()
+        self.type_cocompiles = [t.discipline == Discipline.FCFS and t.name in grouped_types for t in types]
 
         # --- nodes and accelerators (file order) ---
         self.node_names = [n.name for n in instance.nodes]
@@ -115,6 +142,7 @@ class ClusterState:
         self.acc_node: list[int] = []
         self.acc_cap: list[float] = []
         self.acc_dev_limit: list[float | None] = []
+        self.acc_max_backends: list[int] = []  # a very large number where unlimited
         for v, node in enumerate(instance.nodes):
             for acc in node.accelerators:
                 t = type_index[acc.type]
@@ -123,6 +151,8 @@ class ClusterState:
                 self.acc_type.append(t)
                 self.acc_node.append(v)
                 self.acc_cap.append(instance.utilization_cap(acc.type))
+                limit = instance.max_backends(acc)
+                self.acc_max_backends.append(limit if limit is not None else _UNLIMITED)
                 dev = types[t].memory_mb
                 self.acc_dev_limit.append(dev * instance.memory_cap(node) if dev else None)
                 self.node_accs[v].append(d)
@@ -143,6 +173,16 @@ class ClusterState:
         self.app_rate = [a.rate_rps for a in apps]
         self.app_slo = [a.slo.latency_ms for a in apps]
         self.app_q = [a.slo.quantile for a in apps]
+        # Every latency limit of an application: its SLO in its statistic and, with a synchronous front end,
+        # the occupancy limit on its mean (optplace.latency.frontend_occupancy_limit_ms).
+        cap = settings.frontend_occupancy_cap
+        self.app_occupancy = [
+            latency.frontend_occupancy_limit_ms(a.rate_rps, a.frontend_concurrency, cap) for a in apps
+        ]
+        self.app_limits: list[tuple[tuple[float | None, float], ...]] = [
+            ((q, slo),) if math.isinf(occ) else ((q, slo), (None, occ))
+            for q, slo, occ in zip(self.app_q, self.app_slo, self.app_occupancy, strict=True)
+        ]
         self.app_pre = [a.preprocess_ms for a in apps]
         self.app_fe_mem = [a.frontend_memory_mb for a in apps]
         self.app_priority = [a.priority for a in apps]
@@ -185,7 +225,15 @@ class ClusterState:
         self.app_demand = [
             (self.app_key[a] if self.model_shareable[self.app_model[a]] else -1 - self.app_model[a], *rest)
             for a, rest in enumerate(
-                zip(self.app_rate, self.app_slo, self.app_q, self.app_pre, self.app_fe_mem, strict=True)
+                zip(
+                    self.app_rate,
+                    self.app_slo,
+                    self.app_q,
+                    self.app_pre,
+                    self.app_fe_mem,
+                    self.app_occupancy,
+                    strict=True,
+                )
             )
         ]
         self._probe_memo: list[tuple[tuple, dict]] = [((), {}) for _ in range(self.n_accs)]
@@ -203,6 +251,9 @@ class ClusterState:
         self.v_cap = np.array(self.acc_cap)
         self.v_cap_loose = self.v_cap * (1.0 + PREFILTER_TOLERANCE)
         self.v_dedicated = np.array([d == DEDICATED for d in self.acc_disc])
+        self.v_max_backends = np.array(self.acc_max_backends, dtype=np.int64)
+        self.v_backends = np.zeros(m, dtype=np.int64)  # backends open on each accelerator
+        self.any_max_backends = bool((self.v_max_backends < _UNLIMITED).any())
         self.v_has_dev = np.array([lim is not None for lim in self.acc_dev_limit])
         self.v_type_cost = np.array([self.type_cost[t] for t in self.acc_type])
         self.v_util = np.zeros(m)
@@ -225,7 +276,9 @@ class ClusterState:
                 p = self.profile[mi][self.acc_type[d]]
                 if p is not None:
                     self.v_s[mi, d] = p[0]
-                    self.v_o[mi, d] = p[1] if self.acc_disc[d] != PS else 0.0
+                    # the least overhead under any co-compilation option: the utilisation below is then a
+                    # lower bound, exact where no group applies
+                    self.v_o[mi, d] = self.least_o[mi][self.acc_type[d]] if self.acc_disc[d] != PS else 0.0
                     self.v_mem[mi, d] = p[3]
         self.v_so = self.v_s + self.v_o
         self.v_model_rate = np.zeros((n_models, m))  # rate of each shareable model's backend
@@ -307,6 +360,7 @@ class ClusterState:
             self.app_q[a],
             self.app_pre[a],
             self.app_fe_mem[a],
+            self.app_occupancy[a],
         )
         mask = self._eligible_by_signature.get(signature)
         if mask is None:
@@ -332,18 +386,22 @@ class ClusterState:
             for g in present:
                 d = reps[g]
                 t = self.acc_type[d]
-                ok[g] = not self._alone_filter_applies(a, t) or self._alone_latency_ok(a, t, d)
+                ok[g] = self._alone_latency_ok(a, t, d)
             mask &= ok[groups]
         mask.setflags(write=False)
         return mask
 
-    def _alone_filter_applies(self, a: int, t: int) -> bool:
-        disc = self.type_discipline[t]
-        if disc == PS:
+    def _alone_is_a_bound(self, q: float | None, t: int) -> bool:
+        """Whether a latency limit in statistic ``q`` missed alone on type ``t`` is missed beside others too."""
+        if self.type_discipline[t] == PS:
             return not self.additive_ps
-        return self.app_q[a] is None
+        return q is None
 
     def _alone_latency_ok(self, a: int, t: int, d: int) -> bool:
+        """Alone on d, does ``a`` meet every limit whose miss alone proves it cannot meet it beside others?"""
+        limits = [(q, limit) for q, limit in self.app_limits[a] if self._alone_is_a_bound(q, t)]
+        if not limits:
+            return True
         s, o, scv, _mem = self.profile[self.app_model[a]][t]  # type: ignore[misc]
         rate = self.app_rate[a]
         rho = rate * s / 1000.0
@@ -353,11 +411,11 @@ class ClusterState:
         fe_rho = rate * self.app_pre[a] / 1000.0 / cores
         if self.app_pre[a] > 0 and fe_rho >= 1.0:
             return False
-        q = self.app_q[a]
-        budget = _budget(self.app_slo[a], self.network_ms) - frontend_ms(self.app_pre[a], fe_rho, q)
+        pre = self.app_pre[a]
+        needs = [(q, _budget(limit, self.network_ms) - frontend_ms(pre, fe_rho, q)) for q, limit in limits]
         if self.type_discipline[t] == PS:
-            return self._ps_class_ok(s, scv, rho, rate, ((q, budget),))
-        return self._switch_classes_ok([(rate, s, scv, o, ((q, budget),))])
+            return self._ps_class_ok(s, scv, rho, rate, needs)
+        return self._switch_classes_ok([(rate, s, scv, o, needs)])
 
     # --- the latency checks of one accelerator ---------------------------------------------------
 
@@ -375,25 +433,50 @@ class ClusterState:
                 return False
         return True
 
-    def _switch_classes_ok(
-        self, classes: Sequence[tuple[float, float, float, float, Sequence[tuple[float | None, float]]]]
-    ) -> bool:
+    def _fcfs_device_ok(self, t: int, classes: Sequence[SwitchClass], models: Sequence[int], cap: float) -> bool:
+        """Does an FCFS device of type t meet every budget of its classes under one of its compilation options?
+
+        Without a co-compilation group for its models there is one option (compiled apart) and the
+        caller has checked the utilisation; otherwise each option (:mod:`optplace.cocompilation`) is
+        tried with its own overheads and utilisation, as the evaluator does.
+        """
+        if not self.type_cocompiles[t] or len(classes) < 2:
+            return self._switch_classes_ok(classes)
+        names = [self.model_names[m] for m in models]
+        for option in self.compilations.options(self.type_names[t], names, [c[3] for c in classes]):
+            trial = [(r, s, scv, o, needs) for (r, s, scv, _apart, needs), o in zip(classes, option.switch_ms)]
+            if self._switch_classes_ok(trial, cap=cap):
+                return True
+        return False
+
+    def _switch_classes_ok(self, classes: Sequence[SwitchClass], *, cap: float | None = None) -> bool:
         """Do all classes (rate, s, scv, o, needs) of an FCFS device meet their accelerator budgets?
 
         Mean budgets are settled by :func:`optplace.latency.switch_wait_bounds` where they can be;
-        otherwise (and for every percentile) the queue is solved exactly, as the evaluator does.
+        otherwise (and for every percentile) the queue is solved exactly, as the evaluator does. Under
+        ``switch_variance`` other than ``dependent`` means use that closed form (percentiles stay the
+        queue's). With ``cap``, the utilisation is checked against it too.
         """
         rates = [c[0] for c in classes]
         service = [c[1] for c in classes]
         scvs = [c[2] for c in classes]
         switch = [c[3] for c in classes]
-        _rho, lower, upper = latency.switch_wait_bounds(rates, service, scvs, switch)
+        rho, lower, upper = latency.switch_wait_bounds(rates, service, scvs, switch)
+        if cap is not None and (rho >= 1.0 or rho > cap * (1.0 + TOLERANCE)):
+            return False
+        moments = None
+        if self.switch_variance != "dependent" and len(classes) > 1:
+            moments = latency.fcfs_moments(rates, service, scvs, switch, switch_variance=self.switch_variance)
         total = sum(rates)
         n = len(classes)
         queue = None
         for i, (rate, s, _scv, o, needs) in enumerate(classes):
             mean_service = s + (1.0 - rate / total) * o if n > 1 else s
             for q, budget in needs:
+                if q is None and moments is not None:
+                    if float(moments.mean_service_ms[i]) + moments.mean_wait_ms > budget:
+                        return False
+                    continue
                 if q is None:
                     if mean_service + upper <= budget:
                         continue
@@ -437,7 +520,7 @@ class ClusterState:
         return answer
 
     def fits_memory(self, a: int, d: int) -> bool:
-        """Compatibility, the dedicated rule and memory only (the knapsack baselines' test)."""
+        """Compatibility, the dedicated rule, max_backends and memory only (the knapsack baselines' test)."""
         if self.assignment[a] >= 0 or not self.compatible_mask(a)[d]:
             return False
         return self._fits(a, d, check_latency=False)
@@ -459,7 +542,7 @@ class ClusterState:
         backends = self.backends[d]
         joined = backends.get(key)
         disc = self.acc_disc[d]
-        if disc == DEDICATED and joined is None and backends:
+        if joined is None and backends and (disc == DEDICATED or len(backends) >= self.acc_max_backends[d]):
             return False
         # memory
         backend_mb = mem if joined is None else 0.0
@@ -484,9 +567,10 @@ class ClusterState:
         k = len(backends) + (1 if joined is None else 0)
         if disc == PS or k == 1:
             rho = sa / 1000.0
-        else:
-            sb += lam * o
-            sc += lam * (2.0 * r + lam) * o
+        else:  # with co-compilation groups on the type a lower bound (least overheads), else exact
+            least = self.least_o[self.app_model[a]][t]
+            sb += lam * least
+            sc += lam * (2.0 * r + lam) * least
             rho = (sa + sb - sc / total) / 1000.0
         cap = self.acc_cap[d]
         if rho >= 1.0 or rho > cap * (1.0 + TOLERANCE):
@@ -497,30 +581,31 @@ class ClusterState:
         fe_rho = fe_load / self.node_cores[v]
         if pre > 0 and fe_rho >= 1.0:
             return False
-        # every class on d, with a added (a's own budget joins its class)
-        q_a = self.app_q[a]
-        own = (q_a, _budget(self.app_slo[a], self.network_ms) - frontend_ms(pre, fe_rho, q_a))
+        # every class on d, with a added (a's own budgets join its class)
+        own = [(q, _budget(limit, self.network_ms) - frontend_ms(pre, fe_rho, q)) for q, limit in self.app_limits[a]]
         if disc == PS:
             for bkey, b in backends.items():
-                needs = self._needs(b, fe_rho) + ([own] if bkey == key else [])
+                needs = self._needs(b, fe_rho) + (own if bkey == key else [])
                 if not self._ps_class_ok(b.s, b.scv, rho, total, needs):
                     return False
-            if joined is None and not self._ps_class_ok(s, scv, rho, total, (own,)):
+            if joined is None and not self._ps_class_ok(s, scv, rho, total, own):
                 return False
         else:
-            classes = [
+            classes: list[SwitchClass] = [
                 (
                     b.rate + lam if bkey == key else b.rate,
                     b.s,
                     b.scv,
                     b.o,
-                    self._needs(b, fe_rho) + ([own] if bkey == key else []),
+                    self._needs(b, fe_rho) + (own if bkey == key else []),
                 )
                 for bkey, b in backends.items()
             ]
+            models = [b.model for b in backends.values()]
             if joined is None:
-                classes.append((lam, s, scv, o, [own]))
-            if not self._switch_classes_ok(classes):
+                classes.append((lam, s, scv, o, own))
+                models.append(self.app_model[a])
+            if not self._fcfs_device_ok(t, classes, models, cap):
                 return False
         # a's pre-processing slows the front end of every pre-processing app on the node
         if pre > 0:
@@ -534,16 +619,17 @@ class ClusterState:
         backends = self.backends[d]
         if self.acc_disc[d] == PS:
             rho = self.util[d]
-            sbar = self.agg[d][1] / self.agg[d][0]
+            total = self.agg[d][0]
             return all(
-                self._ps_class_ok(b.s, b.scv, rho, sbar, self._needs(b, fe_rho))
+                self._ps_class_ok(b.s, b.scv, rho, total, self._needs(b, fe_rho))
                 for b in backends.values()
                 if b.pre_budgets
             )
-        classes = [
+        classes: list[SwitchClass] = [
             (b.rate, b.s, b.scv, b.o, self._needs(b, fe_rho) if b.pre_budgets else []) for b in backends.values()
         ]
-        return self._switch_classes_ok(classes)
+        models = [b.model for b in backends.values()]
+        return self._fcfs_device_ok(self.acc_type[d], classes, models, self.acc_cap[d])
 
     # --- vectorised necessary conditions ---------------------------------------------------------
 
@@ -551,7 +637,8 @@ class ClusterState:
         """Utilisation of every accelerator if ``a`` joined it (inf where it has no profile).
 
         Exact for every discipline: FCFS utilisation includes the switch probabilities, which
-        change with the total rate; sharing an existing backend is accounted for.
+        change with the total rate; sharing an existing backend is accounted for. With co-compilation
+        groups on an FCFS type it uses each model's least switch overhead: a lower bound.
         """
         mi = self.app_model[a]
         lam = self.app_rate[a]
@@ -585,12 +672,16 @@ class ClusterState:
                 mask &= np.where(shares, 0.0, self.v_dev_need[mi]) <= self.v_dev_free
             if self.any_dedicated:
                 mask &= ~(self.v_dedicated & self.v_used & ~shares)
+            if self.any_max_backends:
+                mask &= shares | (self.v_backends < self.v_max_backends)
         else:
             mask &= fe + self.v_node_need[mi] <= self.v_node_free
             if self.any_device_memory:
                 mask &= self.v_dev_need[mi] <= self.v_dev_free
             if self.any_dedicated:
                 mask &= ~(self.v_dedicated & self.v_used)
+            if self.any_max_backends:
+                mask &= self.v_backends < self.v_max_backends
         return np.flatnonzero(mask)
 
     def memory_candidates(self, a: int, *, utilization_only: bool = False) -> np.ndarray:
@@ -602,6 +693,8 @@ class ClusterState:
         mi = self.app_model[a]
         shares = self.shares_backend(a)
         mask = self.compatible_mask(a) & ~(self.v_dedicated & self.v_used & ~shares)
+        if self.any_max_backends:
+            mask &= shares | (self.v_backends < self.v_max_backends)
         backend_mb = np.where(shares, 0.0, self.v_mem[mi])
         fe = self.app_fe_mem[a]
         mask &= np.where(self.v_has_dev, fe, fe + backend_mb) <= self.v_node_free
@@ -631,7 +724,7 @@ class ClusterState:
         new_backend_mb = 0.0
         if backend is None:
             s, o, scv, mem = self.profile[mi][t]  # type: ignore[misc]
-            backend = Backend(key, mi, s, o, scv, mem)
+            backend = Backend(key, mi, s, o, scv, mem, self.least_o[mi][t])
             self.backends[d][key] = backend
             new_backend_mb = mem
         backend.rate += self.app_rate[a]
@@ -730,30 +823,20 @@ class ClusterState:
         self.node_fe_load[v] = sum(self.app_rate[x] * self.app_pre[x] / 1000.0 for x in self.node_pre_apps[v])
 
     def _add_budget(self, backend: Backend, a: int) -> None:
-        budget = _budget(self.app_slo[a], self.network_ms)
-        q = self.app_q[a]
         pre = self.app_pre[a]
-        if pre > 0:
-            if budget < backend.pre_budgets.get((q, pre), math.inf):
-                backend.pre_budgets[(q, pre)] = budget
-        elif budget < backend.budgets.get(q, math.inf):
-            backend.budgets[q] = budget
+        for q, limit in self.app_limits[a]:
+            budget = _budget(limit, self.network_ms)
+            if pre > 0:
+                if budget < backend.pre_budgets.get((q, pre), math.inf):
+                    backend.pre_budgets[(q, pre)] = budget
+            elif budget < backend.budgets.get(q, math.inf):
+                backend.budgets[q] = budget
 
     def _refresh_budgets(self, backend: Backend) -> None:
-        budgets: dict[float | None, float] = {}
-        pre_budgets: dict[tuple[float | None, float], float] = {}
-        network = self.network_ms
+        backend.budgets = {}
+        backend.pre_budgets = {}
         for x in backend.apps:
-            q = self.app_q[x]
-            budget = _budget(self.app_slo[x], network)
-            pre = self.app_pre[x]
-            if pre > 0:
-                if budget < pre_budgets.get((q, pre), math.inf):
-                    pre_budgets[(q, pre)] = budget
-            elif budget < budgets.get(q, math.inf):
-                budgets[q] = budget
-        backend.budgets = budgets
-        backend.pre_budgets = pre_budgets
+            self._add_budget(backend, x)
 
     def _refresh_accelerator(self, d: int) -> None:
         """Recompute d's aggregates from its backends (from scratch: no floating-point drift)."""
@@ -762,8 +845,8 @@ class ClusterState:
             r = b.rate
             total += r
             sa += r * b.s
-            sb += r * b.o
-            sc += r * r * b.o
+            sb += r * b.least_o  # least overheads: exact without co-compilation groups, else a lower bound
+            sc += r * r * b.least_o
         self.agg[d] = (total, sa, sb, sc)
         k = len(self.backends[d])
         rho = sa / 1000.0 if self.acc_disc[d] == PS or k <= 1 else (sa + sb - sc / total) / 1000.0
@@ -774,6 +857,7 @@ class ClusterState:
         is_ps = self.acc_disc[d] == PS
         self.v_ab[d] = sa if is_ps else sa + sb
         self.v_c[d] = 0.0 if is_ps else sc
+        self.v_backends[d] = k
         self.version[d] += 1
 
     # --- queries -------------------------------------------------------------------------------

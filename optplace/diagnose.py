@@ -3,7 +3,9 @@
 Used to give every unplaced application a machine-readable reason, to prove simple
 infeasibility (``host_all`` with an application that fits nowhere), to bound ``max_hosted``,
 and by ``/v1/validate``. It is not the evaluator: it answers "alone on an empty device", a
-necessary condition for any placement.
+necessary condition for any placement. Alone, one backend never switches (so co-compilation groups
+and ``switch_variance`` play no part) and ``max_backends`` (at least 1) always admits it; a
+synchronous front end's occupancy limit (a bound on the mean) is checked beside the SLO.
 """
 
 from __future__ import annotations
@@ -45,12 +47,22 @@ def alone_latency_ms(instance: Instance, app: Application, node: Node, type_name
 
 
 def _alone_latency_ms(
-    instance: Instance, app: Application, node: Node, profile: Profile, discipline: Discipline
+    instance: Instance,
+    app: Application,
+    node: Node,
+    profile: Profile,
+    discipline: Discipline,
+    *,
+    mean: bool = False,
 ) -> tuple[float, float]:
+    """Alone: the latency in the SLO's statistic (or the mean, with ``mean``) and the utilisation.
+
+    One class never switches, so neither co-compilation nor ``switch_variance`` plays a part here.
+    """
     return _alone_latency_of(
         discipline.value,
         instance.settings.ps_model,
-        app.slo.quantile,
+        None if mean else app.slo.quantile,
         app.rate_rps,
         profile.service_time_ms,
         profile.scv,
@@ -186,7 +198,8 @@ class _AloneChecker:
             check.reason, check.detail = _reason(app, list(outcomes.values()))
         elif not check.feasible_accelerators and not check.detail:
             check.detail = (
-                f"misses its {app.slo.statistic} SLO alone on every accelerator "
+                f"misses its {app.slo.statistic} SLO{' or occupancy limit' if app.frontend_concurrency else ''} "
+                "alone on every accelerator "
                 f"({_best_slo_miss(app, list(outcomes.values()))}); the latency model does not rule out "
                 "that neighbours help, so methods still consider "
                 f"{len(check.candidate_accelerators)} accelerator(s)"
@@ -233,15 +246,42 @@ class _AloneChecker:
                 f"{profile.service_time_ms:g} ms) against a cap of {cap:g}",
                 shortfall=utilization / cap,
             )
-        if total <= app.slo.latency_ms:
+        misses = []  # (problem, whether missing it alone proves it is missed beside others too)
+        if total > app.slo.latency_ms:
+            misses.append(
+                (
+                    f"predicted {app.slo.statistic} latency alone on a {type_name!r} is {total:.3f} ms "
+                    f"against an SLO of {app.slo.latency_ms:g} ms",
+                    _alone_is_a_lower_bound(instance, acc_type.discipline, app.slo.quantile),
+                )
+            )
+        if app.frontend_concurrency is not None:
+            settings = instance.settings
+            mean = (
+                total
+                if app.slo.quantile is None
+                else _alone_latency_ms(instance, app, node, profile, acc_type.discipline, mean=True)[0]
+            )
+            limit = latency.frontend_occupancy_limit_ms(
+                app.rate_rps, app.frontend_concurrency, settings.frontend_occupancy_cap
+            )
+            if mean > limit:
+                misses.append(
+                    (
+                        f"predicted mean latency alone on a {type_name!r} is {mean:.3f} ms, above the {limit:.3f} ms "
+                        f"its synchronous front end allows ({settings.frontend_occupancy_cap:g} x frontend_concurrency "
+                        f"{app.frontend_concurrency} requests in flight at {app.rate_rps:g} req/s)",
+                        _alone_is_a_lower_bound(instance, acc_type.discipline, None),
+                    )
+                )
+        if not misses:
             return _Outcome(3, latency_ms=total, within_cap=True, feasible=True, candidate=True)
         return _Outcome(
             3,
-            f"predicted {app.slo.statistic} latency alone on a {type_name!r} is {total:.3f} ms "
-            f"against an SLO of {app.slo.latency_ms:g} ms",
+            "; ".join(problem for problem, _ in misses),
             latency_ms=total,
             within_cap=True,
-            candidate=not _alone_is_a_lower_bound(instance, acc_type.discipline, app.slo.quantile),
+            candidate=not any(proven for _, proven in misses),
         )
 
 
@@ -284,6 +324,9 @@ def _reason(app: Application, outcomes: list[_Outcome]) -> tuple[UnplacedReason,
         return UnplacedReason.CANNOT_MEET_SLO_ALONE, (
             f"its load alone exceeds the utilisation cap on every compatible accelerator; the lowest is {closest.problem}"
         )
+    if app.frontend_concurrency is not None:  # the SLO, the occupancy limit or both: say which, on the best one
+        best = min((o for o in outcomes if o.within_cap), key=lambda o: o.latency_ms)
+        return UnplacedReason.CANNOT_MEET_SLO_ALONE, f"on the fastest compatible accelerator: {best.problem}"
     return UnplacedReason.CANNOT_MEET_SLO_ALONE, (
         f"best predicted {app.slo.statistic} latency alone is {_best_slo_miss(app, outcomes)}"
     )

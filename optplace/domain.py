@@ -13,6 +13,10 @@ Decisions worth knowing (also in ``docs/concepts.md``):
 * Applications of a ``shareable`` model on the same accelerator always share one backend: their
   rates add, memory counts once, and no switch happens between them. Sharing never makes any
   latency worse, so it is not a decision variable.
+* EdgeTPU co-compilation (``Instance.cocompilation_groups``): models compiled together share the
+  on-chip parameter cache, so a switch between them costs less. A device holding two or more
+  backends of distinct models that all belong to a group declared for its type may run that
+  group's binary; :mod:`optplace.cocompilation` holds the rule every component follows.
 * Input is bounded and strict, so that no document can cost unbounded memory or be misread:
   numbers and booleans are strict (``true`` or ``"2"`` is not a number), every string and map has
   a length cap (:data:`MAX_NAME_CHARS`, :data:`MAX_TEXT_CHARS`, :data:`MAX_LABELS`, ...; a map
@@ -44,6 +48,8 @@ MAX_LABEL_CHARS = 320  # a Kubernetes label key (253 + "/" + 63) fits
 MAX_MAP_ENTRIES = 100_000  # per profiles / cost_by_accelerator / value_by_accelerator map
 MAX_PROVENANCE_BYTES = 65_536
 MAX_PROVENANCE_DEPTH = 16
+MAX_GROUP_MODELS = 64  # models per co-compilation group (the edgeTPU cache holds a handful)
+MAX_BACKENDS = 1_000_000  # bound of max_backends and frontend_concurrency (far beyond any device)
 
 
 def at_most(limit: int) -> BeforeValidator:
@@ -61,6 +67,7 @@ def at_most(limit: int) -> BeforeValidator:
 
 
 PositiveFloat = Annotated[float, Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False, strict=True)]
+Count = Annotated[int, Field(ge=1, le=MAX_BACKENDS, strict=True)]
 NonNegativeFloat = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False, strict=True)]
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)]
 UtilizationCap = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False, strict=True)]
@@ -176,6 +183,16 @@ class AcceleratorType(_Frozen):
         description="Device memory; when set, model backends count against it instead of the node.",
     )
     cost: NonNegativeFloat = Field(default=1.0, description="Fixed cost of using one accelerator.")
+    max_backends: Count | None = Field(
+        default=None,
+        description="Most backends (model processes) one accelerator of this type may host, e.g. the "
+        "time-slicing replicas of a shared GPU; None means unlimited. An accelerator's own value overrides it.",
+    )
+    parameter_cache_mb: PositiveFloat | None = Field(
+        default=None,
+        description="On-chip parameter cache (about 8 MB on an edgeTPU): the members of a co-compilation "
+        "group for this type must fit in it together (their profiles' parameter_mb).",
+    )
     description: Text = ""
 
 
@@ -184,6 +201,11 @@ class Accelerator(_Frozen):
 
     name: Name
     type: Name
+    max_backends: Count | None = Field(
+        default=None,
+        description="Most backends this accelerator may host (e.g. Kubernetes time-slicing replicas); "
+        "None means its type's max_backends.",
+    )
 
 
 class Node(_Frozen):
@@ -223,6 +245,11 @@ class Profile(_Frozen):
         default=0.0, description="Reload cost when an fcfs device switches to this model."
     )
     memory_mb: NonNegativeFloat = 0.0
+    parameter_mb: NonNegativeFloat | None = Field(
+        default=None,
+        description="Model parameters a co-compiled binary keeps in the type's parameter cache (int8: about "
+        "one MB per million parameters); needed for co-compilation groups on a type with parameter_cache_mb.",
+    )
     load_time_ms: NonNegativeFloat | None = Field(
         default=None,
         description="Time to start this model's backend on this type (a re-placement's move cost); None = unknown.",
@@ -314,6 +341,12 @@ class Application(_Frozen):
         max_length=MAX_MAP_ENTRIES,
         description="Per-accelerator value for max_value; missing entries use priority.",
     )
+    frontend_concurrency: Count | None = Field(
+        default=None,
+        description="A synchronous front end with at most this many requests outstanding: enforces "
+        "rate x mean end-to-end latency <= settings.frontend_occupancy_cap x frontend_concurrency (Little's "
+        "law). None: an asynchronous front end, no such limit.",
+    )
 
     @model_validator(mode="after")
     def _pinned_needs_current(self) -> Application:
@@ -336,6 +369,35 @@ class ClusterSettings(_Frozen):
         pattern=r"^(exact|additive)$",
         description="Processor-sharing latency model: 'exact' (s/(1-rho)) or the seed's 'additive'.",
     )
+    switch_variance: str = Field(
+        default="dependent",
+        max_length=16,
+        pattern=r"^(dependent|bernoulli|seed)$",
+        description="FCFS mean wait with switch overhead: 'dependent' (the exact queue, model v2), 'bernoulli' "
+        "(model v1's Pollaczek-Khinchine) or the seed's 'seed'; percentiles always use the exact queue.",
+    )
+    frontend_occupancy_cap: Fraction = Field(
+        default=0.8,
+        description="Share of an application's frontend_concurrency its requests in flight may use on average "
+        "(the seed's 0.8).",
+    )
+
+
+class CocompilationGroup(_Frozen):
+    """Models compiled together for one accelerator type: they share its on-chip parameter cache.
+
+    A switch into a member costs ``switch_overhead_ms[member]`` instead of its profile's overhead
+    when the accelerator runs this group's binary (see :mod:`optplace.cocompilation`).
+    """
+
+    name: Name
+    accelerator_type: Name = Field(description="The fcfs accelerator type the group is compiled for.")
+    switch_overhead_ms: Annotated[dict[Key, NonNegativeFloat], at_most(MAX_GROUP_MODELS)] = Field(
+        min_length=2,
+        max_length=MAX_GROUP_MODELS,
+        description="Member model -> overhead of a switch into it when co-compiled (at most its profile's).",
+    )
+    description: Text = ""
 
 
 class Instance(_Frozen):
@@ -356,6 +418,11 @@ class Instance(_Frozen):
         description="Objectives in lexicographic order; the first is the primary one.",
     )
     host_all: StrictBool = Field(default=False, description="Every application must be hosted (else: infeasible).")
+    cocompilation_groups: Annotated[list[CocompilationGroup], at_most(MAX_MAP_ENTRIES)] = Field(
+        default_factory=list,
+        max_length=MAX_MAP_ENTRIES,
+        description="EdgeTPU co-compilation groups; a device may run a group containing all its models.",
+    )
     provenance: dict[str, Any] = Field(
         default_factory=dict,
         description=f"Where the instance comes from: plain JSON, at most {MAX_PROVENANCE_BYTES} bytes and "
@@ -449,6 +516,7 @@ class Instance(_Frozen):
                                 f"unknown accelerator {acc_name!r}; keys must name accelerators on some node",
                             )
                         )
+        _check_groups(self, type_names, errors)
         if errors:
             raise ReferenceErrors(errors)
         return self
@@ -470,6 +538,79 @@ class Instance(_Frozen):
 
     def memory_cap(self, node: Node) -> float:
         return node.memory_cap if node.memory_cap is not None else self.settings.memory_cap
+
+    def max_backends(self, acc: Accelerator) -> int | None:
+        """Most backends ``acc`` may host: its own limit, else its type's, else None (unlimited)."""
+        if acc.max_backends is not None:
+            return acc.max_backends
+        return self.accelerator_type_map()[acc.type].max_backends
+
+
+def _check_groups(instance: Instance, type_names: set[str], errors: list[tuple[Loc, str]]) -> None:
+    """Co-compilation groups: known fcfs type, known members with a profile there, a co-compiled overhead
+    no larger than the profile's, and (when the type declares its cache) parameters that fit in it."""
+    types = instance.accelerator_type_map()
+    models = instance.model_map()
+    _unique("cocompilation_groups", [g.name for g in instance.cocompilation_groups], errors)
+    for g_index, group in enumerate(instance.cocompilation_groups):
+        at: Loc = ("cocompilation_groups", g_index)
+        acc_type = types.get(group.accelerator_type)
+        if acc_type is None:
+            errors.append(
+                (
+                    (*at, "accelerator_type"),
+                    f"unknown accelerator type {group.accelerator_type!r}; use one of {_list(type_names)}",
+                )
+            )
+            continue
+        if acc_type.discipline != Discipline.FCFS:
+            errors.append(
+                (
+                    (*at, "accelerator_type"),
+                    f"type {acc_type.name!r} is {acc_type.discipline.value!r}; co-compilation only changes the switch "
+                    "overhead of an 'fcfs' device (one queue that reloads parameters between models)",
+                )
+            )
+            continue
+        sizes: list[float | None] = []
+        for model_name, overhead in group.switch_overhead_ms.items():
+            where: Loc = (*at, "switch_overhead_ms", model_name)
+            model = models.get(model_name)
+            if model is None:
+                errors.append((where, f"unknown model {model_name!r}; declare it in models"))
+                continue
+            profile = model.profiles.get(acc_type.name)
+            if profile is None:
+                errors.append((where, f"model {model_name!r} has no profile for type {acc_type.name!r}"))
+                continue
+            if overhead > profile.switch_overhead_ms:
+                errors.append(
+                    (
+                        where,
+                        f"co-compiled overhead {overhead:g} ms exceeds the {profile.switch_overhead_ms:g} ms the "
+                        "profile pays compiled apart; co-compilation only shortens a switch: give at most that",
+                    )
+                )
+            sizes.append(profile.parameter_mb)
+        cache = acc_type.parameter_cache_mb
+        if cache is None or len(sizes) < len(group.switch_overhead_ms):
+            continue
+        if any(size is None for size in sizes):
+            errors.append(
+                (
+                    (*at, "switch_overhead_ms"),
+                    f"type {acc_type.name!r} declares a {cache:g} MB parameter cache; give every member's profile "
+                    "parameter_mb so that the group can be checked against it",
+                )
+            )
+        elif (total := sum(s for s in sizes if s is not None)) > cache * (1.0 + 1e-12):
+            errors.append(
+                (
+                    (*at, "switch_overhead_ms"),
+                    f"the members' parameters ({total:g} MB) exceed type {acc_type.name!r}'s {cache:g} MB parameter "
+                    "cache; co-compile fewer or smaller models",
+                )
+            )
 
 
 def _unique(field: str, names: list[str], errors: list[tuple[Loc, str]]) -> set[str]:

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from optplace import latency
-from optplace.domain import Application, Discipline, Instance, Node, Objective
+from optplace.cocompilation import Compilations, SwitchOption
+from optplace.domain import Accelerator, Application, Discipline, Instance, Node, Objective
 
 # Relative tolerance when comparing a latency or a load to its limit: tight enough that nothing
 # meaningfully infeasible passes, loose enough that a formulation's exact equality is accepted.
@@ -42,6 +44,8 @@ class ViolationCode(StrEnum):
     FRONTEND_UNSTABLE = "frontend_unstable"
     SLO_VIOLATED = "slo_violated"
     NOT_HOSTED = "not_hosted"
+    MAX_BACKENDS_EXCEEDED = "max_backends_exceeded"
+    FRONTEND_OCCUPANCY_EXCEEDED = "frontend_occupancy_exceeded"
 
 
 class _Out(BaseModel):
@@ -66,6 +70,10 @@ class ApplicationEvaluation(_Out):
     slo_ms: float
     statistic: str
     meets_slo: bool | None  # None when unplaced
+    # With a synchronous front end (frontend_concurrency): mean requests in flight, rate x mean end-to-end
+    # latency, and what the front end carries, frontend_occupancy_cap x frontend_concurrency.
+    frontend_occupancy: float | None = None
+    frontend_occupancy_limit: float | None = None
 
 
 class AcceleratorEvaluation(_Out):
@@ -79,6 +87,8 @@ class AcceleratorEvaluation(_Out):
     utilization_cap: float
     memory_used_mb: float | None  # device memory, when the type has its own
     memory_limit_mb: float | None
+    max_backends: int | None = None  # the accelerator's limit on backends; None = unlimited
+    cocompilation_group: str | None = None  # the co-compiled binary the device runs; None = compiled apart
 
 
 class NodeEvaluation(_Out):
@@ -140,256 +150,439 @@ def evaluate(
     Raises ``ValueError`` when the placement names an application or accelerator that the
     instance does not have: that is misuse, not a violation.
     """
-    apps = {a.name: a for a in instance.applications}
-    located = {acc.name: (node, acc) for node, acc in instance.accelerators()}
-    unknown_apps = sorted(set(placement) - set(apps))
-    if unknown_apps:
-        raise ValueError(f"placement names unknown applications: {unknown_apps[:5]}")
-    unknown_accs = sorted({a for a in placement.values() if a not in located})
-    if unknown_accs:
-        raise ValueError(f"placement names unknown accelerators: {unknown_accs[:5]}")
+    return _Referee(instance, placement, reserved or {}).run()
 
-    types = instance.accelerator_type_map()
-    models = instance.model_map()
-    settings = instance.settings
-    violations: list[Violation] = []
-    idle = _idle_copies(instance, reserved or {}, apps, located)
 
-    by_accelerator: dict[str, list[Application]] = defaultdict(list)
-    for app in instance.applications:
-        if app.name in placement:
-            by_accelerator[placement[app.name]].append(app)
+@dataclass
+class _Backends:
+    """The backends (latency classes) of one accelerator's runnable applications, plus its idle copies."""
 
-    # Per-application accelerator latency, filled per accelerator below.
-    acc_latency: dict[str, float] = {}
-    acc_reports: list[AcceleratorEvaluation] = []
-    device_backend_mb_on_node: dict[str, float] = defaultdict(float)
+    keys: list[str]  # one per class; idle copies' backends last
+    rates: np.ndarray  # per runnable class
+    class_of: np.ndarray  # per runnable application, its class
+    models: list[str]  # per runnable class
+    service: np.ndarray
+    scv: np.ndarray
+    apart: list[float]  # the switch overhead into each runnable class, compiled apart
+    memory_mb: float  # every backend's, idle copies' included
 
-    for node, acc in instance.accelerators():
-        hosted = by_accelerator.get(acc.name, [])
-        acc_type = types[acc.type]
+
+class _Referee:
+    """One evaluation: the shared lookups, the violations found so far, and one method per rule family
+    (placement rules, backend count, device latency and stability, device memory, node memory, the
+    front end's stability, hosting, SLO, front-end occupancy). Violations keep the order of the checks."""
+
+    def __init__(self, instance: Instance, placement: Mapping[str, str], reserved: Mapping[str, str]):
+        self.instance = instance
+        self.placement = placement
+        self.apps = {a.name: a for a in instance.applications}
+        self.located = {acc.name: (node, acc) for node, acc in instance.accelerators()}
+        unknown_apps = sorted(set(placement) - set(self.apps))
+        if unknown_apps:
+            raise ValueError(f"placement names unknown applications: {unknown_apps[:5]}")
+        unknown_accs = sorted({a for a in placement.values() if a not in self.located})
+        if unknown_accs:
+            raise ValueError(f"placement names unknown accelerators: {unknown_accs[:5]}")
+        self.types = instance.accelerator_type_map()
+        self.models = instance.model_map()
+        self.settings = instance.settings
+        self.compilations = Compilations(instance)
+        self.violations: list[Violation] = []
+        self.idle = _idle_copies(instance, reserved, self.apps, self.located)
+        self.by_accelerator: dict[str, list[Application]] = defaultdict(list)
+        for app in instance.applications:
+            if app.name in placement:
+                self.by_accelerator[placement[app.name]].append(app)
+        # Per-application accelerator latency (the SLO's statistic, and the mean where the front end is
+        # synchronous), filled per accelerator.
+        self.acc_latency: dict[str, float] = {}
+        self.acc_mean: dict[str, float] = {}
+        self.device_backend_mb_on_node: dict[str, float] = defaultdict(float)
+        self.frontend: dict[str, float] = {}
+        self.frontend_mean: dict[str, float] = {}
+
+    def run(self) -> Evaluation:
+        instance, placement, located = self.instance, self.placement, self.located
+        # The front end first: it depends only on what each node hosts, and the accelerators' checks need it.
+        self.frontend, self.frontend_mean, frontend_load = _frontends(instance, placement, located, self.violations)
+        acc_reports = [self.accelerator(node, acc) for node, acc in instance.accelerators()]
+        for copy_place, copies in self.idle.items():  # an idle copy's front end holds node memory too
+            self.device_backend_mb_on_node[located[copy_place][0].name] += sum(a.frontend_memory_mb for a in copies)
+        node_reports = _nodes(
+            instance, placement, located, self.device_backend_mb_on_node, frontend_load, self.violations
+        )
+        app_reports = [self.application(app) for app in instance.applications]
+        return Evaluation(
+            feasible=not self.violations,
+            applications=app_reports,
+            accelerators=acc_reports,
+            nodes=node_reports,
+            objectives=objective_values(instance, placement),
+            violations=self.violations,
+        )
+
+    def _violation(self, code: ViolationCode, message: str, **where: str | None) -> None:
+        self.violations.append(Violation(code=code, message=message, **where))
+
+    # --- accelerators -------------------------------------------------------------------------
+
+    def accelerator(self, node: Node, acc: Accelerator) -> AcceleratorEvaluation:
+        """Every rule of one accelerator; records its applications' accelerator latencies."""
+        instance = self.instance
+        hosted = self.by_accelerator.get(acc.name, [])
+        acc_type = self.types[acc.type]
         cap = instance.utilization_cap(acc.type)
-        if not hosted and acc.name not in idle:
-            acc_reports.append(
-                AcceleratorEvaluation(
-                    accelerator=acc.name,
-                    node=node.name,
-                    type=acc.type,
-                    discipline=acc_type.discipline,
-                    applications=[],
-                    backends=[],
-                    utilization=0.0,
-                    utilization_cap=cap,
-                    memory_used_mb=0.0 if acc_type.memory_mb else None,
-                    memory_limit_mb=acc_type.memory_mb * instance.memory_cap(node) if acc_type.memory_mb else None,
-                )
+        max_backends = instance.max_backends(acc)
+        memory_limit = acc_type.memory_mb * instance.memory_cap(node) if acc_type.memory_mb else None
+        if not hosted and acc.name not in self.idle:
+            return AcceleratorEvaluation(
+                accelerator=acc.name,
+                node=node.name,
+                type=acc.type,
+                discipline=acc_type.discipline,
+                applications=[],
+                backends=[],
+                utilization=0.0,
+                utilization_cap=cap,
+                memory_used_mb=0.0 if acc_type.memory_mb else None,
+                memory_limit_mb=memory_limit,
+                max_backends=max_backends,
             )
-            continue
-        runnable: list[Application] = []
-        for app in hosted:
-            where = {"application": app.name, "accelerator": acc.name, "node": node.name}
-            if acc.type not in models[app.model].profiles:
-                violations.append(
-                    Violation(
-                        code=ViolationCode.NO_PROFILE,
-                        message=(f"model {app.model!r} has no profile for accelerator type {acc.type!r}"),
-                        **where,
-                    )
-                )
-                acc_latency[app.name] = np.inf
-                continue
-            runnable.append(app)
-            if app.allowed_accelerator_types is not None and acc.type not in app.allowed_accelerator_types:
-                violations.append(
-                    Violation(
-                        code=ViolationCode.TYPE_NOT_ALLOWED,
-                        message=(f"type {acc.type!r} is not in allowed_accelerator_types"),
-                        **where,
-                    )
-                )
-            missing = {k: v for k, v in app.required_labels.items() if node.labels.get(k) != v}
-            if missing:
-                violations.append(
-                    Violation(
-                        code=ViolationCode.LABELS_NOT_MATCHED,
-                        message=(f"node {node.name!r} lacks required labels {missing}"),
-                        **where,
-                    )
-                )
+        runnable = [app for app in hosted if self.placement_rules(app, node, acc)]
+        backends = self._backends(acc, runnable)
+        self.backend_count_rules(node, acc, backends.keys, max_backends)
+        utilization = 0.0
+        group: str | None = None
+        if runnable:
+            group, utilization = self.device_latency(acc, cap, runnable, backends)
+            self.stability_rules(node, acc, utilization, cap)
+        memory_used = self.device_memory_rule(node, acc, backends.memory_mb, memory_limit)
+        return AcceleratorEvaluation(
+            accelerator=acc.name,
+            node=node.name,
+            type=acc.type,
+            discipline=acc_type.discipline,
+            applications=[a.name for a in hosted],
+            backends=backends.keys,
+            utilization=utilization,
+            utilization_cap=cap,
+            memory_used_mb=memory_used,
+            memory_limit_mb=memory_limit,
+            max_backends=max_backends,
+            cocompilation_group=group,
+        )
 
+    def placement_rules(self, app: Application, node: Node, acc: Accelerator) -> bool:
+        """Profile, allowed types, required labels; False when the model cannot run here at all."""
+        where = {"application": app.name, "accelerator": acc.name, "node": node.name}
+        if acc.type not in self.models[app.model].profiles:
+            self._violation(
+                ViolationCode.NO_PROFILE,
+                f"model {app.model!r} has no profile for accelerator type {acc.type!r}",
+                **where,
+            )
+            self.acc_latency[app.name] = np.inf
+            return False
+        if app.allowed_accelerator_types is not None and acc.type not in app.allowed_accelerator_types:
+            self._violation(
+                ViolationCode.TYPE_NOT_ALLOWED, f"type {acc.type!r} is not in allowed_accelerator_types", **where
+            )
+        missing = {k: v for k, v in app.required_labels.items() if node.labels.get(k) != v}
+        if missing:
+            self._violation(
+                ViolationCode.LABELS_NOT_MATCHED, f"node {node.name!r} lacks required labels {missing}", **where
+            )
+        return True
+
+    def _backends(self, acc: Accelerator, runnable: list[Application]) -> _Backends:
+        models = self.models
         keys = [backend_key(a, models[a.model].shareable) for a in runnable]
         class_keys, class_rates, class_of = latency.merge_classes(keys, [a.rate_rps for a in runnable])
         first_app: dict[int, Application] = {}
         for row, app in enumerate(runnable):
             first_app.setdefault(int(class_of[row]), app)
-        profiles = [models[first_app[c].model].profiles[acc.type] for c in range(len(class_keys))]
-        service = np.array([p.service_time_ms for p in profiles])
-        scv = np.array([p.scv for p in profiles])
-        switch = np.array([p.switch_overhead_ms for p in profiles])
-        backend_mb = float(sum(p.memory_mb for p in profiles))
+        class_models = [first_app[c].model for c in range(len(class_keys))]
+        profiles = [models[m].profiles[acc.type] for m in class_models]
         idle_backends = {
             key: models[app.model].profiles[acc.type].memory_mb
-            for app in idle.get(acc.name, [])
+            for app in self.idle.get(acc.name, [])
             if (key := backend_key(app, models[app.model].shareable)) not in class_keys
         }
-        backend_mb += float(sum(idle_backends.values()))
-        class_keys = [*class_keys, *idle_backends]
-
-        utilization = 0.0
-        per_class_latency: dict[float | None, np.ndarray] = {}
-        if acc_type.discipline == Discipline.DEDICATED and len(class_keys) > 1:
-            violations.append(
-                Violation(
-                    code=ViolationCode.DEDICATED_SHARED,
-                    accelerator=acc.name,
-                    node=node.name,
-                    message=f"dedicated accelerator hosts {len(class_keys)} backends {class_keys}; it may host one",
-                )
-            )
-        if runnable:
-            for q in {a.slo.quantile for a in runnable}:
-                result = latency.accelerator_latency(
-                    acc_type.discipline, q, class_rates, service, scv, switch, ps_model=settings.ps_model
-                )
-                per_class_latency[q] = result.latency_ms
-                utilization = result.utilization
-            if utilization >= 1.0:
-                violations.append(
-                    Violation(
-                        code=ViolationCode.UNSTABLE,
-                        accelerator=acc.name,
-                        node=node.name,
-                        message=f"utilisation {utilization:.4f} >= 1: the queue is unstable",
-                    )
-                )
-            elif _exceeds(utilization, cap):
-                violations.append(
-                    Violation(
-                        code=ViolationCode.UTILIZATION_CAP_EXCEEDED,
-                        accelerator=acc.name,
-                        node=node.name,
-                        message=f"utilisation {utilization:.4f} exceeds the cap {cap:g}",
-                    )
-                )
-            for row, app in enumerate(runnable):
-                acc_latency[app.name] = float(per_class_latency[app.slo.quantile][class_of[row]])
-
-        memory_used: float | None = None
-        memory_limit: float | None = None
-        if acc_type.memory_mb:
-            memory_used = backend_mb
-            memory_limit = acc_type.memory_mb * instance.memory_cap(node)
-            if _exceeds(memory_used, memory_limit):
-                violations.append(
-                    Violation(
-                        code=ViolationCode.ACCELERATOR_MEMORY_EXCEEDED,
-                        accelerator=acc.name,
-                        node=node.name,
-                        message=f"backends need {memory_used:g} MB, limit is {memory_limit:g} MB",
-                    )
-                )
-        else:
-            device_backend_mb_on_node[node.name] += backend_mb
-        acc_reports.append(
-            AcceleratorEvaluation(
-                accelerator=acc.name,
-                node=node.name,
-                type=acc.type,
-                discipline=acc_type.discipline,
-                applications=[a.name for a in hosted],
-                backends=class_keys,
-                utilization=utilization,
-                utilization_cap=cap,
-                memory_used_mb=memory_used,
-                memory_limit_mb=memory_limit,
-            )
+        return _Backends(
+            keys=[*class_keys, *idle_backends],
+            rates=class_rates,
+            class_of=class_of,
+            models=class_models,
+            service=np.array([p.service_time_ms for p in profiles]),
+            scv=np.array([p.scv for p in profiles]),
+            apart=[p.switch_overhead_ms for p in profiles],
+            memory_mb=float(sum(p.memory_mb for p in profiles)) + float(sum(idle_backends.values())),
         )
 
-    for copy_place, copies in idle.items():  # an idle copy's front end holds node memory too
-        device_backend_mb_on_node[located[copy_place][0].name] += sum(a.frontend_memory_mb for a in copies)
-    node_reports, frontend = _nodes(instance, placement, located, device_backend_mb_on_node, violations)
+    def backend_count_rules(self, node: Node, acc: Accelerator, keys: list[str], max_backends: int | None) -> None:
+        """A dedicated device hosts one backend, any device at most max_backends. Idle copies are backend
+        processes too: they count on a dedicated device and against max_backends."""
+        where = {"accelerator": acc.name, "node": node.name}
+        if self.types[acc.type].discipline == Discipline.DEDICATED and len(keys) > 1:
+            self._violation(
+                ViolationCode.DEDICATED_SHARED,
+                f"dedicated accelerator hosts {len(keys)} backends {keys}; it may host one",
+                **where,
+            )
+        if max_backends is not None and len(keys) > max_backends:
+            self._violation(
+                ViolationCode.MAX_BACKENDS_EXCEEDED,
+                f"hosts {len(keys)} backends {keys}; it may host at most {max_backends}",
+                **where,
+            )
 
-    app_reports: list[ApplicationEvaluation] = []
-    for app in instance.applications:
-        acc_name = placement.get(app.name)
+    def device_latency(
+        self, acc: Accelerator, cap: float, runnable: list[Application], backends: _Backends
+    ) -> tuple[str | None, float]:
+        """The device's latencies under the first switch option (co-compiled group, then compiled apart)
+        under which it meets every check; returns that option's group and the utilisation."""
+        discipline = self.types[acc.type].discipline
+        options = (
+            self.compilations.options(acc.type, backends.models, backends.apart)
+            if discipline == Discipline.FCFS and acc.type in self.compilations.types()
+            else [SwitchOption(None, tuple(backends.apart))]
+        )
+        outcome = None
+        for option in options:
+            trial = _device_outcome(
+                self.instance,
+                discipline,
+                cap,
+                runnable,
+                backends.class_of,
+                backends.rates,
+                backends.service,
+                backends.scv,
+                option,
+                self.frontend,
+                self.frontend_mean,
+            )
+            if outcome is None or not trial.problems:
+                outcome = trial
+            if not trial.problems:
+                break
+        assert outcome is not None
+        self.acc_latency.update(outcome.latency)
+        self.acc_mean.update(outcome.mean)
+        return outcome.option.group, outcome.utilization
+
+    def stability_rules(self, node: Node, acc: Accelerator, utilization: float, cap: float) -> None:
+        """The queue is stable (utilisation < 1) and within the type's utilisation cap."""
+        where = {"accelerator": acc.name, "node": node.name}
+        if utilization >= 1.0:
+            self._violation(
+                ViolationCode.UNSTABLE, f"utilisation {utilization:.4f} >= 1: the queue is unstable", **where
+            )
+        elif _exceeds(utilization, cap):
+            self._violation(
+                ViolationCode.UTILIZATION_CAP_EXCEEDED,
+                f"utilisation {utilization:.4f} exceeds the cap {cap:g}",
+                **where,
+            )
+
+    def device_memory_rule(
+        self, node: Node, acc: Accelerator, backend_mb: float, memory_limit: float | None
+    ) -> float | None:
+        """Backends fit the device's own memory; a device without its own charges the node (see _nodes)."""
+        if memory_limit is None:
+            self.device_backend_mb_on_node[node.name] += backend_mb
+            return None
+        if _exceeds(backend_mb, memory_limit):
+            self._violation(
+                ViolationCode.ACCELERATOR_MEMORY_EXCEEDED,
+                f"backends need {backend_mb:g} MB, limit is {memory_limit:g} MB",
+                accelerator=acc.name,
+                node=node.name,
+            )
+        return backend_mb
+
+    # --- applications -------------------------------------------------------------------------
+
+    def application(self, app: Application) -> ApplicationEvaluation:
+        """Hosting rules, the SLO and the front-end occupancy of one application."""
+        acc_name = self.placement.get(app.name)
         if acc_name is None:
-            if app.pinned:
-                violations.append(
-                    Violation(
-                        code=ViolationCode.PINNED_MOVED,
-                        application=app.name,
-                        message=f"pinned to {app.current_accelerator!r} but left unplaced",
-                    )
-                )
-            if instance.host_all:
-                violations.append(
-                    Violation(
-                        code=ViolationCode.NOT_HOSTED,
-                        application=app.name,
-                        message="host_all is set but this application is not hosted",
-                    )
-                )
-            app_reports.append(
-                ApplicationEvaluation(
-                    application=app.name,
-                    accelerator=None,
-                    node=None,
-                    latency_ms=None,
-                    accelerator_latency_ms=None,
-                    frontend_latency_ms=None,
-                    slo_ms=app.slo.latency_ms,
-                    statistic=app.slo.statistic,
-                    meets_slo=None,
-                )
+            self.unplaced_rules(app)
+            return ApplicationEvaluation(
+                application=app.name,
+                accelerator=None,
+                node=None,
+                latency_ms=None,
+                accelerator_latency_ms=None,
+                frontend_latency_ms=None,
+                slo_ms=app.slo.latency_ms,
+                statistic=app.slo.statistic,
+                meets_slo=None,
             )
-            continue
-        node = located[acc_name][0]
+        node = self.located[acc_name][0]
         if app.pinned and acc_name != app.current_accelerator:
-            violations.append(
-                Violation(
-                    code=ViolationCode.PINNED_MOVED,
-                    application=app.name,
-                    accelerator=acc_name,
-                    message=f"pinned to {app.current_accelerator!r}",
-                )
+            self._violation(
+                ViolationCode.PINNED_MOVED,
+                f"pinned to {app.current_accelerator!r}",
+                application=app.name,
+                accelerator=acc_name,
             )
-        acc_ms = acc_latency[app.name]
-        pre_ms = frontend.get(app.name, 0.0)
-        total = float(latency.end_to_end_ms(pre_ms, settings.network_delay_ms, acc_ms)[0])
-        meets = bool(np.isfinite(total)) and not _exceeds(total, app.slo.latency_ms)
+        acc_ms = self.acc_latency[app.name]
+        pre_ms = self.frontend.get(app.name, 0.0)
+        total, meets = self.slo_rule(app, acc_name, node, acc_ms, pre_ms)
+        occupancy, occupancy_limit = self.frontend_occupancy_rule(app, acc_name, node)
+        return ApplicationEvaluation(
+            application=app.name,
+            accelerator=acc_name,
+            node=node.name,
+            latency_ms=_finite(total),
+            accelerator_latency_ms=_finite(acc_ms),
+            frontend_latency_ms=_finite(pre_ms),
+            slo_ms=app.slo.latency_ms,
+            statistic=app.slo.statistic,
+            meets_slo=meets,
+            frontend_occupancy=_finite(occupancy) if occupancy is not None else None,
+            frontend_occupancy_limit=occupancy_limit,
+        )
+
+    def unplaced_rules(self, app: Application) -> None:
+        """A pinned application, or any under host_all, must be hosted."""
+        if app.pinned:
+            self._violation(
+                ViolationCode.PINNED_MOVED,
+                f"pinned to {app.current_accelerator!r} but left unplaced",
+                application=app.name,
+            )
+        if self.instance.host_all:
+            self._violation(
+                ViolationCode.NOT_HOSTED, "host_all is set but this application is not hosted", application=app.name
+            )
+
+    def slo_rule(self, app: Application, acc_name: str, node: Node, acc_ms: float, pre_ms: float) -> tuple[float, bool]:
+        """End-to-end latency in the SLO's statistic within the SLO; returns it and whether it holds."""
+        total = float(latency.end_to_end_ms(pre_ms, self.settings.network_delay_ms, acc_ms)[0])
+        meets = _meets(total, app.slo.latency_ms)
         if not meets:
-            violations.append(
-                Violation(
-                    code=ViolationCode.SLO_VIOLATED,
-                    application=app.name,
-                    accelerator=acc_name,
-                    node=node.name,
-                    message=f"predicted {app.slo.statistic} latency {total:.3f} ms exceeds the SLO "
-                    f"{app.slo.latency_ms:g} ms",
-                )
-            )
-        app_reports.append(
-            ApplicationEvaluation(
+            self._violation(
+                ViolationCode.SLO_VIOLATED,
+                f"predicted {app.slo.statistic} latency {total:.3f} ms exceeds the SLO {app.slo.latency_ms:g} ms",
                 application=app.name,
                 accelerator=acc_name,
                 node=node.name,
-                latency_ms=_finite(total),
-                accelerator_latency_ms=_finite(acc_ms),
-                frontend_latency_ms=_finite(pre_ms),
-                slo_ms=app.slo.latency_ms,
-                statistic=app.slo.statistic,
-                meets_slo=meets,
             )
-        )
+        return total, meets
 
-    return Evaluation(
-        feasible=not violations,
-        applications=app_reports,
-        accelerators=acc_reports,
-        nodes=node_reports,
-        objectives=objective_values(instance, placement),
-        violations=violations,
-    )
+    def frontend_occupancy_rule(self, app: Application, acc_name: str, node: Node) -> tuple[float | None, float | None]:
+        """A synchronous front end (frontend_concurrency k): rate x mean end-to-end latency <= cap x k.
+        Returns the occupancy and its limit (None, None for an asynchronous front end)."""
+        if app.frontend_concurrency is None:
+            return None, None
+        settings = self.settings
+        mean_total = _mean_end_to_end(
+            app, self.acc_mean.get(app.name, np.inf), self.frontend_mean, settings.network_delay_ms
+        )
+        limit_ms = latency.frontend_occupancy_limit_ms(
+            app.rate_rps, app.frontend_concurrency, settings.frontend_occupancy_cap
+        )
+        occupancy = app.rate_rps * mean_total / latency.MS_PER_S
+        occupancy_limit = settings.frontend_occupancy_cap * app.frontend_concurrency
+        if not _meets(mean_total, limit_ms):
+            self._violation(
+                ViolationCode.FRONTEND_OCCUPANCY_EXCEEDED,
+                f"{app.rate_rps:g} req/s x mean latency {mean_total:.3f} ms = {occupancy:.3f} requests "
+                f"in flight exceeds {settings.frontend_occupancy_cap:g} x frontend_concurrency "
+                f"{app.frontend_concurrency} = {occupancy_limit:g} (mean latency at most {limit_ms:.3f} ms)",
+                application=app.name,
+                accelerator=acc_name,
+                node=node.name,
+            )
+        return occupancy, occupancy_limit
+
+
+def _meets(total_ms: float, limit_ms: float) -> bool:
+    return bool(np.isfinite(total_ms)) and not _exceeds(total_ms, limit_ms)
+
+
+def _mean_end_to_end(app: Application, acc_mean_ms: float, frontend_mean: dict[str, float], network_ms: float) -> float:
+    return float(latency.end_to_end_ms(frontend_mean.get(app.name, 0.0), network_ms, acc_mean_ms)[0])
+
+
+class _DeviceOutcome:
+    """One accelerator under one switch option: utilisation, latencies, and whether any check fails."""
+
+    __slots__ = ("latency", "mean", "option", "problems", "utilization")
+
+    def __init__(self, option: SwitchOption):
+        self.option = option
+        self.utilization = 0.0
+        self.latency: dict[str, float] = {}  # the SLO's statistic, per application
+        self.mean: dict[str, float] = {}  # the mean, per application with a synchronous front end
+        self.problems = False
+
+
+def _device_outcome(
+    instance: Instance,
+    discipline: Discipline,
+    cap: float,
+    apps: list[Application],
+    class_of: np.ndarray,
+    class_rates: np.ndarray,
+    service: np.ndarray,
+    scv: np.ndarray,
+    option: SwitchOption,
+    frontend: dict[str, float],
+    frontend_mean: dict[str, float],
+) -> _DeviceOutcome:
+    settings = instance.settings
+    out = _DeviceOutcome(option)
+    switch = np.array(option.switch_ms)
+    statistics = {a.slo.quantile for a in apps} | ({None} if any(a.frontend_concurrency for a in apps) else set())
+    per_class: dict[float | None, np.ndarray] = {}
+    for q in statistics:
+        result = latency.accelerator_latency(
+            discipline,
+            q,
+            class_rates,
+            service,
+            scv,
+            switch,
+            ps_model=settings.ps_model,
+            switch_variance=settings.switch_variance,
+        )
+        per_class[q] = result.latency_ms
+        out.utilization = result.utilization
+    out.problems = out.utilization >= 1.0 or _exceeds(out.utilization, cap)
+    for row, app in enumerate(apps):
+        value = float(per_class[app.slo.quantile][class_of[row]])
+        out.latency[app.name] = value
+        total = float(latency.end_to_end_ms(frontend.get(app.name, 0.0), settings.network_delay_ms, value)[0])
+        out.problems = out.problems or not _meets(total, app.slo.latency_ms)
+        if app.frontend_concurrency is not None:
+            mean = float(per_class[None][class_of[row]])
+            out.mean[app.name] = mean
+            limit = latency.frontend_occupancy_limit_ms(
+                app.rate_rps, app.frontend_concurrency, settings.frontend_occupancy_cap
+            )
+            out.problems = out.problems or not _meets(
+                _mean_end_to_end(app, mean, frontend_mean, settings.network_delay_ms), limit
+            )
+    return out
+
+
+def _frontends(
+    instance: Instance, placement: Mapping[str, str], located: dict, violations: list[Violation]
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Per application its front-end latency (the SLO's statistic) and mean; per node the utilisation."""
+    on_node: dict[str, list[Application]] = defaultdict(list)
+    for app in instance.applications:
+        if app.name in placement:
+            on_node[located[placement[app.name]][0].name].append(app)
+    frontend: dict[str, float] = {}
+    frontend_mean: dict[str, float] = {}
+    load: dict[str, float] = {}
+    for node in instance.nodes:
+        load[node.name] = _frontend(node, on_node.get(node.name, []), frontend, frontend_mean, violations)
+    return frontend, frontend_mean, load
 
 
 def _idle_copies(
@@ -415,14 +608,14 @@ def _nodes(
     placement: Mapping[str, str],
     located: dict,
     backend_mb: dict[str, float],
+    frontend_load: dict[str, float],
     violations: list[Violation],
-) -> tuple[list[NodeEvaluation], dict[str, float]]:
+) -> list[NodeEvaluation]:
     on_node: dict[str, list[Application]] = defaultdict(list)
     for app in instance.applications:
         if app.name in placement:
             on_node[located[placement[app.name]][0].name].append(app)
     reports: list[NodeEvaluation] = []
-    frontend: dict[str, float] = {}
     for node in instance.nodes:
         apps = on_node.get(node.name, [])
         used = backend_mb.get(node.name, 0.0) + sum(a.frontend_memory_mb for a in apps)
@@ -435,14 +628,20 @@ def _nodes(
                     message=f"node needs {used:g} MB, limit is {limit:g} MB",
                 )
             )
-        utilization = _frontend(node, apps, frontend, violations)
         reports.append(
-            NodeEvaluation(node=node.name, memory_used_mb=used, memory_limit_mb=limit, frontend_utilization=utilization)
+            NodeEvaluation(
+                node=node.name,
+                memory_used_mb=used,
+                memory_limit_mb=limit,
+                frontend_utilization=frontend_load.get(node.name, 0.0),
+            )
         )
-    return reports, frontend
+    return reports
 
 
-def _frontend(node: Node, apps: list[Application], out: dict[str, float], violations: list[Violation]) -> float:
+def _frontend(
+    node: Node, apps: list[Application], out: dict[str, float], out_mean: dict[str, float], violations: list[Violation]
+) -> float:
     busy = [a for a in apps if a.preprocess_ms > 0]
     if not busy:
         return 0.0
@@ -457,6 +656,8 @@ def _frontend(node: Node, apps: list[Application], out: dict[str, float], violat
                 message=f"pre-processing utilisation {mean.utilization:.4f} >= 1 on {node.preprocess_cores:g} cores",
             )
         )
+    for row, app in enumerate(busy):
+        out_mean[app.name] = float(mean.latency_ms[row])
     for q in {a.slo.quantile for a in busy}:
         values = mean if q is None else latency.frontend_quantile(q, rates, pre, node.preprocess_cores)
         for row, app in enumerate(busy):

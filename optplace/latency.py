@@ -1266,16 +1266,31 @@ def accelerator_latency(
     switch_ms: ArrayLike = 0.0,
     *,
     ps_model: str = "exact",
+    switch_variance: str = "dependent",
 ) -> QueueLatency:
     """Per-class latency of one accelerator in its discipline: the mean (``q`` None) or the q-quantile.
 
     ``"ps"`` uses the PS model named by ``ps_model`` for the mean; ``"fcfs"`` and ``"dedicated"`` (a
-    one-backend FCFS queue) use the FCFS-with-switch queue.
+    one-backend FCFS queue) use the FCFS-with-switch queue, its mean wait as ``switch_variance``
+    says (:func:`fcfs_moments`); its percentiles always come from the exact queue.
     """
     if discipline == "ps":
         if q is None:
             return ps_latency(rates_rps, service_ms, variant=ps_model)
         return ps_quantile(q, rates_rps, service_ms, service_scv, variant=ps_model)
     if q is None:
-        return fcfs_latency(rates_rps, service_ms, service_scv, switch_ms)
+        return fcfs_latency(rates_rps, service_ms, service_scv, switch_ms, switch_variance=switch_variance)
     return fcfs_quantile(q, rates_rps, service_ms, service_scv, switch_ms)
+
+
+def frontend_occupancy_limit_ms(rate_rps: float, concurrency: int | None, cap: float) -> float:
+    """Largest mean end-to-end latency a synchronous front end with ``concurrency`` outstanding requests carries.
+
+    By Little's law an application's mean number of requests in flight is rate x mean response
+    time; a front end that keeps at most k requests outstanding can sustain rate x R <= cap x k
+    (the seed uses cap = 0.8, k = 1), i.e. R <= 1000 cap k / rate ms. Infinite without a limit
+    (``concurrency`` None: an asynchronous front end).
+    """
+    if concurrency is None:
+        return math.inf
+    return MS_PER_S * cap * concurrency / rate_rps

@@ -59,6 +59,7 @@ class Assignment(BaseModel):
     slo_ms: float
     statistic: str
     meets_slo: bool
+    cocompilation_group: str | None = None  # the co-compiled binary its accelerator runs; None: compiled apart
 
 
 class Unplaced(BaseModel):

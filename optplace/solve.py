@@ -184,6 +184,7 @@ def build_result(
     gap = relative_gap(objective, bound) if has_solution else None
 
     by_app = {a.application: a for a in evaluation.applications}
+    compiled_with = {a.accelerator: a.cocompilation_group for a in evaluation.accelerators}
     assignments = [
         Assignment(
             application=name,
@@ -193,6 +194,7 @@ def build_result(
             slo_ms=by_app[name].slo_ms,
             statistic=by_app[name].statistic,
             meets_slo=bool(by_app[name].meets_slo),
+            cocompilation_group=compiled_with.get(acc),
         )
         for name, acc in ((a.name, placement.get(a.name)) for a in instance.applications)
         if acc is not None

@@ -33,6 +33,7 @@ SOURCES: dict[str, str] = {
     "(shared/data/mlperf-inference-v1.1-jetson)",
     "alibaba-genai": "alibaba/clusterdata cluster-trace-v2026-GenAI @7a6c496 lora_request_trace.csv (research use)",
     "vendor": "vendor hardware specification",
+    "papers": "parameter counts published with the models (papers, TF-slim, Keras applications, TF model garden)",
     "assumed": "optplace's own assumption (see note)",
 }
 
@@ -220,6 +221,25 @@ CORAL_SWITCH_MS: dict[str, dict[str, dict[str, Figure]]] = {
         "rp3b": {"mobilenet_v1+v2": (120.31, 19.83), "inception_v1+v4": (216.73, 128.28)},
         "rp3b+": {"mobilenet_v1+v2": (129.81, 22.08), "inception_v1+v4": (272.76, 176.79)},
     }.items()
+}
+
+# Parameters of the edgeTPU models (MB of int8 weights, about one per million parameters): what a
+# co-compiled binary must fit in EDGETPU_PARAMETER_CACHE_MB. Parameter counts from the models' papers
+# and model cards; the two SSD detectors are the sizes of Coral's compiled files (ASSUMED: their backbone
+# counts are not published separately). Used by benchmarks/cocompile.py to declare co-compilation groups.
+EDGETPU_PARAMETER_MB: dict[str, Figure] = {
+    "mobilenet_v1": measured(4.2, "papers", "MobileNet v1 1.0 224: 4.2 M parameters (Howard et al. 2017)"),
+    "mobilenet_v2": measured(3.4, "papers", "MobileNet v2 1.0 224: 3.4 M parameters (Sandler et al. 2018)"),
+    "efficientnet-S": measured(5.4, "papers", "EfficientNet-EdgeTPU-S: 5.4 M parameters (TF model garden)"),
+    "efficientnet-M": measured(6.9, "papers", "EfficientNet-EdgeTPU-M: 6.9 M parameters (TF model garden)"),
+    "efficientnet-L": measured(10.6, "papers", "EfficientNet-EdgeTPU-L: 10.6 M parameters (TF model garden)"),
+    "googlenet": measured(6.6, "papers", "Inception v1 (GoogLeNet): 6.6 M parameters (TF-slim)"),
+    "inception_v3": measured(23.8, "papers", "Inception v3: 23.8 M parameters (Keras applications)"),
+    "inception_v4": measured(42.7, "papers", "Inception v4: 42.7 M parameters (TF-slim)"),
+    "densenet": measured(8.0, "papers", "DenseNet-121: 8.0 M parameters (Keras applications)"),
+    "resnet50": measured(25.6, "papers", "ResNet-50: 25.6 M parameters (Keras applications)"),
+    "ssd_mobilenet_v1": assumed(6.8, "size of Coral's ssd_mobilenet_v1_coco_quant_postprocess_edgetpu.tflite"),
+    "ssd_mobilenet_v2": assumed(6.6, "size of Coral's ssd_mobilenet_v2_coco_quant_postprocess_edgetpu.tflite"),
 }
 
 # Model popularity: Zipf exponent fitted (least squares on log share vs log rank) to the request

@@ -96,3 +96,28 @@ def test_objectives_are_checked_with_a_suggestion() -> None:
     """set_objectives refuses an unknown objective and suggests the close one."""
     with pytest.raises(InstanceError, match="did you mean 'min_accelerators'"):
         InstanceBuilder(objectives=["max_hosted", "min_accelerator"])
+
+
+def test_the_extensions_build_and_round_trip() -> None:
+    """max_backends, parameter sizes, synchronous front ends, settings and co-compilation groups survive
+    add_* and from_instance; a bad group member fails on its line with its pointer."""
+    from tests.conftest import INSTANCES
+
+    b = InstanceBuilder(name="ext", switch_variance="seed", frontend_occupancy_cap=0.5)
+    tpu = b.add_accelerator_type("tpu", discipline="fcfs", parameter_cache_mb=8, max_backends=3)
+    b.add_accelerator(b.add_node("pi", memory_mb=4000), tpu, name="tpu1", max_backends=2)
+    a = b.add_model("A", profiles={tpu: {"service_time_ms": 10, "switch_overhead_ms": 20, "parameter_mb": 4}})
+    b.add_model("B", profiles={tpu: {"service_time_ms": 10, "switch_overhead_ms": 20, "parameter_mb": 3}})
+    b.add_application("a1", a, rate_rps=10, slo_ms=25, frontend_concurrency=2)
+    b.add_cocompilation_group("ab", tpu, {a: 2, "B": 2})
+    built = b.instance()
+    assert built.settings.switch_variance == "seed" and built.settings.frontend_occupancy_cap == 0.5
+    assert built.max_backends(built.nodes[0].accelerators[0]) == 2
+    assert built.applications[0].frontend_concurrency == 2
+    assert built.cocompilation_groups[0].switch_overhead_ms == {"A": 2, "B": 2}
+    assert InstanceBuilder.from_instance(built).instance() == built
+    cocompile = load(INSTANCES / "tiny" / "cocompile.json")
+    assert InstanceBuilder.from_instance(cocompile).instance() == cocompile
+    with pytest.raises(InstanceError) as caught:
+        b.add_cocompilation_group("ac", tpu, {a: 1, "C": 1})
+    assert caught.value.errors[0]["pointer"] == "/cocompilation_groups/1/switch_overhead_ms"

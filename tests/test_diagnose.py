@@ -104,3 +104,15 @@ def test_placed_applications_are_candidates(instance: Instance) -> None:
         result = solve(instance, method, {"time_limit_s": 2})
         checks = check_alone(instance)
         assert all(a.accelerator in checks[a.application].candidate_accelerators for a in result.assignments)
+
+
+def test_an_occupancy_limit_missed_alone_is_a_reason_with_its_numbers():
+    """At 20 req/s with one outstanding request the mean may be 40 ms; alone it is 29.4 / (1 - 0.588) = 71.359 ms."""
+    from tests.conftest import make_instance
+
+    doc = make_instance()
+    doc["applications"][0].update(rate_rps=20, frontend_concurrency=1)
+    check = check_alone(Instance.model_validate(doc), ["cam1"])["cam1"]
+    assert check.reason == UnplacedReason.CANNOT_MEET_SLO_ALONE
+    assert "40.000 ms its synchronous front end allows" in check.detail
+    assert "71.359 ms" in check.detail

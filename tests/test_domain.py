@@ -119,7 +119,74 @@ BAD_INPUTS = {
         "not both",
     ),
     "nan rate": (lambda d: d["applications"][0].update(rate_rps=float("nan")), "/applications/0/rate_rps", "finite"),
+    "max_backends zero": (
+        lambda d: d["nodes"][0]["accelerators"][0].update(max_backends=0),
+        "/nodes/0/accelerators/0/max_backends",
+        "greater than or equal to 1",
+    ),
+    "frontend_concurrency zero": (
+        lambda d: d["applications"][0].update(frontend_concurrency=0),
+        "/applications/0/frontend_concurrency",
+        "greater than or equal to 1",
+    ),
+    "unknown switch variance": (
+        lambda d: d.update(settings={"switch_variance": "v1"}),
+        "/settings/switch_variance",
+        "pattern",
+    ),
+    "group on a ps type": (
+        lambda d: d.update(cocompilation_groups=[_group("gpu", {"resnet50": 0, "mobilenet_v2": 0})]),
+        "/cocompilation_groups/0/accelerator_type",
+        "only changes the switch overhead of an 'fcfs' device",
+    ),
+    "group of an unknown type": (
+        lambda d: d.update(cocompilation_groups=[_group("npu", {"resnet50": 0, "mobilenet_v2": 0})]),
+        "/cocompilation_groups/0/accelerator_type",
+        "unknown accelerator type",
+    ),
+    "group member without a profile": (
+        lambda d: d.update(cocompilation_groups=[_group("tpu", {"resnet50": 0, "mobilenet_v2": 0})]),
+        "/cocompilation_groups/0/switch_overhead_ms/resnet50",
+        "no profile for type 'tpu'",
+    ),
+    "group of one model": (
+        lambda d: d.update(cocompilation_groups=[_group("tpu", {"mobilenet_v2": 1})]),
+        "/cocompilation_groups/0/switch_overhead_ms",
+        "at least 2",
+    ),
+    "co-compiled overhead above the profile's": (
+        lambda d: _two_tpu_models(d, {"mobilenet_v2": 11, "tiny": 1}),
+        "/cocompilation_groups/0/switch_overhead_ms/mobilenet_v2",
+        "at most that",
+    ),
+    "group over the parameter cache": (
+        lambda d: _two_tpu_models(d, {"mobilenet_v2": 2, "tiny": 1}, cache=8, sizes=(4.2, 4.0)),
+        "/cocompilation_groups/0/switch_overhead_ms",
+        "exceed type 'tpu''s 8 mb parameter cache",
+    ),
+    "group member without parameter_mb": (
+        lambda d: _two_tpu_models(d, {"mobilenet_v2": 2, "tiny": 1}, cache=8, sizes=(4.2, None)),
+        "/cocompilation_groups/0/switch_overhead_ms",
+        "give every member's profile parameter_mb",
+    ),
 }
+
+
+def _group(type_name: str, overheads: dict[str, float]) -> dict:
+    return {"name": "g", "accelerator_type": type_name, "switch_overhead_ms": overheads}
+
+
+def _two_tpu_models(doc: dict, overheads: dict[str, float], cache: float | None = None, sizes=(None, None)) -> None:
+    """Add a second edgeTPU model and a group of the two (optionally with a parameter cache and sizes)."""
+    doc["models"].append(
+        {"name": "tiny", "profiles": {"tpu": {"service_time_ms": 2.0, "switch_overhead_ms": 5.0, "memory_mb": 50}}}
+    )
+    if cache is not None:
+        doc["accelerator_types"][1]["parameter_cache_mb"] = cache
+    for model, size in zip(("mobilenet_v2", "tiny"), sizes):
+        if size is not None:
+            next(m for m in doc["models"] if m["name"] == model)["profiles"]["tpu"]["parameter_mb"] = size
+    doc["cocompilation_groups"] = [_group("tpu", overheads)]
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS), ids=str)
@@ -259,3 +326,14 @@ def test_provenance_is_bounded_plain_json():
         assert phrase in errors[0]["message"]
     ok = Instance.model_validate(make_instance(provenance={"source": "ibis", "nested": {"a": [1, 2.5, None, True]}}))
     assert ok.provenance["nested"]["a"][1] == 2.5
+
+
+def test_a_group_that_fits_the_cache_is_valid_and_max_backends_falls_back_to_the_type():
+    """Parameters within the cache are accepted; an accelerator without max_backends takes its type's."""
+    doc = make_instance()
+    _two_tpu_models(doc, {"mobilenet_v2": 2, "tiny": 1}, cache=8, sizes=(4.0, 4.0))
+    doc["accelerator_types"][0]["max_backends"] = 3
+    doc["nodes"][0]["accelerators"].append({"name": "gpu2", "type": "gpu", "max_backends": 1})
+    instance = parse_instance(doc, "test")
+    limits = {acc.name: instance.max_backends(acc) for _, acc in instance.accelerators()}
+    assert limits == {"gpu1": 3, "gpu2": 1, "tpu1": None}

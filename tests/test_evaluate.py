@@ -145,3 +145,106 @@ def test_percentile_slo_is_checked_on_the_percentile():
     p99 = evaluate(Instance.model_validate(doc), {"cam1": "gpu1"}).applications[0].latency_ms
     mean = evaluate(Instance.model_validate(make_instance()), {"cam1": "gpu1"}).applications[0].latency_ms
     assert p99 > mean
+
+
+# --- domain extensions: co-compilation, max_backends, synchronous front ends, switch variants ---------------
+
+
+def _tiny(name: str) -> Instance:
+    from tests.conftest import INSTANCES, load
+
+    return load(INSTANCES / "tiny" / f"{name}.json")
+
+
+def test_a_cocompiled_device_pays_the_groups_overheads():
+    """a1 + b1 co-compiled (2 ms per switch): E[S'] = 11 ms, rho = 0.22, E[S'^2] = 122 ms^2, symmetric classes:
+    W = 0.02 x 122 / (2 x 0.78) = 1.564 ms, R = 12.564 ms; compiled apart (20 ms) R = 28.33 ms > 25 ms."""
+    instance = _tiny("cocompile")
+    result = evaluate(instance, {"a1": "tpu1", "b1": "tpu1"})
+    assert result.feasible
+    tpu = next(a for a in result.accelerators if a.accelerator == "tpu1")
+    assert tpu.cocompilation_group == "ab"
+    assert tpu.utilization == pytest.approx(0.22)
+    latency = {a.application: a.latency_ms for a in result.applications if a.accelerator}
+    assert latency["a1"] == pytest.approx(11 + 0.02 * 122 / (2 * 0.78))
+    apart = evaluate(instance.model_copy(update={"cocompilation_groups": []}), {"a1": "tpu1", "b1": "tpu1"})
+    assert {v.code for v in apart.violations} == {ViolationCode.SLO_VIOLATED}
+    assert apart.applications[1].latency_ms == pytest.approx(28.3333333)
+
+
+def test_a_model_outside_the_group_or_a_repeated_model_compiles_apart():
+    """C is no member, and two backends of one unshareable model cannot share one binary: profiles' overheads."""
+    instance = _tiny("cocompile")
+    result = evaluate(instance, {"a1": "tpu1", "b1": "tpu1", "c1": "tpu1"})
+    assert next(a for a in result.accelerators if a.accelerator == "tpu1").cocompilation_group is None
+    doc = instance.model_dump(mode="json")
+    doc["models"][0]["shareable"] = False  # A: a1 and a new a2 run two A backends
+    doc["applications"].append({"name": "a2", "model": "A", "rate_rps": 1, "slo": {"latency_ms": 500}})
+    doubled = Instance.model_validate(doc)
+    result = evaluate(doubled, {"a1": "tpu1", "a2": "tpu1", "b1": "tpu1"})
+    assert next(a for a in result.accelerators if a.accelerator == "tpu1").cocompilation_group is None
+
+
+def test_the_first_group_under_which_the_device_works_is_chosen():
+    """Groups are tried in declaration order: one that misses the SLO is passed over, one that works is kept."""
+    doc = _tiny("cocompile").model_dump(mode="json")
+    slow = {"name": "slow", "accelerator_type": "tpu", "switch_overhead_ms": {"A": 19, "B": 19, "C": 19}}
+    doc["cocompilation_groups"] = [slow, *doc["cocompilation_groups"]]
+    result = evaluate(Instance.model_validate(doc), {"a1": "tpu1", "b1": "tpu1"})
+    assert result.feasible and result.accelerators[0].cocompilation_group == "ab"
+    doc["cocompilation_groups"][0]["switch_overhead_ms"] = {"A": 1, "B": 1, "C": 1}
+    result = evaluate(Instance.model_validate(doc), {"a1": "tpu1", "b1": "tpu1"})
+    assert result.feasible and result.accelerators[0].cocompilation_group == "slow"  # works, and comes first
+
+
+def test_max_backends_counts_backends_not_applications():
+    """Two backends on a GPU with max_backends 2 are fine (a and b share m1); a third is a violation."""
+    instance = _tiny("max_backends")
+    assert evaluate(instance, {"a": "gpu1", "b": "gpu1", "c": "gpu1"}).feasible
+    result = evaluate(instance, {"a": "gpu1", "c": "gpu1", "d": "gpu1"})
+    assert {v.code for v in result.violations} == {ViolationCode.MAX_BACKENDS_EXCEEDED}
+    assert result.accelerators[0].max_backends == 2
+    assert "at most 2" in result.violations[0].message
+
+
+def test_a_synchronous_front_end_bounds_the_mean_in_flight():
+    """a alone on the GPU: R = 30 / (1 - 0.36) + 10 = 56.875 ms, 12 x 56.875 / 1000 = 0.6825 in flight <= 0.8;
+    with c beside it (rho 0.66): R = 98.24 ms, 1.179 in flight > 0.8 although the 200 ms SLO holds."""
+    instance = _tiny("frontend_occupancy")
+    alone = evaluate(instance, {"a": "gpu1"})
+    assert alone.feasible
+    assert alone.applications[0].frontend_occupancy == pytest.approx(12 * (30 / 0.64 + 10) / 1000)
+    assert alone.applications[0].frontend_occupancy_limit == pytest.approx(0.8)
+    crowded = evaluate(instance, {"a": "gpu1", "c": "gpu1"})
+    assert {(v.code, v.application) for v in crowded.violations} == {(ViolationCode.FRONTEND_OCCUPANCY_EXCEEDED, "a")}
+    assert crowded.applications[0].meets_slo
+
+
+def test_the_occupancy_of_a_percentile_application_uses_its_mean():
+    """b (p95 SLO 400 ms) on the edgeTPU beside d: its p95 meets 400 ms but its mean exceeds 66.7 ms."""
+    instance = _tiny("frontend_occupancy")
+    result = evaluate(instance, {"b": "tpu1", "c": "tpu1"})
+    by_app = {a.application: a for a in result.applications}
+    assert by_app["b"].meets_slo
+    assert by_app["b"].frontend_occupancy > 0.8
+    assert ViolationCode.FRONTEND_OCCUPANCY_EXCEEDED in {v.code for v in result.violations}
+
+
+def test_switch_variance_is_honoured():
+    """The seed's second moment E[S']^2 = 400: W = 6.67 ms, R = 26.67 ms; the exact queue gives 28.33 ms."""
+    instance = _tiny("switch_variance_seed")
+    result = evaluate(instance, {"a1": "tpu1", "b1": "tpu1"})
+    assert result.feasible and result.applications[0].latency_ms == pytest.approx(20 + 0.02 * 400 / 1.2)
+    exact = instance.model_copy(
+        update={"settings": instance.settings.model_copy(update={"switch_variance": "dependent"})}
+    )
+    assert evaluate(exact, {"a1": "tpu1", "b1": "tpu1"}).applications[0].latency_ms == pytest.approx(28.3333333)
+
+
+def test_an_idle_copy_counts_against_max_backends():
+    """An idle copy (a make-before-break move) is a backend process: a third backend breaks max_backends 2."""
+    instance = _tiny("max_backends")
+    assert evaluate(instance, {"a": "gpu1", "c": "gpu1"}, reserved={"b": "gpu1"}).feasible  # b shares a's m1
+    result = evaluate(instance, {"a": "gpu1", "c": "gpu1"}, reserved={"d": "gpu1"})
+    assert {v.code for v in result.violations} == {ViolationCode.MAX_BACKENDS_EXCEEDED}
+    assert len(result.accelerators[0].backends) == 3

@@ -456,3 +456,20 @@ def test_switch_is_paid_when_the_previously_served_request_used_another_model():
     # 3: A after idle, previous served was B -> 30 + 5 + 2 = 37; 4: A again -> 42.
     np.testing.assert_allclose(run.departure_ms, [2.0, 9.0, 12.0, 37.0, 42.0])
     assert run.switched.tolist() == [False, True, False, True, False]
+
+
+def test_a_cocompiled_device_is_simulated_with_the_groups_overheads():
+    """The evaluator runs a1 + b1 with group ab (2 ms per switch); the simulator follows it: the utilisation and
+    the mean (12.56 ms) match the co-compiled model, far from the 28.3 ms the device pays compiled apart."""
+    from tests.conftest import INSTANCES, load
+
+    instance = load(INSTANCES / "tiny" / "cocompile.json")
+    report = simulate(instance, {"a1": "tpu1", "b1": "tpu1"}, requests_per_app=40_000, seed=4)
+    tpu = report.accelerators[0]
+    assert tpu.utilization == pytest.approx(0.22, rel=0.03)
+    assert tpu.switch_fraction == pytest.approx(0.5, abs=0.01)
+    for name in ("a1", "b1"):
+        app = report.application(name)
+        assert app.predicted_ms == pytest.approx(12.564, abs=1e-3)
+        assert app.mean_ms.value == pytest.approx(12.564, rel=0.03)
+        assert app.meets_slo

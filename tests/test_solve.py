@@ -160,3 +160,10 @@ def test_alone_check_proves_nothing_under_the_additive_ps_model():
     assert check_alone(additive)["A"].candidate_accelerators == ["g"]
     assert check_alone(additive)["A"].feasible_accelerators == []  # alone it does miss: 125 > 120
     assert solve(additive, "first_fit").bound == 2  # the trivial bound no longer excludes A
+
+
+def test_assignments_name_the_cocompiled_binary_to_deploy():
+    """A result says which co-compilation group each application's edgeTPU runs (None: compiled apart)."""
+    result = solve(load(INSTANCES / "tiny" / "cocompile.json"), "first_fit")
+    groups = {a.application: a.cocompilation_group for a in result.assignments}
+    assert groups == {"a1": "ab", "b1": "ab", "c1": None, "c2": None}

@@ -28,7 +28,7 @@ import numpy as np
 from optplace.backends.linear import INF, LinearModel, ModelBuilder
 from optplace.domain import Discipline, Objective
 
-from .data import InstanceData
+from .data import Accelerator, InstanceData
 from .queueing import fcfs_single_threshold, frontend_delay_ms, kappa, ps_threshold, tail_factor
 
 Mode = Literal["conservative", "relaxed"]
@@ -47,6 +47,7 @@ class BuildOptions:
     margin: float = 1e-9  # relative safety margin on latency budgets (capacities are exact linear sums)
     symmetry: bool = True  # order identical accelerators: used ones first
     symmetry_load: bool = False  # and by load (measured slower with HiGHS and CP-SAT; see model.md)
+    max_cocompilation_groups: int = 8  # co-compilation regimes per accelerator (conservative; see model.md 3.9)
     reference: dict[str, str] | None = None  # placement the conservative model must contain
 
     @classmethod
@@ -59,12 +60,15 @@ class BuildOptions:
 class Chain:
     """Applications of one accelerator mode whose SLO rows share a form, ordered tightest first."""
 
-    form: str  # threshold | fcfs_mean | fcfs_pct | ps_add
+    form: str  # threshold | fcfs_mean | fcfs_pct | ps_add | ps_cap
     pairs: np.ndarray  # pair indices in this chain
     level_of: np.ndarray  # level index per entry of pairs
     values: np.ndarray  # per level: capacity on U (threshold) or the slack tau / T
     alpha: float = 0.0  # the rho-dependent factor of fcfs_pct / ps_add rows
     vars: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # per entry: a second, mean-latency requirement (the front-end occupancy limit) of a pair whose SLO is a
+    # percentile; it joins the pair's x_le_occupancy row, not its x_le_level row (model.md 3.10)
+    secondary: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 @dataclass
@@ -78,6 +82,8 @@ class AccMode:
     threshold: bool  # every row is "U <= capacity of the tightest member"
     chains: list[Chain]
     var: int = -1  # mode indicator m (for threshold modes: the top level of its one chain)
+    group: int = -1  # co-compilation group the device runs in this regime (-1: compiled apart)
+    switch_aux: tuple[str, str] = ("Asw", "Usw")  # the switch load terms of its rows
 
 
 @dataclass
@@ -116,6 +122,38 @@ class AssignmentModel:
 
     def objective(self, objective: Objective) -> tuple[np.ndarray, float]:
         return self.objectives[objective.value]
+
+
+@dataclass
+class _Device:
+    """The accelerator being built: its candidate pairs' data, big-M bounds, and the terms its families share."""
+
+    acc: Accelerator
+    k: np.ndarray  # its candidate pairs (sorted)
+    x: np.ndarray  # their columns
+    lam: np.ndarray
+    s: np.ndarray
+    o: np.ndarray  # switch overheads compiled apart
+    q: np.ndarray  # SLO quantile per pair, NaN for a mean SLO
+    classes: np.ndarray  # class id per pair: the model index if shareable, else -(pair + 1)
+    multi_possible: bool  # two or more backends are possible
+    has_switch: bool
+    charge_switch: bool  # conservative FCFS with switch overheads: the H bounds are charged
+    quantiles: list[float]
+    fe_segments: list[tuple[float, float]] | None  # the node's front-end load segments, if it pre-processes
+    fe_list: list[int]
+    ref_local: np.ndarray  # positions in k of the reference placement's pairs
+    u_max: float  # 1000 x the utilisation cap
+    lam_max: float  # the largest total rate the cap allows
+    a_max: float  # the largest second-moment load
+    occupied: np.ndarray  # per pair: a synchronous front end bounds its mean (model.md 3.10)
+    aux: dict[str, int] = field(default_factory=dict)  # U, A, L, Asw, Usw... -> column
+    h_vars: dict[int, int] = field(default_factory=dict)
+    tangent: dict[int, list[tuple[float, int]]] = field(default_factory=dict)
+    dominant: dict[str, Any] = field(default_factory=dict)
+    asw_max: float = 0.0
+    usw_max: float = 0.0
+    group_switch: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # group -> (member, overheads)
 
 
 def build(data: InstanceData, options: BuildOptions | None = None) -> AssignmentModel:
@@ -397,32 +435,31 @@ class _Builder:
     # --- one accelerator ----------------------------------------------------------------------
 
     def _accelerator(self, acc) -> AccModel:
-        data, p, b, opt = self.data, self.data.pairs, self.b, self.opt
+        """One accelerator's variables and rows, family by family (model.md section 3)."""
+        dev = self._device(acc)
+        self._switch_terms(dev)
+        self._cocompilation_terms(dev)
+        modes = self._modes(dev)
+        self._mode_selection_rows(dev, modes)
+        self._capacity_row(dev, modes)
+        self._backend_count_rows(dev)
+        self._cocompiled_distinct_rows(dev, modes)
+        self._mode_rows(dev, modes)
+        self._fcfs_loosest_slack_row(dev)
+        return AccModel(acc.index, dev.k, dev.classes, modes, dev.aux, dev.h_vars, dev.tangent, dev.dominant)
+
+    def _device(self, acc) -> _Device:
+        """The accelerator's candidate pairs, their data, and the bounds its big-M values use."""
+        p = self.data.pairs
         k = acc.pairs
         lam, s, o = p.rate[k], p.service[k], p.switch[k]
         q = p.quantile[k]
         classes = np.where(p.shareable[k], p.model[k], -(k + 1))
-        n_classes = np.unique(classes).size
-        cap = acc.cap
-        u_max = 1000.0 * acc.cap
-        aux: dict[str, int] = {}
-
-        def new_aux(name: str, cols: np.ndarray, vals: np.ndarray, upper: float = INF) -> int:
-            (col,) = b.add_vars(name, 1, lower=0.0, upper=upper, integer=False, labels=[(acc.name,)])
-            self.define(f"define_{name}", int(col), cols, vals)
-            aux[name] = int(col)
-            return int(col)
-
-        x = self.x[k]
-        new_aux("U", x, lam * s)
-        discipline = acc.discipline
-        fe_segments = self.node_segments.get(acc.node) if np.any(p.preprocess[k] > 0) else None
-        fe_list = list(range(len(fe_segments))) if fe_segments else [-1]
-        ref = self.reference.get(acc.index, np.zeros(0, dtype=np.int64))
-        ref_local = np.flatnonzero(np.isin(k, ref))
-        multi_possible = n_classes >= 2
+        multi_possible = np.unique(classes).size >= 2
         has_switch = multi_possible and bool(np.any(o > 0))
-        quantiles = sorted(set(q[~np.isnan(q)].tolist()))
+        fe_segments = self.node_segments.get(acc.node) if np.any(p.preprocess[k] > 0) else None
+        ref = self.reference.get(acc.index, np.zeros(0, dtype=np.int64))
+        u_max = 1000.0 * acc.cap
         # Largest total rate the cap allows (fractional knapsack), for big-M values.
         order = np.argsort(s)
         cum = np.cumsum(lam[order] * s[order])
@@ -432,133 +469,279 @@ class _Builder:
             j = order[over[0]]
             used = cum[over[0]] - lam[j] * s[j]
             lam_max += (u_max - used) / s[j]
-        a_max = u_max * float(np.max(p.second[k] / s))
+        dev = _Device(
+            acc=acc,
+            k=k,
+            x=self.x[k],
+            lam=lam,
+            s=s,
+            o=o,
+            q=q,
+            classes=classes,
+            multi_possible=multi_possible,
+            has_switch=has_switch,
+            charge_switch=self.cons and has_switch and acc.discipline == Discipline.FCFS,
+            quantiles=sorted(set(q[~np.isnan(q)].tolist())),
+            fe_segments=fe_segments,
+            fe_list=list(range(len(fe_segments))) if fe_segments else [-1],
+            ref_local=np.flatnonzero(np.isin(k, ref)),
+            u_max=u_max,
+            lam_max=lam_max,
+            a_max=u_max * float(np.max(p.second[k] / s)),
+            occupied=np.isfinite(p.occupancy[k]),
+        )
+        self._new_aux(dev, "U", dev.x, lam * s)
+        return dev
 
-        # Switch bound (conservative only): H_i >= (1 - t)^2 lambda_i + t^2 Lambda_{-i} >= lambda_i p_i.
-        h_vars: dict[int, int] = {}
-        tangent: dict[int, list[tuple[float, int]]] = {}
-        asw_max = usw_max = 0.0
-        charge_switch = self.cons and has_switch and discipline == Discipline.FCFS
-        dominant: dict[str, Any] = {}
-        if has_switch and discipline == Discipline.FCFS and not self.cons:
-            asw_max, usw_max = self._relaxed_switch(acc, k, x, lam, s, o, classes, lam_max, new_aux, dominant)
-        if charge_switch:
-            self.approximations.add("fcfs switch probability bounded by a tangent (or by 1 for unshared models)")
-            ref_rates: dict[int, float] = defaultdict(float)
-            for j in ref_local:
-                ref_rates[int(classes[j])] += float(lam[j])
-            ref_total = sum(ref_rates.values())
-            models_here = sorted({int(c) for c in classes if c >= 0})
-            coef_a, coef_u = [], []
-            sum_t2 = 0.0
-            for m in models_here:
-                rows = np.flatnonzero(classes == m)
-                if ref_rates.get(m, 0.0) > 0 and len(ref_rates) >= 2:
-                    t = ref_rates[m] / ref_total
-                elif ref_rates.get(m, 0.0) > 0:
-                    t = 1.0  # alone in the reference: exact there (no switch)
-                else:
-                    t = opt.switch_share
-                # The reference's share, plus a few fixed shares the solver may pick instead (h is below
-                # every tangent, so the smallest one is the best bound; a binary per tangent picks it).
-                shares = sorted({round(t, 12), *(float(v) for v in opt.switch_tangents)})
-                sum_t2 += max(v * v for v in shares)
-                h_ub = max(max((1 - v) ** 2, v * v) for v in shares) * lam_max
-                (h,) = b.add_vars(
-                    "H", 1, lower=0.0, upper=h_ub, integer=False, labels=[(data.model_names[m], acc.name)]
+    def _new_aux(self, dev: _Device, name: str, cols: np.ndarray, vals: np.ndarray, upper: float = INF) -> int:
+        """A continuous variable of the accelerator defined as a linear expression (U, A, Asw, ...)."""
+        (col,) = self.b.add_vars(name, 1, lower=0.0, upper=upper, integer=False, labels=[(dev.acc.name,)])
+        self.define(f"define_{name}", int(col), cols, vals)
+        dev.aux[name] = int(col)
+        return int(col)
+
+    def _budgets(
+        self, dev: _Device, fe: int, limit: np.ndarray | None = None, statistic: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Accelerator budgets: SLO (or ``limit``) less network and front-end delay (in ``statistic``)."""
+        p, k = self.data.pairs, dev.k
+        slo = (p.slo[k] if limit is None else limit) - self.data.network_ms
+        if fe >= 0 and dev.fe_segments is not None:
+            lo, hi = dev.fe_segments[fe]
+            pre = frontend_delay_ms(p.preprocess[k], hi if self.cons else lo, dev.q if statistic is None else statistic)
+            slo = slo - pre
+        return slo * (1.0 - self.opt.margin) if self.cons else slo * (1.0 + self.opt.margin)
+
+    def _occupancy_budgets(self, dev: _Device, fe: int) -> np.ndarray:
+        """A percentile-SLO pair's synchronous front end bounds its mean latency too (model.md 3.10)."""
+        occupied = dev.occupied
+        mean_statistic = np.full(dev.k.size, np.nan)
+        limit = np.where(occupied, self.data.pairs.occupancy[dev.k], 0.0)
+        return np.where(occupied, self._budgets(dev, fe, limit, mean_statistic), np.inf)
+
+    def _switch_terms(self, dev: _Device) -> None:
+        """FCFS switch load: lower bounds in the relaxed model (_relaxed_switch); in the conservative one
+        the bound H_i >= (1 - t)^2 lambda_i + t^2 Lambda_{-i} >= lambda_i p_i on each model's switch rate."""
+        data, opt, b = self.data, self.opt, self.b
+        acc, x, lam, s, o, classes = dev.acc, dev.x, dev.lam, dev.s, dev.o, dev.classes
+        lam_max = dev.lam_max
+        if dev.has_switch and acc.discipline == Discipline.FCFS and not self.cons:
+            dev.asw_max, dev.usw_max = self._relaxed_switch(
+                acc,
+                dev.k,
+                x,
+                lam,
+                s,
+                o,
+                data.pairs.switch_least[dev.k],
+                classes,
+                lam_max,
+                lambda *args: self._new_aux(dev, *args),
+                dev.dominant,
+            )
+        if not dev.charge_switch:
+            return
+        self.approximations.add("fcfs switch probability bounded by a tangent (or by 1 for unshared models)")
+        ref_rates: dict[int, float] = defaultdict(float)
+        for j in dev.ref_local:
+            ref_rates[int(classes[j])] += float(lam[j])
+        ref_total = sum(ref_rates.values())
+        models_here = sorted({int(c) for c in classes if c >= 0})
+        coef_a, coef_u = [], []
+        sum_t2 = 0.0
+        for m in models_here:
+            rows = np.flatnonzero(classes == m)
+            if ref_rates.get(m, 0.0) > 0 and len(ref_rates) >= 2:
+                t = ref_rates[m] / ref_total
+            elif ref_rates.get(m, 0.0) > 0:
+                t = 1.0  # alone in the reference: exact there (no switch)
+            else:
+                t = opt.switch_share
+            # The reference's share, plus a few fixed shares the solver may pick instead (h is below
+            # every tangent, so the smallest one is the best bound; a binary per tangent picks it).
+            shares = sorted({round(t, 12), *(float(v) for v in opt.switch_tangents)})
+            sum_t2 += max(v * v for v in shares)
+            h_ub = max(max((1 - v) ** 2, v * v) for v in shares) * lam_max
+            (h,) = b.add_vars("H", 1, lower=0.0, upper=h_ub, integer=False, labels=[(data.model_names[m], acc.name)])
+            dev.h_vars[m] = int(h)
+            z_m = self.z[(m, acc.index)]
+            if len(shares) == 1:
+                choices = [(shares[0], z_m)]
+            else:
+                picks = b.add_vars("tangent", len(shares), labels=[(data.model_names[m], acc.name, v) for v in shares])
+                choices = list(zip(shares, (int(c) for c in picks)))
+                self.row("one_tangent", [*picks, z_m], [*np.ones(len(shares)), -1.0], 0.0, 0.0)
+            dev.tangent[m] = choices
+            for v, pick in choices:
+                coef = np.where(classes == m, (1 - v) ** 2, v * v) * lam
+                big = max((1 - v) ** 2, v * v) * lam_max if pick != z_m else v * v * lam_max
+                self.row(
+                    "switch_tangent",
+                    [*x, int(h)],
+                    [*coef, -1.0],
+                    -INF,
+                    0.0,
+                    indicator=pick,
+                    relax=[(pick, big)],
                 )
-                h_vars[m] = int(h)
-                z_m = self.z[(m, acc.index)]
-                if len(shares) == 1:
-                    choices = [(shares[0], z_m)]
-                else:
-                    picks = b.add_vars(
-                        "tangent", len(shares), labels=[(data.model_names[m], acc.name, v) for v in shares]
-                    )
-                    choices = list(zip(shares, (int(c) for c in picks)))
-                    self.row("one_tangent", [*picks, z_m], [*np.ones(len(shares)), -1.0], 0.0, 0.0)
-                tangent[m] = choices
-                for v, pick in choices:
-                    coef = np.where(classes == m, (1 - v) ** 2, v * v) * lam
-                    big = max((1 - v) ** 2, v * v) * lam_max if pick != z_m else v * v * lam_max
-                    self.row(
-                        "switch_tangent",
-                        [*x, int(h)],
-                        [*coef, -1.0],
-                        -INF,
-                        0.0,
-                        indicator=pick,
-                        relax=[(pick, big)],
-                    )
-                o_m, s_m = float(o[rows[0]]), float(s[rows[0]])
-                coef_a.append((int(h), 2 * o_m * s_m + o_m * o_m))
-                coef_u.append((int(h), o_m))
-            own = np.flatnonzero(classes < 0)
-            a_cols = np.array([c for c, _ in coef_a] + list(x[own]), dtype=np.int64)
-            a_vals = np.array([v for _, v in coef_a] + list((2 * o[own] * s[own] + o[own] ** 2) * lam[own]))
-            u_vals = np.array([v for _, v in coef_u] + list(o[own] * lam[own]))
-            new_aux("Asw", a_cols, a_vals)
-            new_aux("Usw", a_cols, u_vals)
-            h_sum_max = lam_max * (1.0 + sum_t2)
-            asw_max = float(np.max(2 * o * s + o * o)) * h_sum_max
-            usw_max = float(np.max(o)) * h_sum_max
+            o_m, s_m = float(o[rows[0]]), float(s[rows[0]])
+            coef_a.append((int(h), 2 * o_m * s_m + o_m * o_m))
+            coef_u.append((int(h), o_m))
+        own = np.flatnonzero(classes < 0)
+        a_cols = np.array([c for c, _ in coef_a] + list(x[own]), dtype=np.int64)
+        a_vals = np.array([v for _, v in coef_a] + list((2 * o[own] * s[own] + o[own] ** 2) * lam[own]))
+        u_vals = np.array([v for _, v in coef_u] + list(o[own] * lam[own]))
+        self._new_aux(dev, "Asw", a_cols, a_vals)
+        self._new_aux(dev, "Usw", a_cols, u_vals)
+        h_sum_max = lam_max * (1.0 + sum_t2)
+        dev.asw_max = float(np.max(2 * o * s + o * o)) * h_sum_max
+        dev.usw_max = float(np.max(o)) * h_sum_max
 
+    def _cocompilation_terms(self, dev: _Device) -> None:
+        """Co-compilation regimes (conservative): the same switch-rate bounds H, charged the group's overheads."""
+        if not dev.charge_switch:
+            return
+        data, p = self.data, self.data.pairs
+        k, x, lam, s, classes = dev.k, dev.x, dev.lam, dev.s, dev.classes
+        for g in self._cocompilation_groups(dev.acc, k, dev.ref_local):
+            overheads = data.compilations.overheads[g]  # type: ignore[union-attr]
+            names = [data.model_names[int(m)] for m in p.model[k]]
+            member = np.array([name in overheads for name in names])
+            o_g = np.array([overheads.get(name, 0.0) for name in names])
+            g_cols, g_a, g_u = [], [], []
+            for m, h in dev.h_vars.items():
+                row = np.flatnonzero(classes == m)[0]
+                if member[row]:
+                    g_cols.append(h)
+                    g_a.append(2 * o_g[row] * s[row] + o_g[row] ** 2)
+                    g_u.append(o_g[row])
+            own_in = np.flatnonzero((classes < 0) & member)
+            g_cols += list(x[own_in])
+            g_a += list((2 * o_g[own_in] * s[own_in] + o_g[own_in] ** 2) * lam[own_in])
+            g_u += list(o_g[own_in] * lam[own_in])
+            self._new_aux(dev, f"Asw@{g}", np.array(g_cols, dtype=np.int64), np.array(g_a, dtype=np.float64))
+            self._new_aux(dev, f"Usw@{g}", np.array(g_cols, dtype=np.int64), np.array(g_u, dtype=np.float64))
+            dev.group_switch[g] = (member, o_g)
+
+    def _modes(self, dev: _Device) -> list[AccMode]:
+        """The accelerator's latency regimes per front-end segment: capacity thresholds where one backend
+        (or exact PS) makes the SLO a plain capacity, general modes per utilisation segment and
+        co-compilation group otherwise."""
+        p, acc, k, s = self.data.pairs, dev.acc, dev.k, dev.s
+        discipline, cap, occupied = acc.discipline, acc.cap, dev.occupied
+        mean_statistic = np.full(k.size, np.nan)
         modes: list[AccMode] = []
-        util_segments = self._util_segments(acc, ref_local, lam, s, o, classes, charge_switch)
-
-        def budgets(fe: int) -> np.ndarray:
-            slo = p.slo[k] - data.network_ms
-            if fe >= 0 and fe_segments is not None:
-                lo, hi = fe_segments[fe]
-                pre = frontend_delay_ms(p.preprocess[k], hi if self.cons else lo, q)
-                slo = slo - pre
-            return slo * (1.0 - opt.margin) if self.cons else slo * (1.0 + opt.margin)
-
+        util_segments = self._util_segments(acc, dev.ref_local, dev.lam, s, dev.o, dev.classes, dev.charge_switch)
         needs_single = (
             discipline == Discipline.DEDICATED
-            or not multi_possible
-            or (discipline == Discipline.FCFS and charge_switch)
+            or not dev.multi_possible
+            or (discipline == Discipline.FCFS and dev.charge_switch)
         )
-        for fe in fe_list:
-            budget = budgets(fe)
-            if discipline == Discipline.PS and data.ps_model == "exact":
-                if quantiles:
+        for fe in dev.fe_list:
+            budget = self._budgets(dev, fe)
+            occ_budget = self._occupancy_budgets(dev, fe) if occupied.any() else None
+            if discipline == Discipline.PS and self.data.ps_model == "exact":
+                if dev.quantiles:
                     self.approximations.add("PS percentile thresholds bracket the no-overlap probability")
-                values = 1000.0 * ps_threshold(s, budget, q, p.scv[k], cap, relaxed=not self.cons)
-                modes.append(self._threshold_mode(fe, 0.0, acc.cap, False, values, lam * s, k, ref_local))
+                values = 1000.0 * ps_threshold(s, budget, dev.q, p.scv[k], cap, relaxed=not self.cons)
+                if occ_budget is not None:  # the mean threshold of the occupancy limit, the tighter of the two
+                    values = values.copy()
+                    values[occupied] = np.minimum(
+                        values[occupied],
+                        1000.0
+                        * ps_threshold(
+                            s[occupied], occ_budget[occupied], mean_statistic[occupied], p.scv[k][occupied], cap
+                        ),
+                    )
+                modes.append(self._threshold_mode(fe, 0.0, acc.cap, False, values, dev.lam * s, k, dev.ref_local))
                 continue
             if discipline in (Discipline.FCFS, Discipline.DEDICATED) and needs_single:
-                values = 1000.0 * fcfs_single_threshold(s, p.second[k], budget, q, p.scv[k], cap)
-                single = multi_possible  # with one possible class the "single" side row is implied
-                modes.append(self._threshold_mode(fe, 0.0, acc.cap, single, values, lam * s, k, ref_local))
-                if discipline == Discipline.DEDICATED or not multi_possible:
+                values = 1000.0 * fcfs_single_threshold(s, p.second[k], budget, dev.q, p.scv[k], cap)
+                if occ_budget is not None:
+                    values = values.copy()
+                    values[occupied] = np.minimum(
+                        values[occupied],
+                        1000.0
+                        * fcfs_single_threshold(
+                            s[occupied],
+                            p.second[k][occupied],
+                            occ_budget[occupied],
+                            mean_statistic[occupied],
+                            p.scv[k][occupied],
+                            cap,
+                        ),
+                    )
+                single = dev.multi_possible  # with one possible class the "single" side row is implied
+                modes.append(self._threshold_mode(fe, 0.0, acc.cap, single, values, dev.lam * s, k, dev.ref_local))
+                if discipline == Discipline.DEDICATED or not dev.multi_possible:
                     continue
             # Modes with rows that are not a plain capacity: FCFS with several backends, additive PS.
-            segs = util_segments if (quantiles or discipline == Discipline.PS) else [(0.0, acc.cap)]
-            for lo, hi in segs:
-                modes.append(self._general_mode(acc, fe, lo, hi, budget, k, ref_local, charge_switch, aux, quantiles))
+            segs = util_segments if (dev.quantiles or discipline == Discipline.PS) else [(0.0, acc.cap)]
+            for group in [None, *dev.group_switch]:
+                for lo, hi in segs:
+                    modes.append(
+                        self._general_mode(
+                            acc,
+                            fe,
+                            lo,
+                            hi,
+                            budget,
+                            k,
+                            dev.ref_local,
+                            dev.charge_switch,
+                            dev.aux,
+                            dev.quantiles,
+                            occ_budget,
+                            None if group is None else (group, *dev.group_switch[group]),
+                        )
+                    )
+        return modes
 
-        # Mode indicators and the rows that tie them together.
+    def _mode_selection_rows(self, dev: _Device, modes: list[AccMode]) -> None:
+        """Mode indicators, one mode per used accelerator, and x[j,d] <= the sum over modes of the cumulative
+        level variable of j's level; a percentile pair with a synchronous front end also <= the same sum over
+        its occupancy (mean) levels (model.md 3.10)."""
+        acc, k = dev.acc, dev.k
         for mode in modes:
             if mode.threshold:
                 continue
-            (mode.var,) = b.add_vars("m", 1, labels=[(acc.name, mode.fe, mode.util_hi)])
+            (mode.var,) = self.b.add_vars("m", 1, labels=[(acc.name, mode.fe, mode.util_hi, mode.group)])
             for chain in mode.chains:
                 self.row("chain_top_le_mode", [chain.vars[-1], mode.var], [1.0, -1.0], -INF, 0.0)
         mode_vars = [m.var for m in modes]
         self.row("one_mode", [*mode_vars, int(self.y[acc.index])], [*np.ones(len(mode_vars)), -1.0], 0.0, 0.0)
-        # x[j,d] <= sum over modes of the cumulative level variable of j's level.
         local = [np.arange(k.size)]
         cols = [self.x[k]]
+        occ_pairs = k[dev.occupied]
+        occ_local = [np.arange(occ_pairs.size)]
+        occ_cols = [self.x[occ_pairs]]
         for mode in modes:
             for chain in mode.chains:
-                local.append(np.searchsorted(k, chain.pairs))  # k is sorted
-                cols.append(chain.vars[chain.level_of])
+                main = ~chain.secondary
+                local.append(np.searchsorted(k, chain.pairs[main]))  # k is sorted
+                cols.append(chain.vars[chain.level_of[main]])
+                if occ_pairs.size:
+                    entries = np.isin(chain.pairs, occ_pairs) if mode.threshold else chain.secondary
+                    occ_local.append(np.searchsorted(occ_pairs, chain.pairs[entries]))
+                    occ_cols.append(chain.vars[chain.level_of[entries]])
         vals = np.concatenate([np.ones(k.size), -np.ones(sum(c.size for c in cols[1:]))])
         self.flush_rows()
         self.vectorised_rows("x_le_level", np.concatenate(local), np.concatenate(cols), vals, -INF, 0.0, k.size)
-        # Capacity: U <= capacity of the tightest member (threshold modes) or the segment's top (others).
-        cap_cols, cap_vals = [aux["U"]], [1.0]
+        if occ_pairs.size:
+            occ_vals = np.concatenate([np.ones(occ_pairs.size), -np.ones(sum(c.size for c in occ_cols[1:]))])
+            self.vectorised_rows(
+                "x_le_occupancy",
+                np.concatenate(occ_local),
+                np.concatenate(occ_cols),
+                occ_vals,
+                -INF,
+                0.0,
+                occ_pairs.size,
+            )
+
+    def _capacity_row(self, dev: _Device, modes: list[AccMode]) -> None:
+        """U <= capacity of the tightest member (threshold modes) or the segment's top (others)."""
+        cap_cols, cap_vals = [dev.aux["U"]], [1.0]
         for mode in modes:
             if mode.threshold:
                 if not mode.chains:
@@ -572,11 +755,17 @@ class _Builder:
                 cap_cols.append(mode.var)
                 cap_vals.append(-1000.0 * mode.util_hi)
         self.row("capacity", cap_cols, cap_vals, -INF, 0.0)
-        # Mode side rows.
-        backend_cols = [self.z[(m, acc.index)] for m in sorted({int(c) for c in classes if c >= 0})] + list(
-            x[classes < 0]
-        )
-        if discipline == Discipline.DEDICATED and multi_possible:
+
+    def _backend_columns(self, dev: _Device) -> list[int]:
+        """One column per possible backend: z of each shareable model, x of each unshared pair."""
+        models_here = sorted({int(c) for c in dev.classes if c >= 0})
+        return [self.z[(m, dev.acc.index)] for m in models_here] + list(dev.x[dev.classes < 0])
+
+    def _backend_count_rows(self, dev: _Device) -> None:
+        """A dedicated accelerator holds one backend; any accelerator at most max_backends."""
+        acc = dev.acc
+        backend_cols = self._backend_columns(dev)
+        if acc.discipline == Discipline.DEDICATED and dev.multi_possible:
             self.row(
                 "dedicated_one_backend",
                 [*backend_cols, int(self.y[acc.index])],
@@ -584,8 +773,42 @@ class _Builder:
                 -INF,
                 0.0,
             )
+        elif acc.max_backends is not None and len(backend_cols) > acc.max_backends:
+            self.row(
+                "max_backends",
+                [*backend_cols, int(self.y[acc.index])],
+                [*np.ones(len(backend_cols)), -float(acc.max_backends)],
+                -INF,
+                0.0,
+            )
+
+    def _cocompiled_distinct_rows(self, dev: _Device, modes: list[AccMode]) -> None:
+        """A co-compiled binary holds each member model once: two backends of one unshareable model leave it."""
+        p, k, classes = self.data.pairs, dev.k, dev.classes
         for mode in modes:
-            if mode.single and discipline != Discipline.DEDICATED:
+            if mode.group < 0:
+                continue
+            member = dev.group_switch[mode.group][0]
+            for model in np.unique(p.model[k][(classes < 0) & member]):
+                own_m = np.flatnonzero((classes < 0) & (p.model[k] == model))
+                if own_m.size > 1:
+                    self.row(
+                        "cocompiled_models_distinct",
+                        list(dev.x[own_m]),
+                        np.ones(own_m.size),
+                        -INF,
+                        1.0,
+                        indicator=mode.var,
+                        relax=[(mode.var, float(own_m.size - 1))],
+                    )
+
+    def _mode_rows(self, dev: _Device, modes: list[AccMode]) -> None:
+        """Each mode's side rows: one backend (single modes), the switch load within the segment, the
+        segment's lower end (relaxed), and the SLO rows of its chains (_general_rows)."""
+        aux, acc = dev.aux, dev.acc
+        backend_cols = self._backend_columns(dev)
+        for mode in modes:
+            if mode.single and acc.discipline != Discipline.DEDICATED:
                 self.row(
                     "single_backend",
                     backend_cols,
@@ -595,55 +818,62 @@ class _Builder:
                     indicator=mode.var,
                     relax=[(mode.var, float(len(backend_cols) - 1))],
                 )
-            if not mode.threshold:
-                if "Usw" in aux:
-                    m_big = u_max + usw_max - 1000.0 * mode.util_hi
-                    if m_big > 0:
-                        self.row(
-                            "switch_capacity",
-                            [aux["U"], aux["Usw"]],
-                            [1.0, 1.0],
-                            -INF,
-                            1000.0 * mode.util_hi,
-                            indicator=mode.var,
-                            relax=[(mode.var, m_big)],
-                        )
-                if not self.cons and mode.util_lo > 0:
-                    # the segment is on the true utilisation, switches included: U + (upper switch load)
-                    lower_cols = [aux["U"]] + ([aux["Usw_hi"]] if "Usw_hi" in aux else [])
+            if mode.threshold:
+                continue
+            if "Usw" in aux:
+                m_big = dev.u_max + dev.usw_max - 1000.0 * mode.util_hi
+                if m_big > 0:
                     self.row(
-                        "utilization_lower",
-                        lower_cols,
-                        [-1.0] * len(lower_cols),
+                        "switch_capacity",
+                        [aux["U"], aux[mode.switch_aux[1]]],
+                        [1.0, 1.0],
                         -INF,
-                        -1000.0 * mode.util_lo,
+                        1000.0 * mode.util_hi,
                         indicator=mode.var,
-                        relax=[(mode.var, 1000.0 * mode.util_lo)],
+                        relax=[(mode.var, m_big)],
                     )
-                self._general_rows(mode, aux, u_max, a_max, asw_max, usw_max, lam_max, charge_switch)
-        # A valid row without big-M: an FCFS device whose applications all have mean SLOs satisfies
-        # the mean row of its loosest possible slack (the tightest member's row implies it).
-        if discipline == Discipline.FCFS and "A" in aux and not quantiles:
-            tau = max(float(np.max(budgets(fe) - s)) for fe in fe_list)
-            if tau > 0:
+            if not self.cons and mode.util_lo > 0:
+                # the segment is on the true utilisation, switches included: U + (upper switch load)
+                lower_cols = [aux["U"]] + ([aux["Usw_hi"]] if "Usw_hi" in aux else [])
                 self.row(
-                    "fcfs_loosest_slack",
-                    [aux["A"], aux["U"], int(self.y[acc.index])],
-                    [1.0, 2 * tau, -2000.0 * tau],
+                    "utilization_lower",
+                    lower_cols,
+                    [-1.0] * len(lower_cols),
                     -INF,
-                    0.0,
+                    -1000.0 * mode.util_lo,
+                    indicator=mode.var,
+                    relax=[(mode.var, 1000.0 * mode.util_lo)],
                 )
-        return AccModel(acc.index, k, classes, modes, aux, h_vars, tangent, dominant)
+            self._general_rows(
+                mode, aux, dev.u_max, dev.a_max, dev.asw_max, dev.usw_max, dev.lam_max, dev.charge_switch
+            )
 
-    def _relaxed_switch(self, acc, k, x, lam, s, o, classes, lam_max, new_aux, record) -> tuple[float, float]:
+    def _fcfs_loosest_slack_row(self, dev: _Device) -> None:
+        """A valid row without big-M: an FCFS device whose applications all have mean SLOs satisfies the
+        mean row of its loosest possible slack (the tightest member's row implies it)."""
+        aux = dev.aux
+        if dev.acc.discipline != Discipline.FCFS or "A" not in aux or dev.quantiles:
+            return
+        tau = max(float(np.max(self._budgets(dev, fe) - dev.s)) for fe in dev.fe_list)
+        if tau > 0:
+            self.row(
+                "fcfs_loosest_slack",
+                [aux["A"], aux["U"], int(self.y[dev.acc.index])],
+                [1.0, 2 * tau, -2000.0 * tau],
+                -INF,
+                0.0,
+            )
+
+    def _relaxed_switch(self, acc, k, x, lam, s, o, o_least, classes, lam_max, new_aux, record) -> tuple[float, float]:
         """Lower and upper bounds on the switch load for the relaxed model (every bound valid).
 
         ``sum_i h_i = Lambda - sum_i lambda_i^2 / Lambda >= Lambda - max_i lambda_i``. The largest class
         is picked by binaries ``delta`` (one per shareable model, one for "an unshared application"),
         with ``L_dom <= lambda_m(x)`` for the picked model: the solver can at best pick the true
         largest, so ``H_tot >= Lambda - L_dom`` never exceeds the true ``sum_i h_i``. Switch loads are
-        then at least ``o_min H_tot`` (and ``c_min H_tot`` in the second moment); where the switch load
-        enters with a negative sign its upper bound ``sum o lambda x`` (``h_i <= lambda_i``) is used.
+        then at least ``o_min H_tot`` (and ``c_min H_tot`` in the second moment), with the least overhead
+        under any co-compilation option (``o_least``); where the switch load enters with a negative sign
+        its upper bound ``sum o lambda x`` (``h_i <= lambda_i``, ``o`` compiled apart) is used.
         """
         self.approximations.add("fcfs switch overhead bounded below by the non-dominant classes' rate")
         b = self.b
@@ -670,8 +900,8 @@ class _Builder:
         # H_tot >= Lambda(x) - L_dom
         self.row("switch_rate_lower", [*x, int(dom), int(total)], [*lam, -1.0, -1.0], -INF, 0.0)
         record.update(dom=int(dom), total=int(total))
-        o_min = float(np.min(o))
-        c_min = float(np.min(2 * o * s + o * o))
+        o_min = float(np.min(o_least))
+        c_min = float(np.min(2 * o_least * s + o_least * o_least))
         new_aux("Asw", np.array([total]), np.array([c_min]))
         new_aux("Usw", np.array([total]), np.array([o_min]))
         return c_min * lam_max, o_min * lam_max
@@ -724,7 +954,13 @@ class _Builder:
         return level.astype(np.int64), cuts
 
     def _chain(
-        self, form: str, pairs: np.ndarray, values: np.ndarray, ref_mask: np.ndarray, alpha: float = 0.0
+        self,
+        form: str,
+        pairs: np.ndarray,
+        values: np.ndarray,
+        ref_mask: np.ndarray,
+        alpha: float = 0.0,
+        secondary: np.ndarray | None = None,
     ) -> Chain | None:
         if pairs.size == 0:
             return None
@@ -733,7 +969,33 @@ class _Builder:
         vars_ = self.b.add_vars("v", cuts.size, labels=[(form, float(c)) for c in cuts])
         for lo_var, hi_var in itertools.pairwise(vars_):
             self.row("level_cumulative", [lo_var, hi_var], [1.0, -1.0], -INF, 0.0)
-        return Chain(form, pairs, level_of, cuts, alpha, vars_)
+        second = np.zeros(pairs.size, dtype=bool) if secondary is None else secondary
+        return Chain(form, pairs, level_of, cuts, alpha, vars_, second)
+
+    def _cocompilation_groups(self, acc, k: np.ndarray, ref_local: np.ndarray) -> list[int]:
+        """Groups of acc's type with at least two member models among its candidate pairs: those the
+        reference runs here first, then in declaration order, at most ``max_cocompilation_groups``."""
+        compilations = self.data.compilations
+        if compilations is None or not compilations.any:
+            return []
+        names = {self.data.model_names[int(m)] for m in self.data.pairs.model[k]}
+        usable = [
+            g
+            for g, type_name in enumerate(compilations.type_of)
+            if type_name == acc.type and len(names & compilations.overheads[g].keys()) >= 2
+        ]
+        if not usable:
+            return []
+        preferred: list[int] = []
+        if ref_local.size:
+            ref_models = [self.data.model_names[int(m)] for m in self.data.pairs.model[k[ref_local]]]
+            preferred = [g for g in compilations.containing(acc.type, sorted(set(ref_models))) if g in usable]
+            if len(set(ref_models)) < len(ref_models) and not all(self.data.pairs.shareable[k[ref_local]]):
+                preferred = []  # two backends of one unshareable model: no group applies
+        ordered = list(dict.fromkeys([*preferred, *usable]))
+        if len(ordered) > self.opt.max_cocompilation_groups:
+            self.approximations.add("co-compilation regimes limited to max_cocompilation_groups per accelerator")
+        return ordered[: max(0, self.opt.max_cocompilation_groups)]
 
     def _threshold_mode(self, fe, lo, hi, single, capacity, own_load, k, ref_local) -> AccMode:
         keep = capacity >= own_load * (1.0 + 1e-12)  # an application that cannot even host itself is out
@@ -748,12 +1010,22 @@ class _Builder:
         mode.var = int(chain.vars[-1])
         return mode
 
-    def _general_mode(self, acc, fe, lo, hi, budget, k, ref_local, charge_switch, aux, quantiles) -> AccMode:
+    def _general_mode(
+        self, acc, fe, lo, hi, budget, k, ref_local, charge_switch, aux, quantiles, occ_budget=None, group=None
+    ) -> AccMode:
+        """A regime whose rows are not a plain capacity: FCFS with several backends (compiled apart, or
+        running co-compilation group ``group = (index, member mask, overheads)``), or additive PS."""
         p = self.data.pairs
         s, o, q = p.service[k], p.switch[k], p.quantile[k]
+        allowed = np.ones(k.size, dtype=bool)
+        if group is not None:
+            allowed = group[1]
+            o = np.where(allowed, group[2], o)
         ref_mask = np.isin(np.arange(k.size), ref_local)
         chains: list[Chain] = []
         rho = hi if self.cons else lo
+        # percentile pairs with a synchronous front end join the mean chain a second time (secondary)
+        occupied = np.zeros(k.size, dtype=bool) if occ_budget is None else np.isfinite(occ_budget)
         if acc.discipline == Discipline.PS:  # additive processor sharing: alpha U <= T Lambda
             if "L" not in aux:
                 (col,) = self.b.add_vars("L", 1, lower=0.0, upper=INF, integer=False, labels=[(acc.name,)])
@@ -763,7 +1035,16 @@ class _Builder:
             mean = np.isnan(q)
             self.approximations.add("additive-PS factor bounded per utilisation segment")
             keep = mean & (slack > 0)
-            chain = self._chain("ps_add", k[keep], slack[keep], ref_mask[keep], float(kappa(rho)))
+            occ_slack = (occ_budget - s) if occ_budget is not None else np.zeros(k.size)
+            extra = occupied & ~mean & (occ_slack > 0)
+            chain = self._chain(
+                "ps_add",
+                np.concatenate([k[keep], k[extra]]),
+                np.concatenate([slack[keep], occ_slack[extra]]),
+                np.concatenate([ref_mask[keep], ref_mask[extra]]),
+                float(kappa(rho)),
+                np.concatenate([np.zeros(int(keep.sum()), dtype=bool), np.ones(int(extra.sum()), dtype=bool)]),
+            )
             if chain:
                 chains.append(chain)
             # a percentile depends on the utilisation alone (model v2), whatever the mean model: U <= 1000 rho*
@@ -781,8 +1062,17 @@ class _Builder:
             own_switch = o if charge_switch else 0.0
             mean = np.isnan(q)
             tau = budget - s - own_switch
-            keep = mean & (tau > 0)
-            chain = self._chain("fcfs_mean", k[keep], tau[keep], ref_mask[keep])
+            keep = mean & (tau > 0) & allowed
+            tau_occ = (occ_budget - s - own_switch) if occ_budget is not None else np.zeros(k.size)
+            extra = occupied & ~mean & (tau_occ > 0) & allowed
+            chain = self._chain(
+                "fcfs_mean",
+                np.concatenate([k[keep], k[extra]]),
+                np.concatenate([tau[keep], tau_occ[extra]]),
+                np.concatenate([ref_mask[keep], ref_mask[extra]]),
+                0.0,
+                np.concatenate([np.zeros(int(keep.sum()), dtype=bool), np.ones(int(extra.sum()), dtype=bool)]),
+            )
             if chain:
                 chains.append(chain)
             # Percentile rows bind only in the conservative model: no linear lower bound on the v2
@@ -792,12 +1082,16 @@ class _Builder:
                 self.approximations.add("fcfs percentile rows use model v1's exponential tail (verified, repaired)")
                 mask = q == qq
                 tau_q = budget - s - p.excess[k] - own_switch
-                keep = mask & (tau_q > 0)
+                keep = mask & (tau_q > 0) & allowed
                 factor = tail_factor(rho, qq) if self.cons else 0.0
                 chain = self._chain("fcfs_pct", k[keep], tau_q[keep], ref_mask[keep], factor)
                 if chain:
                     chains.append(chain)
-        return AccMode(fe, lo, hi, False, False, chains)
+        if group is None:
+            return AccMode(fe, lo, hi, False, False, chains)
+        return AccMode(
+            fe, lo, hi, False, False, chains, group=group[0], switch_aux=(f"Asw@{group[0]}", f"Usw@{group[0]}")
+        )
 
     def _general_rows(self, mode, aux, u_max, a_max, asw_max, usw_max, lam_max, charge_switch) -> None:
         for chain in mode.chains:
@@ -808,7 +1102,7 @@ class _Builder:
                     cols = [aux["A"], aux["U"]]
                     vals = [1.0, 2 * value]
                     if "Asw" in aux and self.cons:  # Pollaczek-Khinchine with the switch terms' upper bounds
-                        cols += [aux["Asw"], aux["Usw"]]
+                        cols += [aux[mode.switch_aux[0]], aux[mode.switch_aux[1]]]
                         vals += [1.0, 2 * value]
                     # relaxed: the wait without any switch overhead, a lower bound on the exact wait
                     rhs = 2000.0 * value
@@ -824,7 +1118,7 @@ class _Builder:
                     cols = [aux["A"], aux["U"]]
                     vals = [chain.alpha, -2 * value]
                     if "Asw" in aux:
-                        cols.append(aux["Asw"])
+                        cols.append(aux[mode.switch_aux[0]])
                         vals.append(chain.alpha)
                     if "Usw_hi" in aux:  # relaxed: the switch load enters with a negative sign, so its upper bound
                         cols.append(aux["Usw_hi"])

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from optplace import latency
+from optplace.cocompilation import Compilations
 from optplace.diagnose import check_alone
 from optplace.domain import Discipline, Instance
 
@@ -31,6 +32,7 @@ class Accelerator:
     cap: float  # utilisation cap
     device_memory_limit_mb: float | None
     pairs: np.ndarray  # pair indices, in application order
+    max_backends: int | None = None  # most backends it may host; None = unlimited
 
 
 @dataclass
@@ -52,13 +54,17 @@ class PairData:
     service: np.ndarray  # s, ms
     second: np.ndarray  # E[S^2] = s^2 (1 + scv), ms^2
     scv: np.ndarray
-    switch: np.ndarray  # o, ms
+    switch: np.ndarray  # o, ms, compiled apart (the profile's)
+    switch_least: np.ndarray  # the least o under any co-compilation option (optplace.cocompilation)
     excess: np.ndarray  # gamma quantile excess of service (0 for mean SLOs and deterministic service; v1 rows)
     backend_mb: np.ndarray
     frontend_mb: np.ndarray
     preprocess: np.ndarray  # ms per request on the node's CPU
     quantile: np.ndarray  # NaN for a mean SLO
-    slo: np.ndarray  # ms
+    slo: np.ndarray  # ms; for a mean SLO already the smaller of the SLO and the front-end occupancy limit
+    occupancy: (
+        np.ndarray
+    )  # ms: limit on the *mean* latency of a percentile-SLO pair's synchronous front end (inf: none)
     shareable: np.ndarray  # bool
     model: np.ndarray  # model index
     device_memory: np.ndarray  # bool: backend memory counts against the device, not the node
@@ -79,6 +85,7 @@ class InstanceData:
     eligible: dict[str, list[str]]
     network_ms: float
     ps_model: str
+    compilations: Compilations | None = None
     acc_index: dict[str, int] = field(default_factory=dict)
     app_index: dict[str, int] = field(default_factory=dict)
     _lookup: dict[tuple[int, int], int] | None = None
@@ -123,16 +130,25 @@ def prepare(instance: Instance, eligible: dict[str, list[str]] | None = None) ->
                     instance.utilization_cap(acc.type),
                     limit,
                     np.zeros(0, dtype=np.int64),
+                    instance.max_backends(acc),
                 )
             )
         nodes.append(
             Node(n_index, node.name, node.memory_mb * instance.memory_cap(node), node.preprocess_cores, members)
         )
 
+    compilations = Compilations(instance)
+    settings = instance.settings
     rows: list[tuple] = []
     for a_index, app in enumerate(instance.applications):
         model = models[app.model]
         q = app.slo.quantile
+        occupancy = latency.frontend_occupancy_limit_ms(
+            app.rate_rps, app.frontend_concurrency, settings.frontend_occupancy_cap
+        )
+        # A mean SLO and the occupancy limit bound the same statistic: keep the tighter as the SLO.
+        slo_ms = min(app.slo.latency_ms, occupancy) if q is None else app.slo.latency_ms
+        occupancy = np.inf if q is None else occupancy
         for acc_name in eligible.get(app.name, []):
             d = acc_index[acc_name]
             target = accelerators[d]
@@ -149,13 +165,15 @@ def prepare(instance: Instance, eligible: dict[str, list[str]] | None = None) ->
                     app.frontend_memory_mb,
                     app.preprocess_ms,
                     np.nan if q is None else q,
-                    app.slo.latency_ms,
+                    slo_ms,
                     model.shareable,
                     model_index[app.model],
                     types[target.type].memory_mb is not None,
+                    compilations.least_switch_ms(target.type, app.model, profile.switch_overhead_ms),
+                    occupancy,
                 )
             )
-    columns: list[Any] = list(zip(*rows)) if rows else [[] for _ in range(14)]
+    columns: list[Any] = list(zip(*rows)) if rows else [[] for _ in range(16)]
     as_float = [np.asarray(c, dtype=np.float64) for c in columns[2:11]]
     rate, service, scv, switch, backend_mb, frontend_mb, preprocess, quantile, slo = as_float
     pairs = PairData(
@@ -166,12 +184,14 @@ def prepare(instance: Instance, eligible: dict[str, list[str]] | None = None) ->
         second=service * service * (1.0 + scv),
         scv=scv,
         switch=switch,
+        switch_least=np.asarray(columns[14], dtype=np.float64),
         excess=latency.gamma_quantile_excess(quantile, service, scv),
         backend_mb=backend_mb,
         frontend_mb=frontend_mb,
         preprocess=preprocess,
         quantile=quantile,
         slo=slo,
+        occupancy=np.asarray(columns[15], dtype=np.float64),
         shareable=np.asarray(columns[11], dtype=bool),
         model=np.asarray(columns[12], dtype=np.int64),
         device_memory=np.asarray(columns[13], dtype=bool),
@@ -190,6 +210,7 @@ def prepare(instance: Instance, eligible: dict[str, list[str]] | None = None) ->
         eligible=eligible,
         network_ms=instance.settings.network_delay_ms,
         ps_model=instance.settings.ps_model,
+        compilations=compilations,
         acc_index=acc_index,
         app_index={name: k for k, name in enumerate(app_names)},
     )

@@ -93,6 +93,12 @@ class ExactOptions(MethodOptions):
     )
     symmetry: bool = Field(default=_BUILD.symmetry, description="Order identical accelerators: used ones first.")
     symmetry_load: bool = Field(default=_BUILD.symmetry_load, description="And by load.")
+    max_cocompilation_groups: int = Field(
+        default=_BUILD.max_cocompilation_groups,
+        ge=0,
+        le=64,
+        description="Co-compilation regimes per edgeTPU in the conservative model (the reference's group first).",
+    )
     isolate: bool = Field(default=True, description="Run the solver in a child process under optplace's wall clock.")
     grace_s: float = Field(
         default=1.0,

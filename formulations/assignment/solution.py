@@ -149,8 +149,8 @@ def _set_mode(vec: np.ndarray, mode, hosted: np.ndarray) -> bool:
     """Switch on ``mode`` for the hosted pairs; False if some hosted pair has no level in it."""
     covered = np.zeros(hosted.size, dtype=bool)
     for chain in mode.chains:
-        inside = np.isin(chain.pairs, hosted)
-        covered |= np.isin(hosted, chain.pairs)
+        inside = np.isin(chain.pairs, hosted)  # secondary (occupancy) entries count for the tightest level
+        covered |= np.isin(hosted, chain.pairs[~chain.secondary])
         if inside.any():
             tightest = int(chain.level_of[inside].min())
             vec[chain.vars[tightest:]] = 1.0

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from optplace import latency
+from optplace.cocompilation import Compilations
 from optplace.diagnose import check_alone
 from optplace.domain import Discipline, Instance, Objective
 from optplace.exceptions import UnsupportedInstance
@@ -67,6 +69,14 @@ class AcceleratorClass:
     model_group: np.ndarray  # model per item (for the switch relaxation)
     group_memory_mb: np.ndarray  # backend memory per group
     group_keys: list[str] = field(default_factory=list)
+    # The instance's extensions (docs/concepts.md). switch_ms above is the overhead compiled apart; a
+    # relaxation must use switch_least_ms, the least under any co-compilation option (model.md).
+    switch_least_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    occupancy_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))  # mean-latency limit per item (inf: none)
+    max_backends: int | None = None  # most backends one accelerator of the class may host
+    switch_variance: str = "dependent"
+    model_names: list[str] = field(default_factory=list)  # per model_group index
+    compilations: Compilations | None = None  # the instance's co-compilation groups (for the exact check)
 
     @property
     def count(self) -> int:
@@ -189,7 +199,7 @@ def build(instance: Instance, params: SolveParams | None = None) -> Configuratio
     accelerators_on_node = {node.name: len(node.accelerators) for node in instance.nodes}
     grouped: dict[tuple, list[tuple]] = {}
     for node, acc in instance.accelerators():
-        items = sorted(eligible_on.get(acc.name, ()))
+        items = tuple(sorted(eligible_on.get(acc.name, ())))
         if not items:
             continue
         acc_type = types[acc.type]
@@ -202,12 +212,14 @@ def build(instance: Instance, params: SolveParams | None = None) -> Configuratio
             node.preprocess_cores,
             tuple(items),
             tuple(item_value(j, acc.name, acc_type.cost) for j in items),
+            instance.max_backends(acc),
         )
         grouped.setdefault(key, []).append((node, acc))
 
+    compilations = Compilations(instance)
     classes: list[AcceleratorClass] = []
     for key, members in grouped.items():
-        type_name, multi_node, node_limit, device_limit, cores, items, values = key
+        type_name, multi_node, node_limit, device_limit, cores, items, values, max_backends = key
         acc_type = types[type_name]
         index = np.array(items, dtype=np.intp)
         profiles = [models[apps[j].model].profiles[type_name] for j in items]
@@ -255,6 +267,26 @@ def build(instance: Instance, params: SolveParams | None = None) -> Configuratio
                 model_group=np.array([model_of[apps[j].model] for j in items], dtype=np.intp),
                 group_memory_mb=group_memory,
                 group_keys=group_keys,
+                switch_least_ms=np.array(
+                    [
+                        compilations.least_switch_ms(type_name, apps[j].model, p.switch_overhead_ms)
+                        if acc_type.discipline == Discipline.FCFS
+                        else 0.0
+                        for j, p in zip(items, profiles)
+                    ]
+                ),
+                occupancy_ms=np.array(
+                    [
+                        latency.frontend_occupancy_limit_ms(
+                            apps[j].rate_rps, apps[j].frontend_concurrency, settings.frontend_occupancy_cap
+                        )
+                        for j in items
+                    ]
+                ),
+                max_backends=max_backends,
+                switch_variance=settings.switch_variance,
+                model_names=model_keys,
+                compilations=compilations,
             )
         )
 

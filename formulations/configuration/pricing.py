@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optplace import latency
+from optplace.cocompilation import SwitchOption
 from optplace.domain import Discipline
 from optplace.formulations.configuration.build import AcceleratorClass
 from optplace.formulations.configuration.knapsack_dp import plain_knapsack
@@ -150,6 +151,8 @@ class SetChecker:
         groups, class_of = np.unique(c.group[index], return_inverse=True)
         if c.discipline == Discipline.DEDICATED and len(groups) > 1:
             return False
+        if c.max_backends is not None and len(groups) > c.max_backends:
+            return False
         backend_mb = float(c.group_memory_mb[groups].sum())
         node_mb = float(c.frontend_memory_mb[index].sum())
         if c.device_memory_limit_mb is not None:
@@ -159,20 +162,10 @@ class SetChecker:
             node_mb += backend_mb
         if not _fits(node_mb, c.node_memory_limit_mb):
             return False
-        rates = np.zeros(len(groups))
-        np.add.at(rates, class_of, c.rate_rps[index])
-        first = np.zeros(len(groups), dtype=np.intp)
-        first[class_of[::-1]] = index[::-1]  # any member: profiles are per model
-        service, scv, switch = c.service_ms[first], c.scv[first], c.switch_ms[first]
         quantiles = c.quantile[index]
-        acc_latency = np.empty(len(index))
-        for q in {None if math.isnan(x) else float(x) for x in quantiles}:
-            result = latency.accelerator_latency(c.discipline, q, rates, service, scv, switch, ps_model=c.ps_variant)
-            if not result.stable or not _fits(result.utilization, c.utilization_cap):
-                return False
-            rows = np.isnan(quantiles) if q is None else quantiles == q
-            acc_latency[rows] = result.latency_ms[class_of[rows]]
+        # the front end (the pooled PS stage of the evaluator): each item's latency in its SLO's statistic, and the mean
         pre = np.zeros(len(index))
+        pre_mean = np.zeros(len(index))
         busy = c.preprocess_ms[index] > 0
         if busy.any():
             b_rates, b_pre = c.rate_rps[index][busy], c.preprocess_ms[index][busy]
@@ -181,12 +174,56 @@ class SetChecker:
             if not stage.stable:
                 return False
             values = np.array(stage.latency_ms, dtype=float)
+            pre_mean[busy] = values
             for q in {float(x) for x in b_q if not math.isnan(x)}:
                 rows = b_q == q
                 values[rows] = latency.frontend_quantile(q, b_rates, b_pre, c.preprocess_cores).latency_ms[rows]
             pre[busy] = values
+        rates = np.zeros(len(groups))
+        np.add.at(rates, class_of, c.rate_rps[index])
+        first = np.zeros(len(groups), dtype=np.intp)
+        first[class_of[::-1]] = index[::-1]  # any member: profiles are per model
+        switch = c.switch_ms[first]
+        options = [SwitchOption(None, tuple(switch.tolist()))]
+        if c.discipline == Discipline.FCFS and c.compilations is not None and len(groups) > 1:
+            models = [c.model_names[int(m)] for m in c.model_group[first]]
+            options = c.compilations.options(c.type_name, models, switch.tolist())
+        # the set is feasible when the device meets every limit under one of its options (optplace.cocompilation)
+        return any(self._meets(index, rates, first, class_of, np.array(o.switch_ms), pre, pre_mean) for o in options)
+
+    def _meets(self, index, rates, first, class_of, switch, pre, pre_mean) -> bool:
+        c = self.cls
+        service, scv = c.service_ms[first], c.scv[first]
+        quantiles = c.quantile[index]
+        occupancy = c.occupancy_ms[index]
+        limited = np.isfinite(occupancy)
+        statistics = {None if math.isnan(x) else float(x) for x in quantiles} | ({None} if limited.any() else set())
+        acc_latency = np.empty(len(index))
+        acc_mean = np.empty(len(index))
+        for q in statistics:
+            result = latency.accelerator_latency(
+                c.discipline,
+                q,
+                rates,
+                service,
+                scv,
+                switch,
+                ps_model=c.ps_variant,
+                switch_variance=c.switch_variance,
+            )
+            if not result.stable or not _fits(result.utilization, c.utilization_cap):
+                return False
+            rows = np.isnan(quantiles) if q is None else quantiles == q
+            acc_latency[rows] = result.latency_ms[class_of[rows]]
+            if q is None:
+                acc_mean[:] = result.latency_ms[class_of]
         total = pre + c.network_ms + acc_latency
-        return bool(np.all(np.isfinite(total)) and np.all(total <= c.slo_ms[index] * (1.0 + CHECK)))
+        if not (np.all(np.isfinite(total)) and np.all(total <= c.slo_ms[index] * (1.0 + CHECK))):
+            return False
+        if limited.any():
+            mean_total = pre_mean[limited] + c.network_ms + acc_mean[limited]
+            return bool(np.all(mean_total <= occupancy[limited] * (1.0 + CHECK)))
+        return True
 
 
 def _fits(value: float, limit: float) -> bool:
@@ -254,7 +291,8 @@ def build_scenarios(
 ) -> list[Scenario]:
     """Cover the class's feasible sets by linear scenarios (see the module docstring)."""
     c = cls
-    lam, s, m2, o = c.rate_rps, c.service_ms, c.second_moment_ms2, c.switch_ms
+    # the least switch overhead under any co-compilation option: every scenario stays a relaxation
+    lam, s, m2, o = c.rate_rps, c.service_ms, c.second_moment_ms2, c.switch_least_ms
     q = c.quantile
     fcfs = c.discipline in (Discipline.FCFS, Discipline.DEDICATED)
     switching = c.discipline == Discipline.FCFS and bool(np.any(o > 0))
@@ -285,6 +323,10 @@ def build_scenarios(
     s_min = float(s.min())
     exact_base = not has_pre and not switching and (not fcfs or bool(np.all(np.isnan(q))))
     exact_base = exact_base and (fcfs or c.ps_variant == "exact")
+    # what the scenarios leave to the exact check (model.md, "What a relaxation must allow"): switches compiled
+    # apart, a front-end occupancy limit, max_backends; with any of them a scenario is only a relaxation
+    exact_base = exact_base and not (c.discipline == Discipline.FCFS and bool(np.any(c.switch_ms > 0)))
+    exact_base = exact_base and not bool(np.isfinite(c.occupancy_ms).any()) and c.max_backends is None
     combos = _combos(c, combo_groups, max_combos)
     layers: list[tuple[int, ...] | None] = list(combos) if combos is not None else [None]
 

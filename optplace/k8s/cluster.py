@@ -6,7 +6,10 @@ What becomes what (docs/kubernetes.md has the full story):
   accelerator types by the configuration's rules. With NVIDIA time-slicing the node offers
   ``devices x replicas`` units and the label ``nvidia.com/gpu.replicas`` says ``replicas``; each
   physical device is one accelerator (time-slicing *is* the processor sharing the model
-  describes). Accelerators are named ``<node>-<short name><index>`` (``nano1-gpu0``).
+  describes). Accelerators are named ``<node>-<short name><index>`` (``nano1-gpu0``). A
+  time-sliced (``ps``) device can hold one serving process per replica, so its ``max_backends``
+  is the replicas count (1 without time-slicing): the solver then never plans more backends than
+  the export can run.
 * **Nodes** are the schedulable, Ready nodes with at least one accelerator. Memory is allocatable
   memory minus what pods that are not optplace's request there; pre-processing cores likewise
   from allocatable CPU (at least one). Labels are copied.
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from optplace.domain import Application, Instance
+from optplace.domain import Application, Discipline, Instance
 from optplace.io import InstanceError, parse_instance
 from optplace.k8s import scheme
 from optplace.k8s.config import AcceleratorRule, Catalog, KubernetesConfig
@@ -91,6 +94,7 @@ def import_cluster(
         if pod.spec.nodeName and not (scheme.is_application(annotations) or scheme.is_backend(annotations)):
             foreign.setdefault(pod.spec.nodeName, []).append(pod)
     type_names = {t.name for t in catalog.accelerator_types}
+    time_sliced = {t.name for t in catalog.accelerator_types if t.discipline == Discipline.PS}
 
     node_docs: list[dict[str, Any]] = []
     devices: dict[str, _Device] = {}
@@ -115,7 +119,10 @@ def import_cluster(
                 "memory_mb": memory,
                 "preprocess_cores": max(1.0, cores),
                 "labels": dict(node.metadata.labels),
-                "accelerators": [{"name": d.name, "type": d.type} for d in found],
+                "accelerators": [
+                    {"name": d.name, "type": d.type, **({"max_backends": d.slots} if d.type in time_sliced else {})}
+                    for d in found
+                ],
             }
         )
         devices.update({d.name: d for d in found})

@@ -17,7 +17,9 @@ feed-forward: front end -> network -> accelerator):
    same accelerator) form one class. ``ps`` is request-level processor sharing; ``fcfs`` and
    ``dedicated`` are one queue in arrival order that pays the backend's switch overhead when
    the previously served request used another backend. Service times are gamma with the
-   profile's mean and SCV (deterministic when the SCV is 0); the switch overhead is constant.
+   profile's mean and SCV (deterministic when the SCV is 0); the switch overhead is constant:
+   the profile's, or, on a device the evaluator runs with a co-compilation group
+   (``AcceleratorEvaluation.cocompilation_group``, :mod:`optplace.cocompilation`), the group's.
 
 Statistics are taken over the requests that *arrive* after the warm-up and before the horizon;
 every request is served to completion, so there is no end-of-run censoring.
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from optplace.cocompilation import Compilations
 from optplace.domain import Application, Discipline, Instance
 from optplace.evaluate import backend_key, evaluate
 from optplace.simulation.arrivals import ArrivalProcess, arrival_times_ms
@@ -241,6 +244,8 @@ def simulate(
     acc_reports: list[AcceleratorSimulation] = []
     evaluation = evaluate(instance, placement)
     predicted_util = {a.accelerator: a.utilization for a in evaluation.accelerators}
+    compiled_with = {a.accelerator: a.cocompilation_group for a in evaluation.accelerators}
+    compilations = Compilations(instance)
     for node, acc in instance.accelerators():
         hosted = [a for a in placed if placement[a.name] == acc.name]
         if not hosted:
@@ -261,7 +266,13 @@ def simulate(
             departure = ps_departures(times, service, 1.0)
             work = service
         else:
-            switch = np.array([models[a.model].profiles[acc.type].switch_overhead_ms for a in hosted])[owner]
+            group = compiled_with.get(acc.name)
+            switch = np.array(
+                [
+                    compilations.switch_ms(group, a.model, models[a.model].profiles[acc.type].switch_overhead_ms)
+                    for a in hosted
+                ]
+            )[owner]
             run = fcfs_departures(times, service, backend, switch)
             departure, work = run.departure_ms, run.service_ms
             switch_fraction = float(run.switched[window].mean()) if window.any() else None

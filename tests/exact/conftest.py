@@ -21,13 +21,17 @@ def load_json(path: Path) -> Instance:
     return Instance.model_validate(json.loads(path.read_text()))
 
 
-def random_instance(seed: int, *, n_apps: int = 4, shared_node: bool = False, **overrides: Any) -> Instance:
+def random_instance(
+    seed: int, *, n_apps: int = 4, shared_node: bool = False, extensions: bool = False, **overrides: Any
+) -> Instance:
     """A tiny instance mixing every discipline and latency term, drawn from ``seed``.
 
     Two to three accelerators (processor sharing, FCFS with switch overhead, dedicated), two or
     three models, three to five applications with mean or p95 SLOs, optional front-end
     pre-processing and a random PS model. ``shared_node`` puts two accelerators on one node so
-    that node memory and the front-end stage couple them.
+    that node memory and the front-end stage couple them. ``extensions`` adds (from its own random
+    stream, so the base instance stays the same) synchronous front ends, max_backends, a switch
+    variant and a co-compilation group of the edgeTPU's models.
     """
     rng = np.random.default_rng(seed)
     types = [
@@ -98,8 +102,33 @@ def random_instance(seed: int, *, n_apps: int = 4, shared_node: bool = False, **
         "applications": apps,
         "objectives": ["max_hosted", "min_accelerators"],
     }
+    if extensions:
+        _extend(doc, np.random.default_rng(10_000 + seed))
     doc.update(overrides)
     return Instance.model_validate(doc)
+
+
+def _extend(doc: dict[str, Any], rng: np.random.Generator) -> None:
+    for app in doc["applications"]:
+        if rng.random() < 0.5:
+            app["frontend_concurrency"] = int(rng.integers(1, 3))
+    doc["settings"]["frontend_occupancy_cap"] = float(rng.choice([0.5, 0.8]))
+    doc["settings"]["switch_variance"] = str(rng.choice(["dependent", "bernoulli", "seed"]))
+    for acc_type in doc["accelerator_types"]:
+        if acc_type["discipline"] != "dedicated" and rng.random() < 0.5:
+            acc_type["max_backends"] = int(rng.integers(1, 3))
+    members = [m for m in doc["models"] if "tpu" in m["profiles"]]
+    if len(members) >= 2 and any(t["name"] == "tpu" for t in doc["accelerator_types"]):
+        factor = float(rng.choice([0.0, 0.15, 0.5]))
+        doc["cocompilation_groups"] = [
+            {
+                "name": "co",
+                "accelerator_type": "tpu",
+                "switch_overhead_ms": {
+                    m["name"]: round(m["profiles"]["tpu"]["switch_overhead_ms"] * factor, 2) for m in members
+                },
+            }
+        ]
 
 
 def brute_force(instance: Instance) -> tuple[dict[str, str] | None, tuple[float, ...] | None]:

@@ -112,7 +112,10 @@ CASES = [
 @pytest.mark.parametrize(("seed", "discipline", "variant"), CASES)
 def test_bound_is_valid_and_optimal_status_is_true(seed, discipline, variant):
     """Against brute force: the bound is never below the optimum, and 'optimal' means optimal."""
-    instance = tiny(seed, discipline=discipline, ps_model=variant)
+    _assert_bound_valid_and_optimal_true(tiny(seed, discipline=discipline, ps_model=variant))
+
+
+def _assert_bound_valid_and_optimal_true(instance) -> None:
     best = brute_force_best(instance)
     result = solve(instance, "configuration", PARAMS)
     assert result.status.has_solution
@@ -236,3 +239,22 @@ def test_infeasible_host_all_is_not_a_placement():
     result = solve(instance, "configuration", PARAMS)
     assert result.status in (Status.INFEASIBLE, Status.NO_SOLUTION_FOUND)
     assert not result.assignments
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_extensions_keep_the_bound_valid_and_the_check_exact(seed):
+    """Co-compilation, occupancy limits, max_backends and switch variants: the bound is never below the brute-force
+    optimum, 'optimal' is optimal, and every set the checker accepts is accepted by the evaluator (and vice versa)."""
+    from tests.exact.conftest import random_instance
+
+    instance = random_instance(seed, n_apps=4, extensions=True)
+    _assert_bound_valid_and_optimal_true(instance)
+    model = build(instance)
+    for cls in model.classes:
+        if cls.node is not None:
+            continue  # a node shared with another accelerator: the checker looks at one accelerator alone
+        checker = SetChecker(cls)
+        for size in range(1, cls.size + 1):
+            for items in itertools.combinations(range(cls.size), size):
+                placement = {model.app_names[int(cls.apps[i])]: cls.accelerators[0] for i in items}
+                assert checker.feasible(items) == evaluate(instance, placement).feasible, (cls.type_name, placement)

@@ -13,7 +13,10 @@ from optplace.formulations.assignment.build import BuildOptions, build, symmetry
 from optplace.formulations.assignment.data import prepare
 from optplace.formulations.assignment.solution import canonicalize, encode, extract
 from optplace.generate import generate_instance
-from tests.exact.conftest import brute_force, primary_of, random_instance
+from tests.conftest import INSTANCES
+from tests.exact.conftest import brute_force, load_json, primary_of, random_instance
+
+TINY_DIR = INSTANCES / "tiny"
 
 SEEDS = [(seed, False) for seed in range(8)] + [(seed, True) for seed in range(100, 104)]
 
@@ -28,19 +31,25 @@ def _optimum(am, objective: Objective, maximize: bool) -> tuple[float | None, np
 def test_conservative_solutions_are_feasible_and_relaxed_bounds_are_valid(seed: int, shared: bool):
     """Conservative optimum <= true optimum <= relaxed optimum, and the conservative placement verifies."""
     instance = random_instance(seed, n_apps=3, shared_node=shared)
-    _, key = brute_force(instance)
+    _, truth, conservative, _, low = _sound(instance)
+    if conservative.exact:
+        assert low == pytest.approx(truth)
+
+
+def _sound(instance):
+    """Brute force, both models and their optima: conservative optimum <= truth <= relaxed optimum, and the
+    conservative placement verifies. Returns (best placement, truth, conservative, relaxed, conservative optimum)."""
+    best, key = brute_force(instance)
     truth = primary_of(instance, key)
     data = prepare(instance)
     conservative = build(data, BuildOptions(mode="conservative"))
     relaxed = build(data, BuildOptions(mode="relaxed"))
     low, values = _optimum(conservative, Objective.MAX_HOSTED, True)
     high, _ = _optimum(relaxed, Objective.MAX_HOSTED, True)
-    placement = extract(conservative, values)
-    assert evaluate(instance, placement).feasible
+    assert evaluate(instance, extract(conservative, values)).feasible
     assert low <= truth + 1e-6
     assert high >= truth - 1e-6
-    if conservative.exact:
-        assert low == pytest.approx(truth)
+    return best, truth, conservative, relaxed, low
 
 
 @pytest.mark.parametrize(("seed", "shared"), SEEDS[:6])
@@ -156,3 +165,36 @@ def test_lagrangian_bound_is_valid(seed: int, shared: bool):
     c, _ = relaxed.objective(Objective.MAX_HOSTED)
     bound, _ = lagrangian_bound(relaxed, c[relaxed.x], truth, time_limit_s=10)
     assert bound >= truth - 1e-6
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_extensions_keep_both_models_sound(seed: int):
+    """With co-compilation, occupancy limits, max_backends and switch variants: conservative optimum <= truth
+    <= relaxed and Lagrangian bounds, the conservative placement verifies, and the optimum fits the relaxed model."""
+    from optplace.formulations.assignment.lagrangian import lagrangian_bound
+
+    instance = random_instance(seed, n_apps=4, extensions=True)
+    best, truth, _, relaxed, _ = _sound(instance)
+    data = relaxed.data
+    vector, why = encode(relaxed, canonicalize(data, best, symmetry_groups(data)))
+    assert vector is not None, why
+    c, _ = relaxed.objective(Objective.MAX_HOSTED)
+    bound, _ = lagrangian_bound(relaxed, c[relaxed.x], truth, time_limit_s=10)
+    assert bound >= truth - 1e-6
+
+
+def test_a_cocompiled_reference_is_a_conservative_solution():
+    """The conservative model runs the group's regime: the co-compiled optimum of cocompile.json is representable
+    and optimal there, although compiled apart that pair misses its SLO."""
+    instance = load_json(TINY_DIR / "cocompile.json")
+    data = prepare(instance)
+    reference = {"a1": "tpu1", "b1": "tpu1", "c1": "tpu2", "c2": "tpu2"}
+    am = build(data, BuildOptions(reference=reference))
+    vector, why = encode(am, reference)
+    assert vector is not None, why
+    groups = {mode.group for acc in am.accelerators.values() for mode in acc.modes}
+    assert groups == {-1, 0}
+    best, _ = _optimum(am, Objective.MAX_HOSTED, True)
+    assert best == pytest.approx(4.0)
+    without = build(prepare(instance.model_copy(update={"cocompilation_groups": []})), BuildOptions())
+    assert _optimum(without, Objective.MAX_HOSTED, True)[0] == pytest.approx(3.0)

@@ -30,7 +30,8 @@ def _num(low: float, high: float) -> st.SearchStrategy[float]:
 
 @st.composite
 def instance_docs(draw: st.DrawFn, max_apps: int = 8, max_nodes: int = 3) -> dict[str, Any]:
-    """A valid instance document: ps/fcfs/dedicated, sharing, percentiles, pre-processing, memory, labels, pins."""
+    """A valid instance document: ps/fcfs/dedicated, sharing, percentiles, pre-processing, memory, labels, pins,
+    max_backends, synchronous front ends, switch variants and co-compilation groups."""
     n_types = draw(st.integers(1, 3))
     types = []
     for t in range(n_types):
@@ -40,6 +41,8 @@ def instance_docs(draw: st.DrawFn, max_apps: int = 8, max_nodes: int = 3) -> dic
         if draw(st.integers(0, 3)) == 0:
             acc_type["memory_mb"] = draw(_num(300, 3000))
         acc_type["cost"] = draw(_num(0.5, 5))
+        if draw(st.integers(0, 3)) == 0:
+            acc_type["max_backends"] = draw(st.integers(1, 3))
         types.append(acc_type)
     nodes = []
     acc_names = []
@@ -48,7 +51,10 @@ def instance_docs(draw: st.DrawFn, max_apps: int = 8, max_nodes: int = 3) -> dic
         for _ in range(draw(st.integers(1, 2))):
             name = f"d{len(acc_names)}"
             acc_names.append(name)
-            accs.append({"name": name, "type": f"t{draw(st.integers(0, n_types - 1))}"})
+            acc: dict[str, Any] = {"name": name, "type": f"t{draw(st.integers(0, n_types - 1))}"}
+            if draw(st.integers(0, 4)) == 0:
+                acc["max_backends"] = draw(st.integers(1, 2))
+            accs.append(acc)
         node: dict[str, Any] = {
             "name": f"n{v}",
             "memory_mb": draw(_num(500, 6000)),
@@ -104,7 +110,23 @@ def instance_docs(draw: st.DrawFn, max_apps: int = 8, max_nodes: int = 3) -> dic
             app["value_by_accelerator"] = {draw(st.sampled_from(acc_names)): draw(_num(0, 10))}
         if draw(st.integers(0, 4)) == 0:
             app["cost_by_accelerator"] = {draw(st.sampled_from(acc_names)): draw(_num(0, 5))}
+        if draw(st.integers(0, 3)) == 0:
+            app["frontend_concurrency"] = draw(st.integers(1, 3))
         apps.append(app)
+    groups = []
+    for acc_type in types:
+        if acc_type["discipline"] != "fcfs":
+            continue
+        members = [m for m in models if acc_type["name"] in m["profiles"]]
+        for _ in range(draw(st.integers(0, 2)) if len(members) >= 2 else 0):
+            chosen = draw(st.lists(st.sampled_from(members), min_size=2, max_size=3, unique_by=lambda m: m["name"]))
+            overheads = {
+                m["name"]: round(m["profiles"][acc_type["name"]]["switch_overhead_ms"] * draw(_num(0, 1)), 2)
+                for m in chosen
+            }
+            groups.append(
+                {"name": f"g{len(groups)}", "accelerator_type": acc_type["name"], "switch_overhead_ms": overheads}
+            )
     return {
         "name": "random",
         "settings": {
@@ -112,7 +134,10 @@ def instance_docs(draw: st.DrawFn, max_apps: int = 8, max_nodes: int = 3) -> dic
             "utilization_cap": draw(_num(0.6, 0.95)),
             "memory_cap": draw(_num(0.6, 1.0)),
             "ps_model": draw(st.sampled_from(["exact", "additive"])),
+            "switch_variance": draw(st.sampled_from(["dependent", "dependent", "bernoulli", "seed"])),
+            "frontend_occupancy_cap": draw(_num(0.5, 1.0)),
         },
+        "cocompilation_groups": groups,
         "accelerator_types": types,
         "nodes": nodes,
         "models": models,

@@ -207,3 +207,32 @@ def test_cli_import_reports_errors_without_a_traceback(tmp_path: Path, capsys: p
     assert code == 2 and err.startswith("error: ") and "items[0].status" in err
     code = main(["import", "k8s", str(broken), str(DATA / "pods.json"), "--models", str(tmp_path / "none.json")])
     assert code == 2 and "cannot read the model catalog" in capsys.readouterr().err
+
+
+def test_time_sliced_gpus_carry_their_replicas_as_max_backends(cluster: Instance) -> None:
+    """A GPU with 4 time-slicing replicas may host 4 backends; an edgeTPU (one process owns it) has no limit."""
+    limits = {acc.name: cluster.max_backends(acc) for _, acc in cluster.accelerators()}
+    assert limits["nano1-gpu0"] == 4 and limits["xavier1-gpu0"] == 4
+    assert limits["pi3-tpu1"] is None
+
+
+def test_a_gpu_without_time_slicing_gets_plans_the_export_can_run(catalog: Catalog, config: KubernetesConfig) -> None:
+    """Without time-slicing (one slot) a GPU hosts one backend, so the solved plan exports without refusal."""
+    from optplace.evaluate import evaluate
+    from optplace.k8s.manifests import build_manifests
+    from optplace.solve import solve
+
+    nodes = document("nodes.json")
+    for node in nodes["items"]:
+        labels = node["metadata"]["labels"]
+        if labels.pop("nvidia.com/gpu.replicas", None) is not None:
+            for field in ("capacity", "allocatable"):
+                node["status"][field]["nvidia.com/gpu"] = "1"
+    imported = import_cluster(nodes, document("pods.json"), catalog, config).instance
+    gpus = [acc for _, acc in imported.accelerators() if "gpu" in acc.name]
+    assert gpus and all(imported.max_backends(acc) == 1 for acc in gpus)
+    result = solve(imported, "regret_greedy")
+    reports = {r.accelerator: r for r in evaluate(imported, result.placement()).accelerators}
+    assert all(len(reports[g.name].backends) <= 1 for g in gpus)
+    assert any(reports[g.name].backends for g in gpus)  # the GPUs are used, one backend each
+    build_manifests(imported, result, config)  # raises ExportError on a GPU with more backends than slots

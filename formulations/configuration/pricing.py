@@ -532,8 +532,9 @@ def _simplex_grid(rows: int) -> np.ndarray:
 def _twin_before(cls: AcceleratorClass, order: np.ndarray, profit: np.ndarray) -> list[int]:
     """Per search position, the previous position holding an identical item (or -1).
 
-    Identical: same backend, rate, SLO (value and statistic), pre-processing and front-end memory,
-    so swapping them changes neither a row nor the exact check. Within a search, an item at least as
+    Identical: same backend, rate, SLO (value and statistic), pre-processing, front-end memory and
+    occupancy limit, so swapping them changes neither a row nor the exact check (co-compilation
+    and ``max_backends`` depend on the backends only). Within a search, an item at least as
     profitable comes first (density order on equal weights, then profit order), so every set can
     be replaced by a canonical one (each kind's first members) of at least its value: a search may
     skip an item whose twin before it is left out (types with counts, issue 11 part B).
@@ -550,6 +551,7 @@ def _twin_before(cls: AcceleratorClass, order: np.ndarray, profit: np.ndarray) -
             -1.0 if math.isnan(q) else q,
             float(c.preprocess_ms[j]),
             float(c.frontend_memory_mb[j]),
+            float(c.occupancy_ms[j]) if len(c.occupancy_ms) else math.inf,  # front-end occupancy limit
         )
         before = last.get(key, -1)
         out.append(before if before >= 0 and profit[order[before]] >= profit[j] else -1)

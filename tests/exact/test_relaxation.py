@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,9 +15,11 @@ from optplace.domain import Instance
 from optplace.evaluate import evaluate
 from optplace.formulations.configuration.build import build
 from optplace.formulations.configuration.pricing import Pricer
+from optplace.io import load_instance
 from optplace.solve import solve
 from tests.exact.test_configuration import brute_force_best, tiny
 
+ROOT = Path(__file__).resolve().parents[2]
 PROFITS = (-0.5, 0.0, 0.0, 0.5, 1.0, 1.5)  # zero and negative profits: sets that only their items make feasible
 
 
@@ -144,3 +148,24 @@ def test_pricing_over_identical_applications_matches_brute_force(seed, picks):
     data = tiny(seed, apps=4, discipline="fcfs").model_dump(mode="json", exclude_none=True)
     data["applications"] += [{**app, "name": f"{app['name']}-twin"} for app in data["applications"]]
     check_pricing_against_brute_force(Instance.model_validate(data), picks)
+
+
+EXTENSIONS = ["cocompile", "frontend_occupancy", "max_backends", "switch_variance_seed"]
+
+
+@pytest.mark.parametrize("name", EXTENSIONS)
+@pytest.mark.parametrize("picks", [(4, 4, 4, 4), (1, 3, 5, 2), (0, 5, 1, 4)])
+def test_exact_pricing_covers_the_domain_extensions(name, picks):
+    """Co-compilation groups, occupancy limits, max_backends, switch variants: exact pricing = brute force."""
+    instance = load_instance(ROOT / "instances" / "tiny" / f"{name}.json")
+    check_pricing_against_brute_force(instance, list(picks))
+
+
+@pytest.mark.parametrize("name", EXTENSIONS)
+def test_configuration_bound_is_valid_on_the_domain_extensions(name):
+    """On the extension instances: bound >= brute-force optimum, placement verified."""
+    instance = load_instance(ROOT / "instances" / "tiny" / f"{name}.json")
+    best = brute_force_best(instance)
+    result = solve(instance, "configuration", {"time_limit_s": 10, "threads": 1})
+    assert evaluate(instance, result.placement()).feasible
+    assert result.bound is not None and result.bound >= best - 1e-9

@@ -34,7 +34,6 @@ from __future__ import annotations
 import atexit
 import itertools
 import logging
-import multiprocessing
 import threading
 import time
 from collections.abc import Callable
@@ -46,7 +45,7 @@ from optplace.api.supervise import (
     Outcome,
     OutcomeKind,
     SolveRequest,
-    SpawnedWorker,
+    SubprocessWorker,
     run_solve,
     tree_memory_mb,
 )
@@ -129,14 +128,13 @@ class Backend(Protocol):
 
 
 class LocalBackend:
-    """One worker process per slot on this machine (multiprocessing ``spawn``)."""
+    """One worker process per slot on this machine (``python -m optplace.api.worker``)."""
 
     kind = "local"
 
     def __init__(self, size: int, method_modules: list[str]):
         self.method_modules = list(method_modules)
-        self._context = multiprocessing.get_context("spawn")
-        self._workers: list[SpawnedWorker | None] = [None] * size
+        self._workers: list[SubprocessWorker | None] = [None] * size
 
     def start(self) -> None:
         """Start every worker process (in parallel)."""
@@ -145,8 +143,8 @@ class LocalBackend:
             thread.start()
         for thread in starters:
             thread.join()
-        # Workers are not daemonic (a method may start processes of its own), so multiprocessing
-        # would wait for them at interpreter exit; if stop() was never called, kill them instead.
+        # Workers outlive nothing (they die with this process), but kill them at exit if stop()
+        # was never called rather than leave them to notice the closed pipe.
         atexit.register(self._kill_workers)
 
     def _kill_workers(self) -> None:
@@ -167,7 +165,7 @@ class LocalBackend:
 
     def replace(self, index: int) -> None:
         try:
-            self._workers[index] = SpawnedWorker(self._context, self.method_modules)
+            self._workers[index] = SubprocessWorker(self.method_modules)
         except Exception:
             log.exception("could not start solver worker %d", index)
             self._workers[index] = None
@@ -177,7 +175,7 @@ class LocalBackend:
         if worker is None or not worker.alive():
             if worker is not None:
                 worker.kill()
-            self._workers[index] = worker = SpawnedWorker(self._context, self.method_modules)
+            self._workers[index] = worker = SubprocessWorker(self.method_modules)
         outcome = run_solve(worker, request, stop=stop, on_incumbent=on_incumbent)
         if outcome.kind not in ("result", "error"):
             self._workers[index] = None  # run_solve killed it

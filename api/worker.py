@@ -57,7 +57,7 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def main(conn: Connection, method_modules: list[str], parent_pid: int) -> None:
-    """Worker entry point (run by ``multiprocessing`` with the spawn start method)."""
+    """Worker entry point (run as ``python -m optplace.api.worker --fd N``, see :mod:`optplace.api.supervise`)."""
     from optplace.registry import list_methods
 
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()

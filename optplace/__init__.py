@@ -3,6 +3,7 @@
 The public entry point is :func:`optplace.solve`; instances are :class:`optplace.Instance`, read
 with :func:`optplace.read` (alias :func:`optplace.load_instance`) or built with
 :class:`optplace.InstanceBuilder`; results are :class:`optplace.SolveResult` (``.summary()``);
+``solve(on_incumbent=..., log=...)`` reports progress as :class:`optplace.ProgressEvent`;
 errors live in :mod:`optplace.exceptions`; :func:`optplace.calibrate` fits profiles from request
 logs; :func:`optplace.replan` re-places a running cluster after :class:`optplace.Changes` with a
 safe migration plan. Importing this package imports no solver.
@@ -25,6 +26,7 @@ from optplace.exceptions import (
 from optplace.io import load_instance, read
 from optplace.migration import Changes, ReplanResult, replan
 from optplace.params import SolveParams
+from optplace.progress import ProgressEvent
 from optplace.result import SolveResult, Status, StopReason
 from optplace.solve import solve
 
@@ -49,6 +51,7 @@ __all__ = [
     "OptplaceError",
     "OptplaceWarning",
     "PlacementVerificationError",
+    "ProgressEvent",
     "ReplanResult",
     "SolveParams",
     "SolveResult",

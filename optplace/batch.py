@@ -13,9 +13,12 @@ and the parameters), and ignores a torn last line left by a crash (it is cut off
 Ctrl-C stops launching, kills the running tasks and leaves only complete rows.
 
 Local runs use a pool of ``--jobs`` threads, each babysitting one task process; no extra service.
-Task processes are forked from a forkserver that has optplace and the registered methods already
-imported (about 10 ms per task instead of about 0.5 s for a fresh interpreter); ``launcher=
-"subprocess"`` starts a fresh interpreter per task instead.
+Task processes are forked from warm supervisor children (:mod:`optplace.supervisor`) that have
+optplace and the registered methods already imported (milliseconds per task instead of about
+0.5 s for a fresh interpreter), and never re-run the caller's ``__main__``, so :func:`run_batch`
+works from a script without a main guard; ``launcher="subprocess"`` starts a fresh interpreter
+per task instead. Either way a task at its deadline is killed with its whole process tree
+(:func:`optplace.supervisor.kill_tree`), and the kernel kills it if the batch dies.
 With ``scheduler="tcp://host:port"`` the same isolated tasks are submitted to a Dask distributed
 cluster, and each Dask worker starts and polices the task process itself. The instance's content
 travels with the task, so workers need no shared file system; rows come back to this process,
@@ -24,6 +27,7 @@ which alone writes the results file.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import importlib
@@ -46,9 +50,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from optplace.supervisor import ChildPool, kill_tree, set_parent_death_signal
+
 ROW_SCHEMA = "optplace.batch/1"
 DEFAULT_TIME_LIMIT_S = 60.0
-KILL_WAIT_S = 2.0  # after SIGTERM, how long a task gets before SIGKILL
 _VERSION_PACKAGES = ("optplace", "numpy", "scipy", "pydantic", "highspy", "ortools", "pyomo")
 
 
@@ -432,19 +437,6 @@ def _load_instance(task: Task) -> Any:
     return parse_instance(data, task.instance_path)
 
 
-def _set_parent_death_signal() -> None:
-    """On Linux, have the kernel kill this process if its parent dies (e.g. the batch is SIGKILLed)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _limit_memory(limit_mb: float | None) -> None:
     """Cap the task's address space, so a runaway model build fails with MemoryError (an error row)."""
     if limit_mb is None:
@@ -461,7 +453,7 @@ def _limit_memory(limit_mb: float | None) -> None:
 def _worker_main(result_path: str) -> int:
     """Entry of the task process: read the task from stdin, write the row to ``result_path``."""
     parent = os.getppid()
-    _set_parent_death_signal()
+    set_parent_death_signal()
     if os.getppid() != parent:  # the parent died before the death signal was armed
         return 1
 
@@ -513,69 +505,93 @@ class _SubprocessLaunch:
 
 
 class _ForkLaunch:
-    """A task forked from a forkserver that has optplace and the methods imported: ~10 ms to start.
-
-    Not usable inside daemonic processes (Dask workers), which may not have children of their own.
-    """
+    """A task forked from a warm supervisor child (:mod:`optplace.supervisor`) that has optplace and
+    the methods imported: milliseconds to start, and the caller's ``__main__`` is never re-run.
+    The task process leads its own process group, so killing it leaves the warm child serving."""
 
     def __init__(self, task: Task, result_path: str, log_path: str):
-        self.process = _fork_context(task.plugins).Process(
-            target=_forked_main, args=(asdict(task), result_path, log_path), name=f"optplace-task-{task.task_id}"
+        self.pool = _task_children(task.plugins)
+        self.child = self.pool.take()
+        self.task_pid: int | None = None
+        self.exit_code: int | None = None
+        self.finished = False
+        self.released = False
+        self.reusable = False
+        self.child.conn.send(
+            ("run", _forked_main, {"task": asdict(task), "result_path": result_path, "log_path": log_path})
         )
-        self.process.start()
 
     @property
     def pid(self) -> int:
-        assert self.process.pid is not None
-        return self.process.pid
+        """The task process once it said so; the supervisor child before (killing it kills both)."""
+        return self.task_pid if self.task_pid is not None else self.child.pid
 
     def wait(self, timeout: float) -> bool:
-        self.process.join(timeout)
-        return self.process.exitcode is not None
+        """True once the task process ended (the supervisor child says ``finished``)."""
+        deadline = time.monotonic() + timeout
+        while not self.finished:
+            try:
+                if not self.child.conn.poll(max(0.0, deadline - time.monotonic())):
+                    return False
+                message = self.child.conn.recv()
+            except (EOFError, OSError):  # the supervisor child itself died
+                self.finished, self.exit_code = True, self.child.exit_code_after_kill()
+                break
+            if message[0] == "emit" and message[1] == "pid":
+                self.task_pid = message[2]
+            elif message[0] == "finished":
+                self.finished, self.reusable, self.exit_code = True, bool(message[1]), message[2]
+        if not self.released:
+            self.released = True
+            if self.reusable:
+                self.pool.give_back(self.child)
+            else:
+                self.child.kill()
+        return True
 
     @property
     def returncode(self) -> int | None:
-        return self.process.exitcode
+        return self.exit_code
 
 
-_FORK_LOCK = threading.Lock()
+_CHILDREN_LOCK = threading.Lock()
+_CHILDREN: dict[tuple[str, ...], ChildPool] = {}
 
 
-def _fork_context(plugins: Sequence[str]) -> Any:
-    import multiprocessing
-
+def _task_children(plugins: Sequence[str]) -> ChildPool:
+    """The warm supervisor children for tasks with these plug-ins (their modules preloaded)."""
     from optplace.registry import BUILTIN_METHOD_MODULES
 
-    with _FORK_LOCK:
-        context = multiprocessing.get_context("forkserver")
-        # Takes effect when the server starts (first task of this process); later calls are no-ops.
-        context.set_forkserver_preload(
-            ["optplace.batch", "optplace.solve", "optplace.io", "optplace.generate", *BUILTIN_METHOD_MODULES, *plugins]
-        )
-        return context
+    key = tuple(plugins)
+    with _CHILDREN_LOCK:
+        if key not in _CHILDREN:
+            _CHILDREN[key] = pool = ChildPool(
+                ["optplace.batch", "optplace.solve", "optplace.io", "optplace.generate", *BUILTIN_METHOD_MODULES, *key],
+                keep=os.cpu_count() or 2,
+            )
+            atexit.register(pool.close)
+        return _CHILDREN[key]
 
 
-def _noop() -> None:
-    pass
+def warm_forkserver(plugins: Sequence[str] = (), count: int = 1) -> None:
+    """Start ``count`` supervisor children (and their imports) now, so that no task's deadline pays for it."""
+    pool = _task_children(plugins)
+    children = [pool.take() for _ in range(max(1, count))]
+    for child in children:
+        pool.give_back(child)
 
 
-def warm_forkserver(plugins: Sequence[str] = ()) -> None:
-    """Start the forkserver (and its imports) now, so that no task's deadline pays for it."""
-    process = _fork_context(plugins).Process(target=_noop)
-    process.start()
-    process.join()
-
-
-def _forked_main(task_data: dict[str, Any], result_path: str, log_path: str) -> None:
+def _forked_main(payload: dict[str, Any], emit: Callable[[str, Any], None]) -> None:
     """Entry of a forked task process: own session, output to the log, row to ``result_path``."""
-    os.setsid()  # own process group: killable as a group, and out of reach of the terminal's Ctrl-C
-    _set_parent_death_signal()  # the forkserver exits with the batch, and takes its tasks along
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.setsid()  # own process group: killable as a group without the warm child that forked it
+    emit("pid", os.getpid())
+    fd = os.open(payload["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
+    task_data = payload["task"]
     task = Task(**{**task_data, "plugins": tuple(task_data.get("plugins", ()))})
     _limit_memory(task.memory_limit_mb)
-    _write_row(run_task(task, result_path + ".info"), result_path)
+    _write_row(run_task(task, payload["result_path"] + ".info"), payload["result_path"])
 
 
 def _write_row(row: dict[str, Any], result_path: str) -> None:
@@ -586,12 +602,8 @@ def _write_row(row: dict[str, Any], result_path: str) -> None:
 
 
 def default_launcher() -> str:
-    """``fork`` (a preloaded forkserver) where the platform has it and this process may have children."""
-    import multiprocessing
-
-    if "forkserver" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon:
-        return "fork"
-    return "subprocess"
+    """``fork`` (from a warm supervisor child) where the platform can fork; else ``subprocess``."""
+    return "fork" if hasattr(os, "fork") else "subprocess"
 
 
 def run_isolated(
@@ -653,12 +665,9 @@ def run_isolated(
 
 
 def _kill(launch: _SubprocessLaunch | _ForkLaunch) -> None:
-    """SIGTERM the task's process group, then SIGKILL it if it lingers."""
-    for sig, wait_s in ((signal.SIGTERM, KILL_WAIT_S), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(launch.pid, sig)
-        if launch.wait(wait_s):
-            return
+    """Kill the task process and everything it started (it leads its own process group)."""
+    kill_tree(launch.pid)
+    launch.wait(5.0)
 
 
 def _tail(path: str, limit: int = 2000) -> str:
@@ -809,7 +818,7 @@ def _run_local(
     """A pool of ``jobs`` threads, each running one task process at a time; rows recorded here."""
     pending = list(reversed(todo))
     if launcher == "fork" and todo:
-        warm_forkserver(todo[0].plugins)
+        warm_forkserver(todo[0].plugins, min(max(1, jobs), len(todo)))
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="optplace-task") as pool:
         running: set[Future] = set()
         while (pending or running) and not stop.is_set():

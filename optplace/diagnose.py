@@ -96,7 +96,7 @@ def _alone_latency_of(
             [rate_rps], [preprocess_ms], cores
         )
         pre = float(stage.latency_ms[0])
-    total = float(latency.end_to_end_ms(pre, network_ms, acc.latency_ms)[0])
+    total = latency.end_to_end_one_ms(pre, network_ms, float(acc.latency_ms[0]))
     return total, float(acc.utilization)
 
 

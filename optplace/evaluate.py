@@ -460,7 +460,7 @@ class _Referee:
 
     def slo_rule(self, app: Application, acc_name: str, node: Node, acc_ms: float, pre_ms: float) -> tuple[float, bool]:
         """End-to-end latency in the SLO's statistic within the SLO; returns it and whether it holds."""
-        total = float(latency.end_to_end_ms(pre_ms, self.settings.network_delay_ms, acc_ms)[0])
+        total = latency.end_to_end_one_ms(pre_ms, self.settings.network_delay_ms, acc_ms)
         meets = _meets(total, app.slo.latency_ms)
         if not meets:
             self._violation(
@@ -504,7 +504,7 @@ def _meets(total_ms: float, limit_ms: float) -> bool:
 
 
 def _mean_end_to_end(app: Application, acc_mean_ms: float, frontend_mean: dict[str, float], network_ms: float) -> float:
-    return float(latency.end_to_end_ms(frontend_mean.get(app.name, 0.0), network_ms, acc_mean_ms)[0])
+    return latency.end_to_end_one_ms(frontend_mean.get(app.name, 0.0), network_ms, acc_mean_ms)
 
 
 class _DeviceOutcome:
@@ -555,7 +555,7 @@ def _device_outcome(
     for row, app in enumerate(apps):
         value = float(per_class[app.slo.quantile][class_of[row]])
         out.latency[app.name] = value
-        total = float(latency.end_to_end_ms(frontend.get(app.name, 0.0), settings.network_delay_ms, value)[0])
+        total = latency.end_to_end_one_ms(frontend.get(app.name, 0.0), settings.network_delay_ms, value)
         out.problems = out.problems or not _meets(total, app.slo.latency_ms)
         if app.frontend_concurrency is not None:
             mean = float(per_class[None][class_of[row]])

@@ -1151,6 +1151,11 @@ def end_to_end_ms(frontend_ms: ArrayLike, network_ms: float, accelerator_ms: Arr
     return pre + network_ms + acc
 
 
+def end_to_end_one_ms(frontend_ms: float, network_ms: float, accelerator_ms: float) -> float:
+    """:func:`end_to_end_ms` for one request class (the evaluator's and the probe's scalar path)."""
+    return float(frontend_ms) + float(network_ms) + float(accelerator_ms)
+
+
 # --- model v1 tails (kept to compare against; no part of the evaluator's model) ---------------
 
 

@@ -13,7 +13,9 @@ falls back to the tightest bound still standing.
 **The incumbent channel.** Each improvement of a log's incumbent is *published* to whoever
 listened when the log was created (:func:`listening`; :func:`publish` reaches the current
 listener): the HTTP worker stores it at once as the running job's best result;
-``solve(on_incumbent=...)`` can attach the same way. A method running inside another one (a stage
+``solve(on_incumbent=..., log=...)`` attaches the same way and hands the caller a
+:class:`ProgressEvent` per better placement or tighter bound (:func:`current_listener` lets it
+pass every output on to an enclosing listener, such as the worker's). A method running inside another one (a stage
 of ``auto``) runs inside ``listening(outer_log.listener(...))``, so its log publishes into the
 enclosing log, which re-publishes only what improves on its own incumbent: a listener never sees
 a worse placement after a better one.
@@ -26,6 +28,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from optplace.bounds import round_bound, tighter
@@ -50,6 +53,58 @@ def publish(output: MethodOutput) -> None:
     listener = _listener.get()
     if listener is not None:
         listener(output)
+
+
+def current_listener() -> Listener | None:
+    """Whoever :func:`publish` reaches here (None: nobody)."""
+    return _listener.get()
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One step of a solve as ``solve(on_incumbent=...)`` and ``solve(log=...)`` see it: a better
+    verified placement (``event == "incumbent"``) or a tighter bound for the same one
+    (``"bound"``). ``time_s`` counts from the start of the method; ``source`` says which stage or
+    part of the method found it; ``placement`` maps each hosted application to its accelerator."""
+
+    time_s: float
+    method: str
+    event: str
+    source: str
+    objective_name: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    hosted: int
+    placement: dict[str, str] = field(repr=False)
+
+    def line(self) -> str:
+        """The progress log's line: time, method, event, incumbent, bound, gap, size, source."""
+        return progress_line(
+            self.time_s, self.method, self.event, self.objective_name, self.objective, self.bound, self.gap, self.hosted
+        ) + (f"  ({self.source})" if self.source else "")
+
+
+def progress_line(
+    time_s: float,
+    method: str,
+    what: str,
+    objective_name: str,
+    objective: float | None,
+    bound: float | None,
+    gap: float | None,
+    hosted: int,
+) -> str:
+    """One line of a progress log (``solve(log=...)``, ``optplace solve`` on stderr)."""
+
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:.6g}"
+
+    shown_gap = "-" if gap is None else f"{100 * gap:.2f}%"
+    return (
+        f"{time_s:8.2f} s  {method}  {what:<9}  {objective_name} {number(objective)}"
+        f"  bound {number(bound)}  gap {shown_gap}  hosted {hosted}"
+    )
 
 
 def someone_listens() -> bool:

@@ -6,15 +6,23 @@ that is not allowed to violate SLOs and returns a placement that does is a bug: 
 :class:`PlacementVerificationError` rather than ship it. With ``params.verify == "simulate"`` the
 verified placement is then also simulated and every hosted SLO gets a verdict from its 95%
 interval (``result.simulation``); that is a report, not a gate: the analytic check decides.
+
+While the method runs, ``solve`` listens on the incumbent channel (:mod:`optplace.progress`):
+every built-in method publishes its better placements there. That is how ``on_incumbent`` and
+``log`` see progress, and how Ctrl-C keeps the answer: a ``KeyboardInterrupt`` during the method
+returns the best placement published so far, verified like any other, with stop reason
+``interrupted`` (and re-raises when nothing was found yet, so a loop of solves stops as usual).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import sys
 import time
 import warnings
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 
@@ -25,8 +33,9 @@ from optplace.domain import Application, Instance
 from optplace.evaluate import ViolationCode, evaluate
 from optplace.exceptions import ObjectiveWarning, ParamsError, PlacementVerificationError
 from optplace.io import parse_instance, validation_errors
-from optplace.objectives import hosts_nothing
+from optplace.objectives import hosts_nothing, lexicographic_key
 from optplace.params import SolveParams
+from optplace.progress import ProgressEvent, current_listener, listening, progress_line
 from optplace.registry import MethodOutput, check_options, get_method
 from optplace.result import (
     Assignment,
@@ -71,12 +80,28 @@ def as_params(params: Mapping[str, Any] | None) -> SolveParams:
         raise ParamsError(f"invalid solve parameters: {shown}", errors) from None
 
 
+ProgressLog = bool | TextIO | logging.Logger | None
+
+
 def solve(
     instance: Instance | Mapping[str, Any],
     method: str = "auto",
     params: SolveParams | Mapping[str, Any] | None = None,
+    *,
+    on_incumbent: Callable[[ProgressEvent], None] | None = None,
+    log: ProgressLog = None,
 ) -> SolveResult:
     """Place ``instance``'s applications with ``method`` and return a verified result.
+
+    ``on_incumbent(event)`` is called with a :class:`~optplace.progress.ProgressEvent` for each
+    better verified placement the method finds and each tighter bound on it, from whatever thread
+    runs the method (an exception it raises ends the method like the method's own would;
+    ``KeyboardInterrupt`` stops the solve as Ctrl-C does). ``log`` prints one line per event and
+    a last one for the result: ``True`` on standard error, or to a stream or a
+    :class:`logging.Logger` (at INFO).
+
+    Ctrl-C (``KeyboardInterrupt``) while the method runs returns the best placement found so far,
+    with stop reason ``interrupted``; with nothing found yet, it is re-raised.
 
     Raises, before anything runs, :class:`~optplace.exceptions.UnknownMethodError` for an unknown
     method, :class:`~optplace.exceptions.ParamsError` for invalid params and its subclass
@@ -105,8 +130,15 @@ def solve(
             ),
         )
     else:
+        watcher = _Watcher(instance, info.name, info.may_violate_slo, _reporters(on_incumbent, log))
         try:
-            output = info.function(instance, params)
+            with listening(watcher):
+                output = info.function(instance, params)
+            watcher.final(output)
+        except KeyboardInterrupt:
+            if watcher.last is None:
+                raise
+            output = _interrupted(watcher.last, time.perf_counter() - started)
         except Exception as error:
             output = MethodOutput(
                 placement={},
@@ -120,7 +152,128 @@ def solve(
         result = result.model_copy(update={"simulation": simulate_result(instance, result, params)})
     if reason := hosts_nothing(instance):
         warnings.warn(reason, ObjectiveWarning, stacklevel=2)
+    if log is not None and log is not False:
+        _write_line(log, _result_line(result))
     return result
+
+
+class _Watcher:
+    """The solve's listener on the incumbent channel. Keeps the last published solution (what
+    Ctrl-C returns: top-level publishers only ever publish improvements), passes every output on
+    to an enclosing listener (the service's worker listens around ``solve``), and, only when the
+    caller asked for progress, verifies each one and reports better placements and tighter bounds."""
+
+    def __init__(
+        self,
+        instance: Instance,
+        method: str,
+        may_violate_slo: bool,
+        reporters: list[Callable[[ProgressEvent], None]],
+    ):
+        self.instance = instance
+        self.method = method
+        self.may_violate_slo = may_violate_slo
+        self.reporters = reporters
+        self.outer = current_listener()
+        self.started = time.perf_counter()
+        self.last: MethodOutput | None = None
+        self.best_key: tuple[float, ...] | None = None
+        self.bound: float | None = None
+
+    def __call__(self, output: MethodOutput) -> None:
+        if output.status.has_solution:
+            self.last = output
+        if self.outer is not None:
+            self.outer(output)
+        if self.reporters and output.status.has_solution:
+            self._report(output)
+
+    def final(self, output: MethodOutput) -> None:
+        """Report the method's own answer too, when better than what it published (a single-pass
+        heuristic publishes nothing: its answer is its one event)."""
+        if self.reporters and output.status.has_solution:
+            self._report(output, "result")
+
+    def _report(self, output: MethodOutput, source: str | None = None) -> None:
+        evaluation = evaluate(self.instance, output.placement)
+        if not evaluation.feasible and not self.may_violate_slo:
+            return  # never shown: solve() would not return it either
+        objectives = self.instance.objectives
+        primary = objectives[0]
+        value = evaluation.objectives[primary.value]
+        bound = (
+            output.bound if output.bound is not None and not refutes(value, output.bound, primary.maximize) else None
+        )
+        key = lexicographic_key(objectives, evaluation.objectives)
+        tighter_bound = tighter(self.bound, bound, primary.maximize)
+        if self.best_key is None or key > self.best_key:
+            event = "incumbent"
+        elif tighter_bound != self.bound:
+            event = "bound"
+        else:
+            return
+        self.best_key, self.bound = max(key, self.best_key or key), tighter_bound
+        report = ProgressEvent(
+            time_s=time.perf_counter() - self.started,
+            method=self.method,
+            event=event,
+            source=output.message if source is None else source,
+            objective_name=primary.value,
+            objective=value,
+            bound=self.bound,
+            gap=relative_gap(value, self.bound),
+            hosted=len(output.placement),
+            placement=dict(output.placement),
+        )
+        for reporter in self.reporters:
+            reporter(report)
+
+
+def _interrupted(last: MethodOutput, elapsed_s: float) -> MethodOutput:
+    """The method's output after Ctrl-C: the last published solution, verified later like any."""
+    return MethodOutput(
+        placement=dict(last.placement),
+        status=Status.FEASIBLE,
+        stop_reason=StopReason.INTERRUPTED,
+        bound=last.bound,
+        solver=last.solver,
+        solver_version=last.solver_version,
+        message=f"interrupted (Ctrl-C) after {elapsed_s:.2f} s: the best placement found until then",
+        stats={"interrupted_after_s": round(elapsed_s, 4)},
+    )
+
+
+def _reporters(
+    on_incumbent: Callable[[ProgressEvent], None] | None, log: ProgressLog
+) -> list[Callable[[ProgressEvent], None]]:
+    reporters = [] if on_incumbent is None else [on_incumbent]
+    if log is not None and log is not False:
+        reporters.append(lambda event: _write_line(log, event.line()))
+    return reporters
+
+
+def _write_line(log: ProgressLog, line: str) -> None:
+    """One progress line to where ``log`` says (see :func:`solve`)."""
+    if isinstance(log, logging.Logger):
+        log.info(line)
+        return
+    stream = sys.stderr if log is True else log
+    assert stream is not None and stream is not False
+    stream.write(line + "\n")
+    stream.flush()
+
+
+def _result_line(result: SolveResult) -> str:
+    return progress_line(
+        result.runtime_s,
+        result.method,
+        f"{result.status.value} ({result.stop_reason.value})",
+        result.objective_name,
+        result.objective,
+        result.bound,
+        result.gap,
+        result.hosted,
+    )
 
 
 def simulate_result(instance: Instance, result: SolveResult, params: SolveParams) -> SimulationCheck:

@@ -139,12 +139,11 @@ def solve_exact(instance: Instance, params: SolveParams, backend: str) -> Method
         stats.update(killed=child.killed, isolated=child.isolated, child_s=round(child.elapsed_s, 4))
         killed = child.killed
         if child.exitcode not in (0, None) and not child.killed and not child.messages:
-            # The child died before it could say anything: it could not start (typically a script
-            # without an ``if __name__ == "__main__":`` guard, which spawn and forkserver re-import).
-            # Run the search here instead, under the solver's own limit only.
+            # The child process died before it could say anything (killed from outside, out of
+            # memory). Run the search here instead, under the solver's own limit only.
             stats["isolation_fallback"] = (
                 f"the solver process exited with code {child.exitcode} before starting; ran in-process "
-                "(guard your script with `if __name__ == '__main__':` to get the wall-clock kill)"
+                "under the solver's own time limit"
             )
             stats["isolated"] = False
             payload["time_limit_s"] = max(budget.left(), 0.05)

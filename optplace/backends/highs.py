@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Annotated, Literal
@@ -136,6 +137,28 @@ def new_highs(verbose: bool = False):
         os.close(devnull)
 
 
+_scheduler_lock = threading.Lock()
+_scheduler_threads: list[int | None] = [None]  # the thread count HiGHS's global scheduler was started with
+
+
+def run(h) -> None:
+    """``h.run()``, first restarting HiGHS's process-wide thread scheduler if ``h`` asks for another
+    thread count than the one it was started with.
+
+    HiGHS starts one scheduler per process with the first run's ``threads`` and refuses (model
+    status "Not Set") every later run that asks for a different count, so a second in-process solve
+    with other ``threads`` would lose its answer and its bound.
+    """
+    import highspy
+
+    _, wanted = h.getOptionValue("threads")
+    with _scheduler_lock:
+        if _scheduler_threads[0] is not None and _scheduler_threads[0] != wanted:
+            highspy.Highs.resetGlobalScheduler(True)
+        _scheduler_threads[0] = wanted
+    h.run()
+
+
 def version() -> str:
     h = new_highs()
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
@@ -225,7 +248,7 @@ def solve(model: LinearModel, settings: SolverSettings) -> BackendResult:
 
         h.cbMipInterrupt.subscribe(interrupt)
 
-    h.run()
+    run(h)
     raw = h.modelStatusToString(h.getModelStatus())
     raw_name = h.getModelStatus().name
     info = h.getInfo()
@@ -398,7 +421,7 @@ class ColumnLp:
         self.bounds_changed = False
         h.setOptionValue("simplex_iteration_limit", int(iteration_limit) if iteration_limit else 2147483647)
         before = int(h.getInfo().simplex_iteration_count)
-        h.run()
+        run(h)
         raw = h.getModelStatus().name
         info = h.getInfo()
         optimal = raw == "kOptimal"
@@ -468,7 +491,7 @@ class ColumnLp:
             solution.col_value = [float(x) for x in start]
             solution.value_valid = True
             h.setSolution(solution)
-        h.run()
+        run(h)
         raw = h.getModelStatus().name
         info = h.getInfo()
         has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible

@@ -58,8 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--launcher",
         choices=["fork", "subprocess"],
         default=None,
-        help="how local tasks start: fork from a preloaded forkserver (default where available) or a fresh "
-        "interpreter per task",
+        help="how local tasks start: fork from a warm supervisor child with optplace imported (default where "
+        "the platform can fork) or a fresh interpreter per task",
     )
     parser.add_argument(
         "--memory-limit",

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from optplace.commands.table import format_table
 from optplace.profiles import PROFILES_HELP
+
+if TYPE_CHECKING:
+    from optplace.progress import ProgressEvent
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "solve",
         help="place the applications of one instance file",
+        description="Progress (time, incumbent, bound, gap per better placement or tighter bound) goes to stderr: "
+        "from the start with -v, after the first second by default (a quick solve stays quiet), never with -q. "
+        "Ctrl-C stops the search and prints the best placement found so far (stop reason interrupted).",
         epilog="exit status: 0 a verified placement (optimal or feasible); 1 none (infeasible, no solution found, "
-        "error); 2 bad input or usage; 130 interrupted; 141 stdout closed.",
+        "error); 2 bad input or usage; 130 interrupted by Ctrl-C (the best placement found so far is printed "
+        "when there is one); 141 stdout closed.",
     )
     parser.add_argument("instance", help="instance JSON file, or - for standard input")
     parser.add_argument("--method", "-m", default="auto", help="method name (see 'optplace methods'); default auto")
@@ -69,11 +78,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_solve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from optplace.cli import EXIT_INTERRUPTED
     from optplace.io import InstanceError, load_instance
     from optplace.options import MethodOptionsError
     from optplace.params import SolveParams
     from optplace.profiles import ProfilesError, apply_profiles_file
     from optplace.registry import check_options, get_method
+    from optplace.result import StopReason
     from optplace.solve import solve
 
     try:
@@ -105,7 +116,7 @@ def run_solve(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    result = solve(instance, args.method, params)
+    result = solve(instance, args.method, params, on_incumbent=progress_printer(args.verbosity))
     text = result.model_dump_json(indent=2)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
@@ -114,7 +125,26 @@ def run_solve(args: argparse.Namespace) -> int:
         print(text)
     else:
         print(result.summary(instance.name))
+    if result.stop_reason == StopReason.INTERRUPTED:
+        return EXIT_INTERRUPTED
     return 0 if result.status.has_solution else 1
+
+
+QUIET_PROGRESS_S = 1.0  # without -v, progress lines start once a solve has run this long
+
+
+def progress_printer(verbosity: int) -> Callable[[ProgressEvent], None] | None:
+    """Progress lines on stderr: all with -v, those after :data:`QUIET_PROGRESS_S` by default
+    (each line carries the incumbent and bound so far), none with -q."""
+    if verbosity < 0:
+        return None
+    start_s = 0.0 if verbosity > 0 else QUIET_PROGRESS_S
+
+    def show(event: ProgressEvent) -> None:
+        if event.time_s >= start_s:
+            print(event.line(), file=sys.stderr, flush=True)
+
+    return show
 
 
 def verify_settings(args: argparse.Namespace) -> dict:

@@ -21,3 +21,18 @@ def stream_then_hang(payload, emit):
 def fail(payload, emit):
     emit("incumbent", "before the failure")
     raise RuntimeError("the solver blew up")
+
+
+def report_pid_then_hang(payload, emit):
+    import os
+
+    emit("pid", os.getpid())
+    emit("parent", os.getppid())
+    time.sleep(payload["sleep_s"])
+
+
+def crash(payload, emit):
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGSEGV)

@@ -11,6 +11,7 @@ Run from the repository root::
 
     python benchmarks/configuration_bound.py
     python benchmarks/configuration_bound.py --family edgetpu --apps 100 --accelerators 10 --seeds 1 2 3 --time-limit 30
+    python benchmarks/configuration_bound.py --instances instances/seed/heterogeneous.json --time-limit 10
 
 Writes ``benchmarks/results/configuration_bound.md`` and ``.json`` (``--tag`` changes the stem).
 Timings are provisional (shared 2-core machine).
@@ -37,14 +38,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=30.0)
     parser.add_argument("--heuristic", default="local_search", help="baseline heuristic to compare with")
     parser.add_argument("--tag", default="configuration_bound")
+    parser.add_argument(
+        "--instances",
+        nargs="*",
+        default=None,
+        help="instance files (from the repository root) instead of generated ones",
+    )
     args = parser.parse_args(argv)
 
     from optplace.generate import generate_instance
+    from optplace.io import load_instance
     from optplace.solve import solve
 
     rows = []
-    for seed in args.seeds:
-        instance = generate_instance(args.family, args.apps, args.accelerators, seed=seed)
+    if args.instances:
+        instances = [load_instance(ROOT / path) for path in args.instances]
+    else:
+        instances = [generate_instance(args.family, args.apps, args.accelerators, seed=s) for s in args.seeds]
+    for instance in instances:
         heuristic = solve(instance, args.heuristic, {"time_limit_s": min(10.0, args.time_limit), "threads": 1})
         result = solve(instance, "configuration", {"time_limit_s": args.time_limit, "threads": 1})
         best = max(v for v in (heuristic.objective, result.objective) if v is not None)

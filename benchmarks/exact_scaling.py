@@ -118,44 +118,46 @@ def knapsack_baselines(instance) -> dict[str, Any]:
 
 def study_seed(args) -> dict[str, Any]:
     from optplace.generate import generate_instance
+    from optplace.io import load_instance
     from optplace.solve import solve
 
     rows = []
-    for apps, accelerators in args.sizes:
-        for seed in args.seeds:
-            instance = generate_instance(args.family, apps, accelerators, seed=seed)
+    files = [load_instance(ROOT / path) for path in args.instances]
+    generated = ((apps, accelerators, seed) for apps, accelerators in args.sizes for seed in args.seeds)
+    for instance in itertools.chain(files, (generate_instance(args.family, a, m, seed=s) for a, m, s in generated)):
+        apps = len(instance.applications)
+        t = time.perf_counter()
+        heuristic_name, heuristic = best_heuristic(instance, min(5.0, args.time_limit))
+        heuristic_s = time.perf_counter() - t
+        params = {"time_limit_s": args.time_limit, "threads": args.threads}
+        row: dict[str, Any] = {
+            "instance": instance.name,
+            "apps": apps,
+            "accelerators": len(instance.accelerators()),
+            "best_heuristic": heuristic_name,
+            "heuristic_objective": heuristic.objective,
+            "heuristic_s": round(heuristic_s, 2),
+        }
+        for method in args.methods:
             t = time.perf_counter()
-            heuristic_name, heuristic = best_heuristic(instance, min(5.0, args.time_limit))
-            heuristic_s = time.perf_counter() - t
-            params = {"time_limit_s": args.time_limit, "threads": args.threads}
-            row: dict[str, Any] = {
-                "instance": instance.name,
-                "apps": apps,
-                "accelerators": len(instance.accelerators()),
-                "best_heuristic": heuristic_name,
-                "heuristic_objective": heuristic.objective,
-                "heuristic_s": round(heuristic_s, 2),
+            result = solve(instance, method, params)
+            row[method] = {
+                "status": result.status.value,
+                "stop_reason": result.stop_reason.value,
+                "objective": result.objective,
+                "bound": result.bound,
+                "gap": result.gap,
+                "proven_optimal": result.status.value == "optimal",
+                "seconds": round(time.perf_counter() - t, 2),
+                "more_than_heuristic": (result.objective or 0) - (heuristic.objective or 0),
+                "bound_source": result.stats.get("bound_source"),
+                "best_source": result.stats.get("best_source") or result.stats.get("chosen"),
             }
-            for method in args.methods:
-                t = time.perf_counter()
-                result = solve(instance, method, params)
-                row[method] = {
-                    "status": result.status.value,
-                    "stop_reason": result.stop_reason.value,
-                    "objective": result.objective,
-                    "bound": result.bound,
-                    "gap": result.gap,
-                    "proven_optimal": result.status.value == "optimal",
-                    "seconds": round(time.perf_counter() - t, 2),
-                    "more_than_heuristic": (result.objective or 0) - (heuristic.objective or 0),
-                    "bound_source": result.stats.get("bound_source"),
-                    "best_source": result.stats.get("best_source") or result.stats.get("chosen"),
-                }
-            row["knapsack"] = knapsack_baselines(instance)
-            rows.append(row)
-            print(json.dumps({k: row[k] for k in ("instance", "heuristic_objective")}), flush=True)
-            for method in args.methods:
-                print("   ", method, row[method], flush=True)
+        row["knapsack"] = knapsack_baselines(instance)
+        rows.append(row)
+        print(json.dumps({k: row[k] for k in ("instance", "heuristic_objective")}), flush=True)
+        for method in args.methods:
+            print("   ", method, row[method], flush=True)
     return {"rows": rows}
 
 
@@ -192,6 +194,11 @@ def seed_markdown(args, payload) -> str:
                 f"{r['seconds']:.1f}",
             ]
         lines.append("| " + " | ".join(cells) + " |")
+    for m in args.methods:
+        gaps = sorted(100 * row[m]["gap"] for row in payload["rows"] if row[m]["gap"] is not None)
+        if gaps:
+            median = gaps[len(gaps) // 2] if len(gaps) % 2 else (gaps[len(gaps) // 2 - 1] + gaps[len(gaps) // 2]) / 2
+            lines.append(f"\n`{m}`: median gap {median:.2f}%, max {gaps[-1]:.2f}% over {len(gaps)} instances.")
     lines += ["", "## Versus knapsack hosting (latency-blind baselines)", ""]
     lines += [
         "Violation-free ratio = applications hosted by the exact method (all meet their SLO) / "
@@ -478,9 +485,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=["milp_highs", "auto"])
     parser.add_argument("--time-limit", type=float, default=None)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--instances", nargs="*", default=[], help="seed study: instance files (from the repository root) solved first"
+    )
+    parser.add_argument("--tag", default=None, help="result file stem (default exact_<study>)")
     args = parser.parse_args(argv)
     if args.study == "seed":
-        args.sizes = args.sizes or [(60, 8), (100, 14), (150, 20), (200, 20)]
+        if args.sizes is None:  # instance files alone when given, else the generated sizes
+            args.sizes = [] if args.instances else [(60, 8), (100, 14), (150, 20), (200, 20)]
         args.seeds = args.seeds or [1, 2]
         args.time_limit = args.time_limit or 10.0
         payload, markdown = study_seed(args), seed_markdown
@@ -496,9 +508,10 @@ def main(argv: list[str] | None = None) -> int:
     payload["machine"] = machine()
     payload["args"] = {k: v for k, v in vars(args).items()}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"exact_{args.study}.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
-    (RESULTS / f"exact_{args.study}.md").write_text(markdown(args, payload))
-    print(f"wrote benchmarks/results/exact_{args.study}.md")
+    stem = args.tag or f"exact_{args.study}"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    (RESULTS / f"{stem}.md").write_text(markdown(args, payload))
+    print(f"wrote benchmarks/results/{stem}.md")
     return 0
 
 

@@ -8,7 +8,8 @@ found through the registry, and every stage's placements and bounds go into one
 0. **bound**: the trivial bound of :mod:`optplace.bounds`, at once, so a bound is always there;
 1. **constructions**: registered heuristics but the local search, the measured-best first, within
    half of the heuristics' share (on small instances that is all of them), then the **local
-   search** from the best of them with the rest;
+   search** from the best of them with the rest, and, when it reaches its local optimum early,
+   once more from its own start (what ``local_search`` alone would do);
 2. **configuration** (column generation: the strong bound, diving, set neighbourhoods),
    started from the best placement so far;
 3. **milp_highs**, warm-started from the best placement, with whatever is left; if time is
@@ -186,6 +187,16 @@ def auto(instance: Instance, params: SolveParams) -> MethodOutput:
         own = options.stage_options.get(IMPROVER, {})
         output = _stage(log, IMPROVER, instance, params, seconds, budget, f"heuristic:{IMPROVER}", {**own, **start})
         stages.append(_record(IMPROVER, output))
+        if start and output.stop_reason == StopReason.COMPLETED and not log.proven():
+            # It reached a local optimum with time to spare: search once more from the local
+            # search's own start (the best of its constructions), the local optimum a user running
+            # ``local_search`` alone would get, so auto never ends below it on a different start.
+            seconds = min(budget.left(), max(heuristics.left(), IMPROVER_MIN_SHARE * limit))
+            if seconds >= MIN_STAGE_S or params.deterministic:
+                output = _stage(
+                    log, IMPROVER, instance, params, seconds, budget, f"heuristic:{IMPROVER}:own-start", own
+                )
+                stages.append(_record(IMPROVER, output))
 
     # 2. and 3. The exact stages, each started from the best placement so far; while time is left
     # and nothing is proven they take turns again (another seed), since either may end early.

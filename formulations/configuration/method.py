@@ -23,8 +23,10 @@ trace is ``stats["progress"]``. With ``params.deterministic`` every stage runs o
 (:mod:`optplace.budget`): pricing nodes and cells, simplex iterations and MIP nodes are charged,
 and HiGHS gets iteration and node limits instead of time limits.
 
-Options (``params.options``): ``frontend_levels`` (4), ``smoothing`` (0.5),
-``enumeration_limit`` (30000 sets), ``columns_per_class`` (8 per round), ``exact_every`` (4: one
+Options (``params.options``): ``frontend_levels`` (1: exact pricing closes what a coarse front-end
+relaxation lets through, and fewer scenarios price faster), ``smoothing`` (0.5),
+``enumeration_limit`` (30000 sets), ``exact_pricing_limit`` (20000 exact set checks per class and
+round before a relaxed value stands in), ``columns_per_class`` (8 per round), ``exact_every`` (4: one
 exact pricing round in four, the others heuristic), ``cg_share`` (0.6 of the time for column
 generation), ``heuristics`` (list of warm-start methods, default every registered heuristic),
 ``initial_placement`` (a start instead of the heuristics), ``dive`` (true), ``discrepancy`` (2:
@@ -74,16 +76,24 @@ DIVE_ROUNDS_PER_NODE = 40  # column-generation rounds at one dive node, at most
 LNS_STEP_S = 2.0  # time for one neighbourhood
 LNS_STALL = 30  # neighbourhoods in a row without improvement before the search stops
 LNS_SUBPROBLEM_APPS = 60  # applications per neighbourhood, at most
+EXACT_SEARCH_SHARE = 0.2  # of the time left, at most, for one exact search (the relaxed value stands in past it)
 ENUMERATED_SET_S = 1e-4  # deterministic mode: work charged per set the reduced-cost enumeration finds
 
 
 class ConfigurationOptions(MethodOptions):
     """Options of ``configuration``."""
 
-    frontend_levels: int = Field(default=4, ge=1, le=64, description="Front-end load levels in pricing.")
+    frontend_levels: int = Field(default=1, ge=1, le=64, description="Front-end load levels in pricing.")
     smoothing: float = Field(default=0.5, ge=0, lt=1, allow_inf_nan=False, description="Wentges dual smoothing.")
     enumeration_limit: int = Field(default=30000, ge=0, le=10_000_000, description="Sets enumerated by reduced cost.")
     columns_per_class: int = Field(default=8, ge=1, le=1000, description="Columns added per class and round.")
+    exact_pricing_limit: int = Field(
+        default=20000,
+        ge=0,
+        le=10_000_000,
+        description="Exact set checks per class and exact pricing round in the search for the exact maximum over "
+        "relaxed scenarios (0: off, the relaxed maximum is the bound).",
+    )
     exact_every: int = Field(default=4, ge=1, le=1000, description="One exact pricing round in this many.")
     cg_share: float = Field(
         default=0.6, gt=0, le=1, allow_inf_nan=False, description="Share of the time for column generation."
@@ -127,6 +137,7 @@ class CgStats:
     subproblems: int = 0
     mispricings: int = 0
     enumerated: int | None = None
+    exact_pricing_checks: int = 0  # exact set checks of ``Pricer.price_exactly``
     dive_nodes: int = 0
     dives_pruned: int = 0
     lns_neighbourhoods: int = 0
@@ -156,6 +167,8 @@ class ColumnGeneration:
         self.enumeration_limit = opts.enumeration_limit
         self.cg_share = opts.cg_share
         self.exact_every = opts.exact_every
+        self.exact_pricing_limit = opts.exact_pricing_limit
+        self.last_round_exact = False  # the last pricing round gave every class's exact maximum
         self.pricers = [Pricer(c, frontend_levels=opts.frontend_levels) for c in model.classes]
         self.node_of_class = [-1] * len(model.classes)
         for r, rows in enumerate(model.node_rows):
@@ -333,6 +346,7 @@ class ColumnGeneration:
         """
         zetas, candidates = [], []
         complete = not heuristic
+        round_exact = True  # every class's maximum is exact, not only a relaxed bound
         deadline = math.inf if budget.deterministic else time.perf_counter() + max(0.0, budget.left())
         for cls, pricer, (profit, group_cost) in zip(
             self.model.classes, self.pricers, self.profits(app_duals, node_duals)
@@ -359,14 +373,47 @@ class ColumnGeneration:
                 + result.cells * PRICING_S_PER_CELL
                 + result.dp_items * PRICING_S_PER_DP_ITEM
             )
-            complete = complete and result.complete
             self.stats.knapsack_nodes += result.nodes
             self.stats.dp_cells += result.cells
             self.stats.subproblems += result.explored
-            zetas.append(cls.fixed_value + result.best if math.isfinite(result.best) else -math.inf)
-            for value, items in result.columns[: self.columns_per_class]:
+            best, columns = result.best, result.columns
+            exact_class = pricer.exact or not math.isfinite(result.best)
+            if not heuristic and result.complete and not exact_class:
+                # The relaxed maximum is exact when its set is feasible; else search the relaxed
+                # scenarios for the best exactly feasible set (model.md, "Exact pricing").
+                top = columns[0][1] if columns and columns[0][0] >= result.best - EPS else None
+                exact_class = top is not None and pricer.checker.feasible(top)
+                if not exact_class and self.exact_pricing_limit > 0:
+                    known = self.class_sets(cls.index) + [items for _, items in columns]
+                    search_deadline = deadline  # deterministic runs: the check limit and node budget only
+                    if not budget.deterministic:
+                        search_deadline = min(deadline, time.perf_counter() + EXACT_SEARCH_SHARE * budget.left())
+                    exact = pricer.price_exactly(
+                        profit,
+                        group_cost,
+                        floor,
+                        known,
+                        self.exact_pricing_limit,
+                        deadline=search_deadline,
+                        node_budget=node_budget,
+                        ceiling=result.best,
+                    )
+                    if exact is not None:
+                        budget.charge(exact.enumerated * ENUMERATED_SET_S + exact.nodes * PRICING_S_PER_NODE)
+                        self.stats.exact_pricing_checks += exact.enumerated
+                        self.stats.knapsack_nodes += exact.nodes
+                        best, columns, exact_class = exact.best, exact.columns, True
+            complete = complete and result.complete
+            round_exact = round_exact and exact_class
+            zetas.append(cls.fixed_value + best if math.isfinite(best) else -math.inf)
+            for value, items in columns[: self.columns_per_class]:
                 candidates.append((cls.index, items, cls.fixed_value + value))
+        self.last_round_exact = complete and round_exact
         return zetas, candidates, complete
+
+    def class_sets(self, class_index: int) -> list[tuple[int, ...]]:
+        """The sets of the master's columns of one class (every one exactly feasible)."""
+        return [col.items for col in self.columns if col.class_index == class_index]
 
     def reduced_cost(self, class_index: int, items: tuple[int, ...], profits, class_duals: np.ndarray) -> float:
         cls = self.model.classes[class_index]
@@ -457,7 +504,7 @@ class ColumnGeneration:
                 stats.lagrangian_bound = self.best_bound
                 stats.history.append((round(time.perf_counter() - self.started_wall, 4), lp.objective, self.best_bound))
             if added == 0:
-                converged = feasible_lp and all(p.exact for p in self.pricers) and exact
+                converged = feasible_lp and exact and self.last_round_exact
                 if not restricted:
                     stats.converged = converged
                 if converged:
@@ -782,11 +829,12 @@ def _run_stats(run: ColumnGeneration) -> dict[str, Any]:
         "subproblems": s.subproblems,
         "mispricings": s.mispricings,
         "enumerated_columns": s.enumerated,
+        "exact_pricing_checks": s.exact_pricing_checks,
         "dive_nodes": s.dive_nodes,
         "dives_pruned": s.dives_pruned,
         "lns_neighbourhoods": s.lns_neighbourhoods,
         "lns_improvements": s.lns_improvements,
-        "exact_pricing": all(p.exact for p in run.pricers),
+        "exact_pricing": run.last_round_exact or all(p.exact for p in run.pricers),
         "scenarios": sum(len(p.scenarios) for p in run.pricers),
     }
 

@@ -107,6 +107,21 @@ class PricingResult:
     dp_items: int = 0  # items the dynamic programs went through
 
 
+@dataclass
+class ExactPricing:
+    """:meth:`Pricer.price_exactly`: a bound on the class's maximum, exactly feasible sets, best first."""
+
+    best: float  # the exact maximum over the class's feasible sets (-inf: none above the floor)
+    columns: list[tuple[float, tuple[int, ...]]]
+    exact: bool
+    enumerated: int  # exact checks the search made
+    nodes: int = 0  # branch-and-bound nodes
+
+
+def _best_first(values: dict[tuple[int, ...], float]) -> list[tuple[float, tuple[int, ...]]]:
+    return sorted(((v, k) for k, v in values.items()), key=lambda item: -item[0])
+
+
 # --- exact feasibility of a set on one accelerator --------------------------------------------
 
 
@@ -514,6 +529,36 @@ def _simplex_grid(rows: int) -> np.ndarray:
     return np.array(points, dtype=float) / steps
 
 
+def _twin_before(cls: AcceleratorClass, order: np.ndarray, profit: np.ndarray) -> list[int]:
+    """Per search position, the previous position holding an identical item (or -1).
+
+    Identical: same backend, rate, SLO (value and statistic), pre-processing, front-end memory and
+    occupancy limit, so swapping them changes neither a row nor the exact check (co-compilation
+    and ``max_backends`` depend on the backends only). Within a search, an item at least as
+    profitable comes first (density order on equal weights, then profit order), so every set can
+    be replaced by a canonical one (each kind's first members) of at least its value: a search may
+    skip an item whose twin before it is left out (types with counts, issue 11 part B).
+    """
+    c = cls
+    last: dict[tuple[float, ...], int] = {}
+    out = []
+    for position, j in enumerate(order.tolist()):
+        q = float(c.quantile[j])
+        key = (
+            float(c.group[j]),
+            float(c.rate_rps[j]),
+            float(c.slo_ms[j]),
+            -1.0 if math.isnan(q) else q,
+            float(c.preprocess_ms[j]),
+            float(c.frontend_memory_mb[j]),
+            float(c.occupancy_ms[j]) if len(c.occupancy_ms) else math.inf,  # front-end occupancy limit
+        )
+        before = last.get(key, -1)
+        out.append(before if before >= 0 and profit[order[before]] >= profit[j] else -1)
+        last[key] = position
+    return out
+
+
 class Knapsack:
     """Depth-first branch and bound over one subproblem.
 
@@ -530,6 +575,7 @@ class Knapsack:
         group_cost: np.ndarray,
         *,
         include_nonpositive: bool = False,
+        final_slack: float = 0.0,
     ):
         c = cls
         sc = sub.scenario
@@ -570,6 +616,8 @@ class Knapsack:
         self.cw, self.cp = cw, cp
         self.dens = [self.prof[i] / bwl[i] if bwl[i] > 0 else math.inf for i in range(self.n_pos)]
         self.grp = c.group[order].tolist()
+        self.twin_before = _twin_before(c, order, profit)
+        self.symmetric = True  # best/best_exact: only canonical sets among identical items (not enumerate)
         self.gcost = group_cost.tolist()
         self.gmem = c.group_memory_mb.tolist()
         self.fmem = c.frontend_memory_mb[order].tolist()
@@ -591,6 +639,10 @@ class Knapsack:
         self.rem = [*rem0.tolist(), float(np.dot(mu, rem0))]
         self.final = sc.final[order].tolist() if sc.final is not None else None
         self.final_sum = float(sc.final[k]) if sc.final is not None and k is not None else 0.0
+        # The share row has negative weights (the dominant model's items): a search without the
+        # non-positive items loosens it by what those could contribute, so that the profitable part
+        # of every set of the scenario still counts (model.md, "share row and non-positive items").
+        self.final_tol = FINAL_TOL + final_slack
         self.chosen: list[int] = []
         self.nodes = 0
         self.node_limit = math.inf
@@ -665,6 +717,8 @@ class Knapsack:
         limit_n = self.n
         node_limit = self.node_limit
         level = [floor]
+        twin = self.twin_before if self.symmetric else [-1] * limit_n
+        taken = [False] * limit_n
 
         def rec(start: int, value: float) -> None:
             for i in range(start, limit_n):
@@ -675,6 +729,8 @@ class Knapsack:
                     raise OutOfTime
                 if self._bound(i, value) < level[0]:
                     return  # the bound only falls further along the order
+                if twin[i] >= 0 and not taken[twin[i]]:
+                    continue  # an identical item at least as profitable is left out: not a canonical set
                 ok = True
                 for r in range(n_check):
                     if rows[r][i] > rem[r]:
@@ -690,14 +746,16 @@ class Knapsack:
                     rem[r] -= rows[r][i]
                 gain = prof[i] - (gcost[g] if new else 0.0)
                 chosen.append(i)
+                taken[i] = True
                 if final is not None:
                     self.final_sum += final[i]
-                if final is None or self.final_sum <= FINAL_TOL:
+                if final is None or self.final_sum <= self.final_tol:
                     level[0] = visit(value + gain, chosen)
                 rec(i + 1, value + gain)
                 if final is not None:
                     self.final_sum -= final[i]
                 chosen.pop()
+                taken[i] = False
                 for r in range(r_count):
                     rem[r] += rows[r][i]
                 self._drop_group(g, fmem[i])
@@ -715,7 +773,7 @@ class Knapsack:
         if not self.feasible_root:
             return floor, [], 0
         best = [floor]
-        if self.forced is not None and self.base > floor + EPS and self.final_sum <= FINAL_TOL:
+        if self.forced is not None and self.base > floor + EPS and self.final_sum <= self.final_tol:
             best[0] = self.base
             found.append((self.base, []))
         limit_n = self.n
@@ -741,12 +799,50 @@ class Knapsack:
         out.sort(key=lambda item: -item[0])
         return best[0], out, self.nodes
 
+    def best_exact(
+        self, floor: float, feasible, check_limit: float, deadline: float
+    ) -> tuple[float, list[tuple[float, tuple[int, ...]]], int]:
+        """Largest profit above ``floor`` over sets that ``feasible`` accepts; (best, improving sets, checks).
+
+        The branch and bound runs over the scenario's (relaxed) rows with every item, non-positive
+        ones included (an exactly feasible set need not have feasible subsets), and checks a set
+        only when it beats the best accepted one. Raises :class:`NodeLimit` past ``check_limit``
+        checks and :class:`OutOfTime` past the deadline: then nothing is proven.
+        """
+        found: list[tuple[float, tuple[int, ...]]] = []
+        if not self.feasible_root:
+            return floor, [], 0
+        level = [floor]
+        checks = [0]
+
+        def accept(value: float, items: tuple[int, ...]) -> None:
+            if value > level[0] + EPS:
+                checks[0] += 1
+                if checks[0] > check_limit:
+                    raise NodeLimit
+                if feasible(items):
+                    level[0] = value
+                    found.append((value, items))
+
+        if self.forced is not None and self.final_sum <= self.final_tol:
+            accept(self.base, self._items([]))
+
+        def visit(value: float, chosen: list[int]) -> float:
+            accept(value, self._items(chosen))
+            return level[0] + EPS
+
+        self.deadline = deadline
+        self._search(floor, self.base, visit)
+        found.sort(key=lambda item: -item[0])
+        return level[0], found, checks[0]
+
     def enumerate(self, floor: float, limit: int, out: set[tuple[int, ...]], deadline: float) -> bool:
         """Add to ``out`` every set (with the forced item) of profit >= ``floor``; False past ``limit``."""
         if not self.feasible_root:
             return True
-        if self.forced is not None and self.base >= floor - EPS and self.final_sum <= FINAL_TOL:
+        if self.forced is not None and self.base >= floor - EPS and self.final_sum <= self.final_tol:
             out.add(self._items([]))
+        self.symmetric = False  # every set: identical applications are different rows of the master
 
         class Full(Exception):
             pass
@@ -842,8 +938,12 @@ class Pricer:
                 complete = complete and bounds[index] <= best + EPS
                 break
             scenario = self.scenarios[index]
-            if scenario.dominant_model is not None and scenario.dominant_model not in models_with_profit:
-                continue
+            final_slack = 0.0
+            if scenario.final is not None:
+                left_out = scenario.order[~positive[scenario.order]]
+                final_slack = -float(np.minimum(scenario.final[left_out], 0.0).sum())
+            if scenario.dominant_model not in (None, *models_with_profit) and final_slack <= 0.0:
+                continue  # no profitable set meets the share row g Lambda <= lambda_d
             expanded += 1
             if expanded > scenario_limit:
                 break
@@ -876,7 +976,7 @@ class Pricer:
                     columns.extend(found)
                     continue
                 explored += 1  # knapsacks set up for the branch and bound (the DP ones count as cells)
-                knapsack = Knapsack(self.cls, sub, profit, group_cost)
+                knapsack = Knapsack(self.cls, sub, profit, group_cost, final_slack=final_slack)
                 knapsack.work_limit = node_budget - nodes
                 try:
                     value, found, count = knapsack.best(best, keep, node_limit, deadline)
@@ -894,6 +994,62 @@ class Pricer:
         return PricingResult(
             best if best > floor + EPS else -math.inf, ordered, count_subs, explored, nodes, complete, cells, dp_items
         )
+
+    def set_value(self, items: tuple[int, ...], profit: np.ndarray, group_cost: np.ndarray) -> float:
+        """profit(S) minus the costs of the backends S opens (the pricing objective of one set)."""
+        index = list(items)
+        return float(profit[index].sum() - group_cost[np.unique(self.cls.group[index])].sum())
+
+    def price_exactly(
+        self,
+        profit: np.ndarray,
+        group_cost: np.ndarray,
+        floor: float,
+        known: list[tuple[int, ...]],
+        limit: int,
+        deadline: float = math.inf,
+        node_budget: float = math.inf,
+        ceiling: float = math.inf,
+    ) -> ExactPricing | None:
+        """The exact maximum over the class's feasible sets, for a class whose scenarios are relaxed.
+
+        ``known`` are exactly feasible sets (the master's columns of the class); the best of them at
+        these profits starts the search. Every scenario whose bound beats the best accepted set is
+        searched by :meth:`Knapsack.best_exact`: a branch and bound over the scenario's relaxed rows,
+        every item included, that accepts a set only after the exact check. The scenarios cover every
+        feasible set (model.md), so when every search completes the best accepted set is the exact
+        maximum. ``ceiling`` (the relaxed maximum, if known) stops the search once a feasible set
+        reaches it. Returns None past ``limit`` exact checks or the deadline (then only the relaxed
+        :meth:`price` gives a bound). See model.md, "Exact pricing over relaxed scenarios".
+        """
+        values = {
+            items: self.set_value(items, profit, group_cost) for items in set(known) if self.checker.feasible(items)
+        }
+        best = max(floor, max(values.values(), default=-math.inf))
+        accepted: dict[tuple[int, ...], float] = {}
+        checks = nodes = 0
+        bounds = self.scenario_bounds(profit, group_cost)
+        for index in np.argsort(-bounds, kind="stable"):
+            if bounds[index] <= best + EPS or best >= ceiling - EPS:
+                break
+            scenario = self.scenarios[index]
+            subs = subproblems(scenario, profit, scenario.order, self._offset(scenario, group_cost))
+            subs.sort(key=lambda sp: -sp.bound)
+            for sub in subs:
+                if sub.bound <= best + EPS or best >= ceiling - EPS:
+                    break
+                knapsack = Knapsack(self.cls, sub, profit, group_cost, include_nonpositive=True)
+                knapsack.work_limit = node_budget - nodes
+                try:
+                    value, found, used = knapsack.best_exact(best, self.checker.feasible, limit - checks, deadline)
+                except (NodeLimit, OutOfTime):
+                    return None
+                checks += used
+                nodes += knapsack.nodes
+                best = max(best, value)
+                accepted.update((items, v) for v, items in found)
+        accepted.update((k, v) for k, v in values.items() if v > floor + EPS)
+        return ExactPricing(best if best > floor + EPS else -math.inf, _best_first(accepted), True, checks, nodes)
 
     def enumerate(
         self, profit: np.ndarray, group_cost: np.ndarray, floor: float, limit: int, deadline: float = math.inf

@@ -132,3 +132,16 @@ def test_stage_options_are_checked_by_each_stage_method():
         {"time_limit_s": 5, "options": {"heuristic_share": 0.5, "stage_options": {"configuration": {"dive": False}}}},
     )
     assert result.status == Status.OPTIMAL
+
+
+@pytest.mark.parametrize(("apps", "accelerators", "seed"), [(60, 8, 1), (100, 14, 2)])
+def test_auto_is_never_below_the_local_search_run_alone(apps, accelerators, seed):
+    """Seed-scale instances where the local search from auto's best construction ends in a worse
+    local optimum than from its own start: auto searches from both and keeps the better."""
+    from optplace.generate import generate_instance
+
+    instance = generate_instance("hetero", apps, accelerators, seed=seed)
+    alone = solve(instance, "local_search", {"time_limit_s": 10, "deterministic": True})
+    result = solve(instance, "auto", {"time_limit_s": 4, "deterministic": True})
+    assert alone.objective is not None and result.objective is not None
+    assert result.objective >= alone.objective

@@ -56,7 +56,7 @@ class NodeList(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    items: list[dict[str, Any]] | None = None
+    items: list[dict[str, Any]] | None = Field(default=None, description="The v1 Node objects, echoed back unchanged.")
 
 
 class ExtenderArgs(GoStruct):
@@ -81,16 +81,30 @@ class ExtenderArgs(GoStruct):
 
 
 class ExtenderFilterResult(GoStruct):
-    nodes: NodeList | None = Field(default=None, alias="Nodes")
-    node_names: list[str] | None = Field(default=None, alias="NodeNames")
-    failed_nodes: dict[str, str] = Field(default_factory=dict, alias="FailedNodes")
-    failed_and_unresolvable_nodes: dict[str, str] = Field(default_factory=dict, alias="FailedAndUnresolvableNodes")
-    error: str = Field(default="", alias="Error")
+    nodes: NodeList | None = Field(
+        description="The candidate nodes that pass (when the scheduler sent full Node objects).",
+        default=None,
+        alias="Nodes",
+    )
+    node_names: list[str] | None = Field(
+        description="The names of the candidate nodes that pass (when the scheduler sent names).",
+        default=None,
+        alias="NodeNames",
+    )
+    failed_nodes: dict[str, str] = Field(
+        description="Node name -> why the pod does not go there.", default_factory=dict, alias="FailedNodes"
+    )
+    failed_and_unresolvable_nodes: dict[str, str] = Field(
+        description="Node name -> why; preemption would not help there.",
+        default_factory=dict,
+        alias="FailedAndUnresolvableNodes",
+    )
+    error: str = Field(description="Empty, or why the extender could not decide.", default="", alias="Error")
 
 
 class HostPriority(GoStruct):
-    host: str = Field(alias="Host")
-    score: int = Field(alias="Score")
+    host: str = Field(description="A node name.", alias="Host")
+    score: int = Field(description="Its score, 0-10: 10 where the plan puts the pod.", alias="Score")
 
 
 class PlanRequest(BaseModel):
@@ -114,19 +128,21 @@ class PlanRequest(BaseModel):
 
 
 class PlacedApplication(BaseModel):
-    accelerator: str
-    node: str
+    accelerator: str = Field(description="The accelerator the plan puts it on.")
+    node: str = Field(description="That accelerator's node.")
 
 
 class PlanSummary(BaseModel):
     """The stored plan, as GET /v1/extender/plan shows it."""
 
-    version: int
-    set_at: datetime
-    source: dict[str, Any]
-    applications: int
-    placement: dict[str, PlacedApplication]
-    unplaced: dict[str, str]
+    version: int = Field(description="The plan's version; it grows with every PUT.")
+    set_at: datetime = Field(description="When the plan was set.")
+    source: dict[str, Any] = Field(
+        description="Where the plan comes from: job_id (when set from a job), method and input_hash."
+    )
+    applications: int = Field(description="Applications in the plan's instance.")
+    placement: dict[str, PlacedApplication] = Field(description="Application -> where the plan puts it.")
+    unplaced: dict[str, str] = Field(description="Application -> why the plan does not host it.")
 
 
 class PlanKeeper:

@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from optplace import __version__
-from optplace.api import errors, openapi
+from optplace.api import docs_pages, errors, openapi
 from optplace.api.deps import require_token
 from optplace.api.extender import PlanKeeper
 from optplace.api.guard import RequestGuard
@@ -60,14 +60,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs else None,
-        redoc_url="/redoc" if settings.docs else None,
-        openapi_url="/openapi.json" if settings.docs else None,
+        docs_url=None,  # docs_pages serves all three from packaged assets
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.parse_limiter = anyio.CapacityLimiter(settings.parse_concurrency)
     errors.install(app)
     openapi.install(app)
+    if settings.docs:
+        docs_pages.install(app)
     app.add_middleware(RequestGuard, settings=settings)
     if settings.host_allow_list() == ["*"]:
         logging.getLogger("optplace.api").warning(

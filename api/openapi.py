@@ -42,7 +42,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     text = {
         400: "The Host header is not one this server answers to (OPTPLACE_ALLOWED_HOSTS).",
         401: "Missing or wrong bearer token (only when the server has a token).",
-        404: "No such job.",
+        404: "No such job (GET /v1/extender/plan: no plan is set).",
         408: "The request body did not arrive within OPTPLACE_BODY_TIMEOUT_S.",
         413: "The request body is larger than OPTPLACE_MAX_BODY_BYTES.",
         414: "The request target is longer than OPTPLACE_MAX_URL_CHARS.",
@@ -69,6 +69,35 @@ def add_guard_responses(schema: dict[str, Any]) -> None:
             statuses = GUARD_ANY + (GUARD_BODY if verb in ("post", "put", "patch") else ())
             for status, entry in problems(*statuses).items():
                 responses.setdefault(str(status), entry)
+
+
+def add_examples(schema: dict[str, Any]) -> None:
+    """An example on every request and response body that has none: by the body's schema (a
+    component, or an array of one), and for problem documents by status (:mod:`optplace.api.examples`)."""
+    from optplace.api.examples import examples, problem_example
+
+    by_schema = examples()
+
+    def example_of(body_schema: dict[str, Any]) -> Any:
+        ref = body_schema.get("$ref") or body_schema.get("items", {}).get("$ref")
+        name = ref.rsplit("/", 1)[-1] if ref else None
+        if name not in by_schema:
+            return None
+        return [by_schema[name]] if "$ref" not in body_schema else by_schema[name]
+
+    for path, operations in schema.get("paths", {}).items():
+        for verb, operation in operations.items():
+            bodies: list[tuple[int | None, dict[str, Any]]] = [(None, operation.get("requestBody", {}))]
+            bodies += [(int(status), r) for status, r in operation.get("responses", {}).items() if status.isdigit()]
+            for status, body in bodies:
+                for media_type, content in body.get("content", {}).items():
+                    if "example" in content or "examples" in content:
+                        continue
+                    if media_type == PROBLEM_JSON and status is not None:
+                        if (problem := problem_example(verb, path, status)) is not None:
+                            content["example"] = problem
+                    elif (value := example_of(content.get("schema", {}))) is not None:
+                        content["example"] = value
 
 
 def _without_defaults(schema: Any) -> Any:
@@ -101,6 +130,7 @@ def install(app: FastAPI) -> None:
                 continue
             components[name] = definition
         add_guard_responses(schema)
+        add_examples(schema)
         app.openapi_schema = schema
         return schema
 

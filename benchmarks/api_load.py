@@ -220,7 +220,9 @@ def render(report: dict[str, Any]) -> str:
         f"before the run {machine['load_before']}. Client, server and workers share these CPUs.",
         "",
         f"Server: `optplace serve` on 127.0.0.1, {report['workers']} solver worker processes, default "
-        f"settings otherwise. Request: POST /v1/solve, method `{report['method']}`, instance "
+        f"settings otherwise except OPTPLACE_MAX_ACTIVE_PER_CLIENT={report.get('max_active_per_client', 8)} "
+        "(all load clients share one address, which the server counts as one client). "
+        f"Request: POST /v1/solve, method `{report['method']}`, instance "
         f"`{report['instance']}` ({report['applications']} applications, {report['accelerators']} "
         f"accelerators, {report['body_bytes']} bytes); closed-loop clients with no think time in "
         f"{report['client_processes']} client processes, "
@@ -254,6 +256,29 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def overhead_targets(results: list[dict[str, Any]], library_ms: float, workers: int) -> list[str]:
+    """Issue 12's service overhead targets, as ratios to the in-process solve of the same request:
+    one client's p50 at most 2x the library's time; the best throughput at least 0.8 x workers x
+    the library's rate (what the workers could do with no service around them)."""
+    lines = []
+    one = next((r for r in results if r["clients"] == 1), None)
+    if one is not None and one["latency_ms"]["p50"] is not None:
+        ratio = one["latency_ms"]["p50"] / library_ms
+        lines.append(
+            f"1 client p50 / in-process solve: {one['latency_ms']['p50']:.1f} / {library_ms:.1f} ms = {ratio:.2f} "
+            f"({'meets' if ratio <= 2 else 'misses'} the <= 2 target)"
+        )
+    best = max(results, key=lambda r: r["throughput_rps"])
+    ideal = workers * 1000.0 / library_ms
+    share = best["throughput_rps"] / ideal
+    lines.append(
+        f"throughput / (workers x in-process rate): {best['throughput_rps']:.1f} / ({workers} x "
+        f"{1000.0 / library_ms:.1f}) req/s = {share:.2f} at {best['clients']} clients "
+        f"({'meets' if share >= 0.8 else 'misses'} the >= 0.8 target)"
+    )
+    return lines
+
+
 def library_solve_ms(instance: dict[str, Any], method: str) -> float:
     from optplace.solve import solve
 
@@ -278,6 +303,13 @@ def main(argv: list[str] | None = None) -> int:
         default=max(1, min(4, (os.cpu_count() or 2) // 4)),
         help="processes the clients are spread over (default: a quarter of the CPUs, 1 to 4)",
     )
+    parser.add_argument(
+        "--max-active-per-client",
+        type=int,
+        default=64,
+        help="the server's OPTPLACE_MAX_ACTIVE_PER_CLIENT (default 64): every load client comes from one address, "
+        "which the server counts as one client; at its default of 8, most of 20 clients would get 429",
+    )
     parser.add_argument("--out", default=str(RESULTS / "api_load"), help="output path without extension")
     args = parser.parse_args(argv)
 
@@ -292,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     baseline_ms = library_solve_ms(instance, args.method)
     with tempfile.TemporaryDirectory(prefix="optplace-load-") as folder:
-        server = ServerUnderTest(args.workers, Path(folder))
+        limits = {"OPTPLACE_MAX_ACTIVE_PER_CLIENT": str(args.max_active_per_client)}
+        server = ServerUnderTest(args.workers, Path(folder), limits)
         try:
             for _ in range(5):
                 httpx.post(f"{server.url}/v1/solve", content=body, headers={"content-type": "application/json"})
@@ -303,10 +336,14 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
 
     at20 = next((r for r in results if r["clients"] == 20), None)
-    targets = []
+    targets = overhead_targets(results, baseline_ms, server.health["workers"]["size"])
     if at20 is not None:
         p99 = at20["latency_ms"]["p99"]
-        targets.append(f"p99 at 20 clients: {p99:.1f} ms ({'meets' if p99 <= 100 else 'misses'} the 100 ms target)")
+        cpus = os.cpu_count() or 1
+        where = "" if cpus >= 16 else f"; the target is for a 16-CPU machine, this one has {cpus}"
+        targets.append(
+            f"p99 at 20 clients: {p99:.1f} ms ({'meets' if p99 <= 100 else 'misses'} the 100 ms target{where})"
+        )
     targets.append(
         f"idle memory, total: {idle['total_mb']:.0f} MB "
         f"({'meets' if idle['total_mb'] <= 300 else 'misses'} the 300 MB target)"
@@ -325,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_before": load_before,
         },
         "workers": server.health["workers"]["size"],
+        "max_active_per_client": args.max_active_per_client,
         "client_processes": args.client_processes,
         "method": args.method,
         "instance": instance["name"],

@@ -173,8 +173,11 @@ class Objective(StrEnum):
 class AcceleratorType(_Frozen):
     """A kind of accelerator: its sharing discipline and limits."""
 
-    name: Name
-    discipline: Discipline
+    name: Name = Field(description="Unique name of the type; profiles are keyed by it.")
+    discipline: Discipline = Field(
+        description="How the device is shared: ps (processor sharing between backends), fcfs (one queue served in order; "
+        "switching models costs switch_overhead_ms) or dedicated (one backend only).",
+    )
     utilization_cap: UtilizationCap | None = Field(
         default=None, description="Largest utilisation allowed; None means the cluster default."
     )
@@ -193,14 +196,14 @@ class AcceleratorType(_Frozen):
         description="On-chip parameter cache (about 8 MB on an edgeTPU): the members of a co-compilation "
         "group for this type must fit in it together (their profiles' parameter_mb).",
     )
-    description: Text = ""
+    description: Text = Field(default="", description="Free text for people.")
 
 
 class Accelerator(_Frozen):
     """One physical accelerator on a node. Names are unique across the cluster."""
 
-    name: Name
-    type: Name
+    name: Name = Field(description="Unique name across the cluster.")
+    type: Name = Field(description="Name of its accelerator type.")
     max_backends: Count | None = Field(
         default=None,
         description="Most backends this accelerator may host (e.g. Kubernetes time-slicing replicas); "
@@ -211,8 +214,10 @@ class Accelerator(_Frozen):
 class Node(_Frozen):
     """A host: memory, CPU for pre-processing, and its accelerators."""
 
-    name: Name
-    memory_mb: PositiveFloat
+    name: Name = Field(description="Unique name of the node.")
+    memory_mb: PositiveFloat = Field(
+        description="Host memory (MB); backends of types without their own memory and front ends count against it."
+    )
     memory_cap: Fraction | None = Field(
         default=None, description="Fraction of memory usable; None means the cluster default."
     )
@@ -226,14 +231,18 @@ class Node(_Frozen):
         strict=True,
         description="CPU cores for front-end pre-processing (a PS stage); at least 1.",
     )
-    accelerators: list[Accelerator] = Field(min_length=1, max_length=MAX_MAP_ENTRIES)
-    labels: Labels = Field(default_factory=dict)
+    accelerators: list[Accelerator] = Field(
+        description="The accelerators installed in the node.", min_length=1, max_length=MAX_MAP_ENTRIES
+    )
+    labels: Labels = Field(
+        description="Labels an application's required_labels are matched against.", default_factory=dict
+    )
 
 
 class Profile(_Frozen):
     """How one model runs, alone, on one accelerator type."""
 
-    service_time_ms: PositiveFloat
+    service_time_ms: PositiveFloat = Field(description="Mean service time of one request alone on the type (ms).")
     service_time_scv: NonNegativeFloat | None = Field(
         default=None,
         description="Squared coefficient of variation of service time (0 = deterministic).",
@@ -244,7 +253,9 @@ class Profile(_Frozen):
     switch_overhead_ms: NonNegativeFloat = Field(
         default=0.0, description="Reload cost when an fcfs device switches to this model."
     )
-    memory_mb: NonNegativeFloat = 0.0
+    memory_mb: NonNegativeFloat = Field(
+        default=0.0, description="Memory of one backend of the model (MB), on the device or the node."
+    )
     parameter_mb: NonNegativeFloat | None = Field(
         default=None,
         description="Model parameters a co-compiled binary keeps in the type's parameter cache (int8: about "
@@ -281,15 +292,19 @@ class Profile(_Frozen):
 class Model(_Frozen):
     """A DNN model with a profile per accelerator type it can run on."""
 
-    name: Name
-    profiles: Annotated[dict[Key, Profile], at_most(MAX_MAP_ENTRIES)] = Field(min_length=1, max_length=MAX_MAP_ENTRIES)
+    name: Name = Field(description="Unique name of the model; applications refer to it.")
+    profiles: Annotated[dict[Key, Profile], at_most(MAX_MAP_ENTRIES)] = Field(
+        description="Profile per accelerator type name; the model runs only on these types.",
+        min_length=1,
+        max_length=MAX_MAP_ENTRIES,
+    )
     shareable: StrictBool = Field(default=True, description="Applications of this model may share one backend.")
 
 
 class SLO(_Frozen):
     """A latency objective: the mean or a percentile of end-to-end response time."""
 
-    latency_ms: PositiveFloat
+    latency_ms: PositiveFloat = Field(description="Latency target (ms), end to end, in the statistic below.")
     statistic: str = Field(default="mean", max_length=16, description="'mean' or a percentile such as 'p95'.")
 
     @field_validator("statistic")
@@ -316,20 +331,24 @@ class SLO(_Frozen):
 class Application(_Frozen):
     """An inference application: a stream of requests to one model with a latency SLO."""
 
-    name: Name
-    model: Name
-    rate_rps: PositiveFloat
-    slo: SLO
+    name: Name = Field(description="Unique name of the application.")
+    model: Name = Field(description="Name of the model it serves.")
+    rate_rps: PositiveFloat = Field(description="Mean request arrival rate (requests per second), Poisson arrivals.")
+    slo: SLO = Field(description="Its latency SLO.")
     priority: PositiveFloat = Field(default=1.0, description="Weight in the max_hosted objective.")
     current_accelerator: Name | None = Field(
         default=None, description="Where the application runs now, for migration objectives."
     )
     pinned: StrictBool = Field(default=False, description="Must stay on current_accelerator (requires it to be set).")
-    frontend_memory_mb: NonNegativeFloat = 0.0
+    frontend_memory_mb: NonNegativeFloat = Field(default=0.0, description="Host memory of its front end (MB).")
     preprocess_ms: NonNegativeFloat = Field(
         default=0.0, description="CPU pre-processing per request on the node (a PS stage)."
     )
-    allowed_accelerator_types: list[Name] | None = Field(default=None, max_length=MAX_MAP_ENTRIES)
+    allowed_accelerator_types: list[Name] | None = Field(
+        description="Only these accelerator types may host it; null allows every profiled type.",
+        default=None,
+        max_length=MAX_MAP_ENTRIES,
+    )
     required_labels: Labels = Field(default_factory=dict, description="Node labels the host must carry.")
     cost_by_accelerator: Annotated[dict[Key, FiniteFloat], at_most(MAX_MAP_ENTRIES)] = Field(
         default_factory=dict,
@@ -390,27 +409,35 @@ class CocompilationGroup(_Frozen):
     when the accelerator runs this group's binary (see :mod:`optplace.cocompilation`).
     """
 
-    name: Name
+    name: Name = Field(description="Unique name of the group (the co-compiled binary).")
     accelerator_type: Name = Field(description="The fcfs accelerator type the group is compiled for.")
     switch_overhead_ms: Annotated[dict[Key, NonNegativeFloat], at_most(MAX_GROUP_MODELS)] = Field(
         min_length=2,
         max_length=MAX_GROUP_MODELS,
         description="Member model -> overhead of a switch into it when co-compiled (at most its profile's).",
     )
-    description: Text = ""
+    description: Text = Field(default="", description="Free text for people.")
 
 
 class Instance(_Frozen):
     """A placement problem: cluster, models, applications and what to optimise."""
 
-    schema_version: str = Field(default=SCHEMA_VERSION, max_length=8, pattern=r"^1$")
-    name: str = Field(default="instance", max_length=MAX_NAME_CHARS)
-    description: Text = ""
-    settings: ClusterSettings = Field(default_factory=ClusterSettings)
-    accelerator_types: list[AcceleratorType] = Field(min_length=1)
-    nodes: list[Node] = Field(min_length=1)
-    models: list[Model] = Field(min_length=1)
-    applications: list[Application] = Field(default_factory=list)
+    schema_version: str = Field(
+        description="Version of this schema; 1.", default=SCHEMA_VERSION, max_length=8, pattern=r"^1$"
+    )
+    name: str = Field(
+        description="The instance's name (reports and results).", default="instance", max_length=MAX_NAME_CHARS
+    )
+    description: Text = Field(default="", description="Free text for people.")
+    settings: ClusterSettings = Field(
+        description="Cluster-wide defaults: network delay, caps, the PS model.", default_factory=ClusterSettings
+    )
+    accelerator_types: list[AcceleratorType] = Field(
+        description="The kinds of accelerator in the cluster.", min_length=1
+    )
+    nodes: list[Node] = Field(description="The hosts and their accelerators.", min_length=1)
+    models: list[Model] = Field(description="The DNN models with their profiles per accelerator type.", min_length=1)
+    applications: list[Application] = Field(description="The applications to place.", default_factory=list)
     objectives: list[Objective] = Field(
         default_factory=lambda: [Objective.MAX_HOSTED, Objective.MIN_ACCELERATORS],
         min_length=1,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from optplace import latency
 from optplace.cocompilation import Compilations, SwitchOption
@@ -53,49 +53,76 @@ class _Out(BaseModel):
 
 
 class Violation(_Out):
-    code: ViolationCode
-    message: str
-    application: str | None = None
-    accelerator: str | None = None
-    node: str | None = None
+    code: ViolationCode = Field(
+        description="Stable code of the broken rule, e.g. unstable, utilization_cap_exceeded, node_memory_exceeded."
+    )
+    message: str = Field(description="The rule and the numbers that break it, for people.")
+    application: str | None = Field(default=None, description="The application concerned, when one is.")
+    accelerator: str | None = Field(default=None, description="The accelerator concerned, when one is.")
+    node: str | None = Field(default=None, description="The node concerned, when one is.")
 
 
 class ApplicationEvaluation(_Out):
-    application: str
-    accelerator: str | None
-    node: str | None
-    latency_ms: float | None  # end to end, in the SLO's statistic; None if unplaced or unstable
-    accelerator_latency_ms: float | None
-    frontend_latency_ms: float | None
-    slo_ms: float
-    statistic: str
-    meets_slo: bool | None  # None when unplaced
-    # With a synchronous front end (frontend_concurrency): mean requests in flight, rate x mean end-to-end
-    # latency, and what the front end carries, frontend_occupancy_cap x frontend_concurrency.
-    frontend_occupancy: float | None = None
-    frontend_occupancy_limit: float | None = None
+    application: str = Field(description="The application's name.")
+    accelerator: str | None = Field(description="Where it is placed; null when unplaced.")
+    node: str | None = Field(description="The node of that accelerator; null when unplaced.")
+    latency_ms: float | None = Field(
+        description="End-to-end latency in the SLO's statistic (ms); null if unplaced or unstable."
+    )
+    accelerator_latency_ms: float | None = Field(
+        description="The accelerator stage's share of that latency (ms); null if unplaced or unstable."
+    )
+    frontend_latency_ms: float | None = Field(
+        description="The front-end (pre-processing) stage's share (ms); null if unplaced or unstable."
+    )
+    slo_ms: float = Field(description="The application's latency SLO (ms).")
+    statistic: str = Field(description="The SLO's statistic: mean or a percentile such as p95.")
+    meets_slo: bool | None = Field(description="Whether the latency is within the SLO; null when unplaced.")
+    frontend_occupancy: float | None = Field(
+        default=None,
+        description="With a synchronous front end (frontend_concurrency): mean requests in flight, rate x mean "
+        "end-to-end latency; else null.",
+    )
+    frontend_occupancy_limit: float | None = Field(
+        default=None,
+        description="What the front end carries: frontend_occupancy_cap x frontend_concurrency; else null.",
+    )
 
 
 class AcceleratorEvaluation(_Out):
-    accelerator: str
-    node: str
-    type: str
-    discipline: Discipline
-    applications: list[str]
-    backends: list[str]  # one entry per class: the model name, or the application for unshared
-    utilization: float
-    utilization_cap: float
-    memory_used_mb: float | None  # device memory, when the type has its own
-    memory_limit_mb: float | None
-    max_backends: int | None = None  # the accelerator's limit on backends; None = unlimited
-    cocompilation_group: str | None = None  # the co-compiled binary the device runs; None = compiled apart
+    accelerator: str = Field(description="The accelerator's name.")
+    node: str = Field(description="The node holding it.")
+    type: str = Field(description="Its accelerator type.")
+    discipline: Discipline = Field(
+        description="How the type shares the device between backends: ps (processor sharing), fcfs or dedicated."
+    )
+    applications: list[str] = Field(description="The applications placed on it.")
+    backends: list[str] = Field(
+        description="One entry per served class: the model name, or the application's name when its model is not shareable."
+    )
+    utilization: float = Field(description="Offered load as a fraction of the device's capacity.")
+    utilization_cap: float = Field(description="The largest utilisation allowed there.")
+    memory_used_mb: float | None = Field(
+        description="Device memory used (MB), when the type has its own memory; else null."
+    )
+    memory_limit_mb: float | None = Field(
+        description="Usable device memory (MB), when the type has its own memory; else null."
+    )
+    max_backends: int | None = Field(
+        default=None, description="The accelerator's limit on backends; null means unlimited."
+    )
+    cocompilation_group: str | None = Field(
+        default=None, description="The co-compiled binary the device runs; null when compiled apart."
+    )
 
 
 class NodeEvaluation(_Out):
-    node: str
-    memory_used_mb: float
-    memory_limit_mb: float
-    frontend_utilization: float
+    node: str = Field(description="The node's name.")
+    memory_used_mb: float = Field(description="Host memory used by backends and front ends (MB).")
+    memory_limit_mb: float = Field(description="Usable host memory: memory_mb times the memory cap (MB).")
+    frontend_utilization: float = Field(
+        description="Load of the node's pre-processing cores, as a fraction of their capacity."
+    )
 
 
 class Evaluation(_Out):
@@ -104,13 +131,17 @@ class Evaluation(_Out):
     ``latency_model`` names the version of :mod:`optplace.latency` the latencies come from.
     """
 
-    feasible: bool
-    applications: list[ApplicationEvaluation]
-    accelerators: list[AcceleratorEvaluation]
-    nodes: list[NodeEvaluation]
-    objectives: dict[str, float]
-    violations: list[Violation]
-    latency_model: str = latency.LATENCY_MODEL
+    feasible: bool = Field(description="True when the placement breaks no rule of any kind.")
+    applications: list[ApplicationEvaluation] = Field(
+        description="Every application: where it runs and its predicted latency."
+    )
+    accelerators: list[AcceleratorEvaluation] = Field(description="Every used accelerator: its load and memory.")
+    nodes: list[NodeEvaluation] = Field(description="Every node: its memory and front-end load.")
+    objectives: dict[str, float] = Field(description="Every objective's value for the placement, by objective name.")
+    violations: list[Violation] = Field(description="Every rule the placement breaks.")
+    latency_model: str = Field(
+        default=latency.LATENCY_MODEL, description="The latency model version the latencies come from."
+    )
 
     def violating_applications(self) -> set[str]:
         return {v.application for v in self.violations if v.application is not None}

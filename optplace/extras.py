@@ -4,7 +4,7 @@
 add features, each imported only where it is used:
 
 * ``server``: ``optplace serve`` and ``optplace.api`` (fastapi, uvicorn, httpx, pydantic-settings, psutil,
-  sqlalchemy, psycopg);
+  sqlalchemy, psycopg, fastapi-offline for the /docs and /redoc assets);
 * ``batch``: Dask clusters for ``optplace batch --scheduler``, progress bars, and the plots of
   ``optplace report`` and ``optplace calibrate --plot`` (dask[distributed], tqdm, matplotlib, psutil);
 * ``pyomo``: the ``milp_pyomo`` method;
@@ -23,7 +23,16 @@ from types import ModuleType
 from optplace.exceptions import MissingExtraError
 
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "server": ("fastapi", "uvicorn", "httpx", "pydantic_settings", "psutil", "sqlalchemy", "psycopg"),
+    "server": (
+        "fastapi",
+        "uvicorn",
+        "httpx",
+        "pydantic_settings",
+        "psutil",
+        "sqlalchemy",
+        "psycopg",
+        "fastapi_offline",
+    ),
     "batch": ("distributed", "tqdm", "matplotlib", "psutil"),
     "pyomo": ("pyomo",),
 }

@@ -50,24 +50,36 @@ class UnplacedReason(StrEnum):
 
 
 class Assignment(BaseModel):
+    """Where one hosted application runs, and the latency the evaluator predicts for it there."""
+
     model_config = ConfigDict(frozen=True, ser_json_inf_nan="null")
 
-    application: str
-    accelerator: str
-    node: str
-    predicted_latency_ms: float | None  # the SLO's statistic, end to end; None if unstable
-    slo_ms: float
-    statistic: str
-    meets_slo: bool
-    cocompilation_group: str | None = None  # the co-compiled binary its accelerator runs; None: compiled apart
+    application: str = Field(description="The application's name.")
+    accelerator: str = Field(description="The accelerator it runs on.")
+    node: str = Field(description="The node holding that accelerator.")
+    predicted_latency_ms: float | None = Field(
+        description="Predicted end-to-end latency in the SLO's statistic (ms); null if the queue is unstable."
+    )
+    slo_ms: float = Field(description="The application's latency SLO (ms).")
+    statistic: str = Field(description="The SLO's statistic: mean or a percentile such as p95.")
+    meets_slo: bool = Field(description="Whether the predicted latency is within the SLO.")
+    cocompilation_group: str | None = Field(
+        default=None, description="The co-compiled binary its accelerator runs; null when compiled apart."
+    )
 
 
 class Unplaced(BaseModel):
+    """An application the placement does not host, and why."""
+
     model_config = ConfigDict(frozen=True)
 
-    application: str
-    reason: UnplacedReason
-    detail: str = ""
+    application: str = Field(description="The application's name.")
+    reason: UnplacedReason = Field(
+        description="Why it is not hosted: no_compatible_accelerator, exceeds_memory_alone, cannot_meet_slo_alone, "
+        "pinned_accelerator_infeasible (it can run nowhere, even alone), insufficient_capacity (it fits alone, not "
+        "beside what was placed) or not_attempted (the method stopped before placing it)."
+    )
+    detail: str = Field(default="", description="The reason with its numbers, for people.")
 
 
 class SolveResult(BaseModel):
@@ -75,36 +87,68 @@ class SolveResult(BaseModel):
 
     model_config = ConfigDict(frozen=True, ser_json_inf_nan="null")
 
-    status: Status
-    stop_reason: StopReason
-    method: str
-    objective_name: str
-    objective: float | None  # value of the primary objective, in its own units
-    bound: float | None  # proven bound on the same quantity; None when unknown
-    gap: float | None  # see relative_gap
-    objectives: dict[str, float] = Field(default_factory=dict)  # every objective's value
-    runtime_s: float
-    hosted: int = 0
-    hosted_without_violation: int = 0
-    violates_slo: bool = False  # only baselines may set this; their violations are listed
-    violations: list[Violation] = Field(default_factory=list)
-    assignments: list[Assignment] = Field(default_factory=list)
-    unplaced: list[Unplaced] = Field(default_factory=list)
-    solver: str = "optplace"
-    solver_version: str | None = None
-    optplace_version: str = ""
-    seed: int | None = None
-    threads: int | None = None
+    status: Status = Field(
+        description="What was found: optimal (proven), feasible (verified, optimality not proven), infeasible "
+        "(proven: no placement meets the hard constraints), no_solution_found, or error."
+    )
+    stop_reason: StopReason = Field(
+        description="Why the method stopped: completed, time_limit, iteration_limit, gap_limit, interrupted (also "
+        "an incumbent reported mid-solve), memory_limit or error."
+    )
+    method: str = Field(description="The method that produced the result (a name from GET /v1/methods).")
+    objective_name: str = Field(description="The primary objective, e.g. max_hosted or min_accelerators.")
+    objective: float | None = Field(description="Value of the primary objective, in its own units; null when unknown.")
+    bound: float | None = Field(description="Proven bound on the primary objective; null when unknown.")
+    gap: float | None = Field(
+        description="Relative gap between objective and bound (0 when proven optimal); null when either is unknown."
+    )
+    objectives: dict[str, float] = Field(
+        default_factory=dict, description="Every objective's value for the placement, by objective name."
+    )
+    runtime_s: float = Field(description="Wall time of the method (s), from its start to its answer.")
+    hosted: int = Field(default=0, description="How many applications the placement hosts.")
+    hosted_without_violation: int = Field(
+        default=0,
+        description="Hosted applications whose SLO and every other rule hold (equals hosted unless a "
+        "latency-blind baseline violated rules).",
+    )
+    violates_slo: bool = Field(
+        default=False, description="True only for latency-blind baselines, whose violations are then listed."
+    )
+    violations: list[Violation] = Field(
+        default_factory=list, description="Rules the placement breaks (only a baseline's placement may break any)."
+    )
+    assignments: list[Assignment] = Field(default_factory=list, description="Where each hosted application runs.")
+    unplaced: list[Unplaced] = Field(
+        default_factory=list, description="Every application not hosted, with a reason code."
+    )
+    solver: str = Field(default="optplace", description="The solver engine behind the method (highs, cp-sat, ...).")
+    solver_version: str | None = Field(default=None, description="That engine's version, when there is one.")
+    optplace_version: str = Field(default="", description="The optplace version that produced the result.")
+    seed: int | None = Field(default=None, description="The random seed the method ran with.")
+    threads: int | None = Field(default=None, description="The threads the method was allowed.")
     # params.deterministic honoured to the end: work budgets instead of the clock, so the same input
     # and seed give the same placement on any machine (False also when the wall-clock safety stop fired)
-    deterministic: bool = False
-    input_hash: str = ""
-    params: dict[str, Any] = Field(default_factory=dict)
-    message: str = ""
-    stats: dict[str, Any] = Field(default_factory=dict)
-    # params.verify == "simulate": every hosted SLO simulated, with a 95% interval and a verdict.
-    simulation: SimulationCheck | None = None
-    latency_model: str = ""  # the optplace.latency model version the evaluator checked the placement with
+    deterministic: bool = Field(
+        default=False,
+        description="The solve ran on work budgets instead of the clock to the end: the same input and seed give "
+        "the same placement on any machine (false also when the wall-clock safety stop fired).",
+    )
+    input_hash: str = Field(
+        default="", description="SHA-256 of the instance as optplace serialises it: equal hashes, same input."
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="The params the method ran with.")
+    message: str = Field(default="", description="A note for people: what limited the solve, what went wrong.")
+    stats: dict[str, Any] = Field(
+        default_factory=dict, description="Method-specific counters (nodes, columns, iterations, stages, ...)."
+    )
+    simulation: SimulationCheck | None = Field(
+        default=None,
+        description="With params.verify = simulate: every hosted SLO simulated, with a 95% interval and a verdict.",
+    )
+    latency_model: str = Field(
+        default="", description="The latency model version the evaluator checked the placement with."
+    )
 
     def placement(self) -> dict[str, str]:
         """The placement as application -> accelerator."""

@@ -77,7 +77,7 @@ def watch(
             return Ending("deadline")
         if memory_limit_mb and now >= next_memory_check:
             next_memory_check = now + MEMORY_POLL_S
-            if (used := tree_memory_mb(pid)) > memory_limit_mb:
+            if (used := tree_memory_mb(pid, memory_limit_mb)) > memory_limit_mb:
                 return Ending("memory_limit", used_mb=used)
         wait = POLL_S if remaining is None else min(remaining, POLL_S)
         try:
@@ -132,19 +132,30 @@ def kill_tree(pid: int | None) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def tree_memory_mb(pid: int | None) -> float:
+def tree_memory_mb(pid: int | None, at_most: float | None = None) -> float:
     """Memory of a process and all its descendants, in MB: the proportional set size where the
     system reports it (Linux), so that pages shared between a parent and its forked children
-    count once; the resident set size elsewhere. A process that vanished counts 0."""
+    count once; the resident set size elsewhere. A process that vanished counts 0.
+
+    With ``at_most``, a tree whose resident set size is within it answers that size: the
+    proportional set size is never larger, so it is within the limit too, and reading it (a walk
+    of every mapping, milliseconds per check) is left for trees that may be over."""
     if pid is None:
         return 0.0
     import psutil
 
     try:
         root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
+        processes = [root, *_descendants(root)]
     except psutil.Error:
         return 0.0
+    if at_most is not None:
+        resident = 0
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                resident += process.memory_info().rss
+        if resident / 2**20 <= at_most:
+            return resident / 2**20
     total = 0
     for process in processes:
         try:
@@ -153,6 +164,27 @@ def tree_memory_mb(pid: int | None) -> float:
         except psutil.Error:
             continue
     return total / 2**20
+
+
+def _descendants(root: Any) -> list[Any]:
+    """Every descendant of the psutil process ``root``: from Linux's /proc/PID/task/TID/children
+    lists (microseconds), else, or when a process vanishes during the walk, from psutil's scan of
+    every process on the machine (milliseconds)."""
+    import psutil
+
+    found: list[Any] = []
+    pending = [root.pid]
+    try:
+        while pending:
+            pid = pending.pop()
+            for thread in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{thread}/children") as listing:
+                    children = [int(child) for child in listing.read().split()]
+                found += [psutil.Process(child) for child in children]
+                pending += children
+    except (OSError, ValueError, psutil.Error):
+        return list(root.children(recursive=True))
+    return found
 
 
 def set_parent_death_signal() -> None:

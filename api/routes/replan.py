@@ -35,6 +35,16 @@ async def parse_replan(request: Request, settings: Settings) -> tuple[ReplanRequ
     params = effective_params(settings, body.params)
     check_method(body.method, params.options, body.instance)
     errors = []
+    if params.objectives is not None:  # optplace.replan refuses them too; here it is the request's fault (422)
+        errors.append(
+            {
+                "field": "params.objectives",
+                "pointer": "/params/objectives",
+                "code": "not_allowed",
+                "message": "re-placement optimises max_hosted, then the move cost, then min_accelerators; "
+                "leave objectives unset",
+            }
+        )
     total = len(body.instance.applications) + len(body.changes.add_applications)
     if total > settings.max_applications:
         errors.append(

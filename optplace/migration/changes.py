@@ -65,6 +65,7 @@ class Changes(BaseModel):
         default=None,
         ge=0,
         le=MAX_MOVES_LIMIT,
+        strict=True,  # like the instance's numbers: false or "3" is a mistake, not 0 or 3
         description="Most migrations of running applications (leaving a draining accelerator is free).",
     )
     move_cost: MoveCost = Field(default=MoveCost.MOVES, description="How moves are weighed after max_hosted.")

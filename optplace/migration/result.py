@@ -42,15 +42,17 @@ class PlanStep(_Out):
     """One step of the plan and the state right after it (checked by the evaluator)."""
 
     index: int = Field(description="1-based position in the plan.")
-    action: StepAction
-    application: str
+    action: StepAction = Field(
+        description="The operation: evict, start, shift or stop (a move is start, shift, stop: make before break)."
+    )
+    application: str = Field(description="The application it concerns.")
     accelerator: str = Field(
         description="Where the step acts: the destination of start/shift, the source of stop/evict."
     )
     source: str | None = Field(
         default=None, description="For shift: where the traffic came from (None for admissions)."
     )
-    purpose: Purpose
+    purpose: Purpose = Field(description="Why the application changes place.")
     loads_backend: bool = Field(
         default=False,
         description="start: a new backend process is loaded (no shared backend of the model runs there); "
@@ -68,15 +70,15 @@ class PlanStep(_Out):
 class MissingCapacity(_Out):
     """A step that no order could make safe, and by how much its state breaks the limits."""
 
-    application: str
+    application: str = Field(description="The application whose operation fails.")
     step: StepAction = Field(description="The first step of the operation that fails (start or shift).")
-    accelerator: str
-    node: str
+    accelerator: str = Field(description="The accelerator of the failing step.")
+    node: str = Field(description="That accelerator's node.")
     memory_mb: float = Field(description="Memory beyond the limit in that state (0 when memory is not short).")
     utilization: float = Field(description="Utilisation beyond the cap in that state (0 when the cap holds).")
     budget: bool = Field(default=False, description="True when max_moves, not capacity, stopped the move.")
     violations: list[Violation] = Field(default_factory=list, description="What the evaluator found in that state.")
-    detail: str = ""
+    detail: str = Field(default="", description="The shortage with its numbers, for people.")
 
 
 class PlanOutcome(StrEnum):
@@ -88,20 +90,28 @@ class PlanOutcome(StrEnum):
 class ReplanResult(_Out):
     """What ``optplace.replan`` returns: the verified target, the safe plan to it, and its cost."""
 
-    outcome: PlanOutcome
+    outcome: PlanOutcome = Field(
+        description="complete (the plan reaches the best target found), fallback (the best target had no safe order or needed too many moves; see blocked) or none (no target found; nothing to do)."
+    )
     status: Status = Field(
         description="The target's status (a copy of target.status), so that a re-placement reads like a solve result."
     )
     target: SolveResult = Field(description="The placement the plan ends in, verified like any solve result.")
-    plan: list[PlanStep] = Field(default_factory=list)
+    plan: list[PlanStep] = Field(
+        description="The steps in order, each with the state right after it.", default_factory=list
+    )
     moves: int = Field(default=0, description="Migrations of running applications (parking legs included).")
-    parking_moves: int = 0
+    parking_moves: int = Field(
+        default=0, description="Temporary moves to a parking accelerator, to free room for another move."
+    )
     budgeted_moves: int = Field(default=0, description="Moves that count against max_moves.")
-    max_moves: int | None = None
-    evictions: int = 0
+    max_moves: int | None = Field(default=None, description="The changes' limit on moves; null when unlimited.")
+    evictions: int = Field(default=0, description="Running applications the plan stops for good.")
     admissions: int = Field(default=0, description="Applications started that ran nowhere (new, waiting or lost).")
     move_cost: float = Field(default=0.0, description="Sum over moves of their cost under the changes' move_cost.")
-    move_cost_unit: str = "moves"
+    move_cost_unit: str = Field(
+        default="moves", description="Unit of move_cost: moves, or the changes' move_cost measure (e.g. load_time_ms)."
+    )
     states_checked: int = Field(default=0, description="Intermediate states the evaluator checked.")
     blocked: list[MissingCapacity] = Field(
         default_factory=list, description="Operations of the best target that no safe order could do."
@@ -111,10 +121,10 @@ class ReplanResult(_Out):
         default_factory=list, description="What is violated right after the changes, before any step."
     )
     lost: list[str] = Field(default_factory=list, description="Applications whose accelerator failed.")
-    runtime_s: float = 0.0
-    solve_runtime_s: float = 0.0
-    plan_runtime_s: float = 0.0
-    message: str = ""
+    runtime_s: float = Field(default=0.0, description="Wall time of the whole re-placement (s).")
+    solve_runtime_s: float = Field(default=0.0, description="Time spent finding the target placement (s).")
+    plan_runtime_s: float = Field(default=0.0, description="Time spent ordering and checking the steps (s).")
+    message: str = Field(default="", description="A note for people: what limited the plan.")
 
     @model_validator(mode="before")
     @classmethod

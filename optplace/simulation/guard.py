@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from optplace.domain import Instance
 from optplace.simulation.statistics import Estimate
@@ -53,30 +53,32 @@ class _Out(BaseModel):
 class ApplicationCheck(_Out):
     """One hosted application: its SLO statistic as predicted and as simulated, and the verdict."""
 
-    application: str
-    accelerator: str
-    statistic: str  # the SLO's statistic: 'mean' or a percentile such as 'p99'
-    slo_ms: float
-    predicted_ms: float | None  # the evaluator's value of that statistic (None when unstable)
-    simulated_ms: Estimate  # the simulated statistic with its 95% interval
-    requests: int  # measured requests of this application
-    verdict: Verdict
+    application: str = Field(description="The application's name.")
+    accelerator: str = Field(description="Where it is placed.")
+    statistic: str = Field(description="The SLO's statistic: mean or a percentile such as p99.")
+    slo_ms: float = Field(description="The application's latency SLO (ms).")
+    predicted_ms: float | None = Field(description="The evaluator's value of that statistic (ms); null when unstable.")
+    simulated_ms: Estimate = Field(description="The simulated statistic with its 95% confidence interval.")
+    requests: int = Field(description="Measured (post warm-up) requests of this application.")
+    verdict: Verdict = Field(
+        description="meets (interval at or below the SLO), borderline (straddles it), sure_violation (above it) or undetermined (too few requests)."
+    )
 
 
 class SimulationCheck(_Out):
     """The outcome of simulating a placement: one verdict per hosted application."""
 
-    seed: int
-    arrivals: str
-    requests_per_accelerator: int  # measured requests expected on every used accelerator, at least
-    capped: bool  # True when max_requests shortened the runs below the requests_per_accelerator asked
-    nodes_simulated: int
-    batches: int
-    requests_simulated: int
-    runtime_s: float
-    applications: list[ApplicationCheck]
-    sure_violations: list[str]  # applications whose interval lies entirely above the SLO
-    borderline: list[str]  # applications whose interval straddles the SLO
+    seed: int = Field(description="Seed of the simulation's random streams.")
+    arrivals: str = Field(description="The arrival process simulated (poisson).")
+    requests_per_accelerator: int = Field(description="Measured requests expected on every used accelerator, at least.")
+    capped: bool = Field(description="True when max_requests shortened the runs below requests_per_accelerator.")
+    nodes_simulated: int = Field(description="Nodes simulated (each on its own: nodes share nothing).")
+    batches: int = Field(description="Batches of the batch-means confidence intervals.")
+    requests_simulated: int = Field(description="Requests simulated in all, warm-up included.")
+    runtime_s: float = Field(description="Wall time of the simulation (s).")
+    applications: list[ApplicationCheck] = Field(description="One check per hosted application.")
+    sure_violations: list[str] = Field(description="Applications whose interval lies entirely above the SLO.")
+    borderline: list[str] = Field(description="Applications whose interval straddles the SLO.")
 
     @property
     def ok(self) -> bool:

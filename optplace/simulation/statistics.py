@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 MIN_BATCHES = 2
 
@@ -25,9 +25,9 @@ class Estimate(BaseModel):
 
     model_config = ConfigDict(frozen=True, ser_json_inf_nan="null")
 
-    value: float
-    ci_low: float | None
-    ci_high: float | None
+    value: float = Field(description="The simulated statistic (ms).")
+    ci_low: float | None = Field(description="Lower end of its 95% confidence interval; null when too few samples.")
+    ci_high: float | None = Field(description="Upper end of its 95% confidence interval; null when too few samples.")
 
     @property
     def half_width(self) -> float | None:

@@ -57,6 +57,16 @@ def test_replan_errors_point_into_the_body(client: TestClient) -> None:
     assert errors[0]["pointer"] == "/instance/applications/1/current_accelerator"
 
 
+def test_replan_refuses_objectives_and_non_integer_max_moves(client: TestClient) -> None:
+    """params.objectives (re-placement sets its own) and max_moves false or "3" are 422s, not a 500 or a 0."""
+    with_objectives = {**body(draining_accelerators=["g2"]), "params": {"objectives": ["min_migrations"]}}
+    answer = client.post("/v1/replan", json=with_objectives)
+    assert answer.status_code == 422 and answer.json()["errors"][0]["pointer"] == "/params/objectives"
+    for wrong in (False, "3"):
+        answer = client.post("/v1/replan", json=body(max_moves=wrong))
+        assert answer.status_code == 422 and answer.json()["errors"][0]["pointer"] == "/changes/max_moves"
+
+
 def test_replan_counts_added_applications_against_the_server_limit(tmp_path) -> None:
     """Added applications count towards OPTPLACE_MAX_APPLICATIONS like the instance's own."""
     from optplace.api.main import create_app

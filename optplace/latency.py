@@ -49,6 +49,11 @@ LATENCY_MODEL = "v2"
 # grids (docs/validation.md); the margin absorbs what is left of the approximation and keeps a
 # request at its SLO clear of the simulation's confidence interval.
 FCFS_TAIL_MARGIN = 1.1
+# Idle-split poles closer than this (relative to the total rate) act as one group: the linear system
+# over 1 / D_g at roots between poles becomes ill-conditioned as poles meet (a 6e-8 ms switch beside
+# switch-free classes lost 2e-4 of the idle probability at 1e-12), while merging costs an error of
+# the order of the pole distance.
+POLE_MERGE_TOLERANCE = 1e-7
 
 # Exact Lindley steps applied to the Cramér-Lundberg asymptote of the FCFS waiting time.
 LINDLEY_STEPS = 2
@@ -275,7 +280,7 @@ class SwitchQueue:
             merged: list[list[int]] = []
             merged_poles: list[float] = []
             for g in order:  # numerically coincident poles act as one group
-                if merged and poles[g] - merged_poles[-1] <= 1e-12 * lam:
+                if merged and poles[g] - merged_poles[-1] <= POLE_MERGE_TOLERANCE * lam:
                     merged[-1] = merged[-1] + groups[g]
                 else:
                     merged.append(groups[g])

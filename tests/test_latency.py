@@ -328,6 +328,16 @@ def test_dependence_identity_is_consistent(queue):
     assert no_switch.mean_wait_ms == pytest.approx(pk.mean_wait_ms, rel=1e-9)
 
 
+def test_a_negligible_switch_beside_switch_free_classes_keeps_the_idle_split_exact():
+    """A 6e-8 ms switch next to switch-free classes (found by hypothesis) must not unbalance the idle split."""
+    rates = np.array([0.8184523805541478, 0.4092261902770739, 0.20461309513853695])
+    s, scv, o = np.array([1.0, 50.0, 1.0]), np.zeros(3), np.array([0.0, 0.0, 5.960464477539063e-08])
+    dep = latency.fcfs_dependence(rates, s, scv, o)
+    assert float(dep.idle_probability.sum()) == pytest.approx(1.0 - dep.utilization, abs=1e-12)
+    none = latency.fcfs_dependence(rates, s, scv, np.zeros(3))
+    assert dep.mean_wait_ms == pytest.approx(none.mean_wait_ms, rel=1e-7)
+
+
 @settings(max_examples=60, deadline=None)
 @given(queues(max_utilization=0.9), st.sampled_from([0.9, 0.95, 0.99]))
 def test_high_percentiles_are_at_least_the_service_and_ordered(queue, q):

@@ -103,6 +103,9 @@ def solve(
     Ctrl-C (``KeyboardInterrupt``) while the method runs returns the best placement found so far,
     with stop reason ``interrupted``; with nothing found yet, it is re-raised.
 
+    An exception the method raises (a programming error: methods report the failures they
+    expect as status ``error``) propagates with its traceback.
+
     Raises, before anything runs, :class:`~optplace.exceptions.UnknownMethodError` for an unknown
     method, :class:`~optplace.exceptions.ParamsError` for invalid params and its subclass
     :class:`~optplace.exceptions.MethodOptionsError` for options the method does not take (all
@@ -139,13 +142,9 @@ def solve(
             if watcher.last is None:
                 raise
             output = _interrupted(watcher.last, time.perf_counter() - started)
-        except Exception as error:
-            output = MethodOutput(
-                placement={},
-                status=Status.ERROR,
-                stop_reason=StopReason.ERROR,
-                message=f"{type(error).__name__}: {error}",
-            )
+        # Any other exception propagates with its traceback: a method reports the failures it
+        # expects (a solver error, an unsupported objective) as a result with status ``error``, so
+        # an exception reaching here is a programming error and must not pass as a status.
     runtime = time.perf_counter() - started
     result = build_result(instance, info.name, params, output, runtime, may_violate_slo=info.may_violate_slo)
     if params.verify == "simulate" and result.status.has_solution:

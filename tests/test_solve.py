@@ -75,16 +75,16 @@ def test_a_declared_baseline_reports_its_violations(temporary_method):
     assert {v.code for v in result.violations} == {"slo_violated"}
 
 
-def test_a_crashing_method_is_an_error_status(temporary_method):
-    """An exception inside a method becomes status error with the message, not a crash."""
+def test_a_crashing_method_raises_with_its_traceback(temporary_method):
+    """A programming error inside a method propagates with its traceback, never as a status."""
 
     def broken(inst, params):
         raise RuntimeError("solver exploded")
 
     temporary_method("broken", broken)
-    result = solve(load(INSTANCES / "tiny" / "ps_one_per_gpu.json"), "broken")
-    assert result.status == Status.ERROR and "solver exploded" in result.message
-    assert result.assignments == [] and {u.reason for u in result.unplaced} == {UnplacedReason.NOT_ATTEMPTED}
+    with pytest.raises(RuntimeError, match="solver exploded") as caught:
+        solve(load(INSTANCES / "tiny" / "ps_one_per_gpu.json"), "broken")
+    assert any(frame.name == "broken" for frame in caught.traceback)
 
 
 def test_unknown_method_is_misuse():

@@ -14,10 +14,13 @@ from optplace.api.openapi import json_body, problems
 from optplace.api.requests import check_method, parse_request
 from optplace.api.routes.solve import busy, too_many
 from optplace.api.schemas import JobError, JobOut, JobPage, JobSummary, SolveRequest
-from optplace.api.service import ClientBusy, QueueFull, effective_params
+from optplace.api.service import ClientBusy, QueueFull, SolveService, effective_params
+from optplace.api.settings import Settings
 from optplace.api.store import JobRecord, JobStatus
 from optplace.api.worker import REPLAN_TASK
+from optplace.domain import Instance
 from optplace.migration import ReplanResult
+from optplace.params import SolveParams
 from optplace.result import SolveResult
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -71,10 +74,25 @@ async def create_job(
     body = await parse_request(request, SolveRequest)
     params = effective_params(settings, body.params)
     method = check_method(body.method, params.options, body.instance).name
+    return await queue_task(
+        service, settings, client, response, body.instance, body.instance.model_dump_json(), method, params
+    )
+
+
+async def queue_task(
+    service: SolveService,
+    settings: Settings,
+    client: str,
+    response: Response,
+    instance: Instance,
+    task_json: str,
+    method: str,
+    params: SolveParams,
+) -> JobOut:
+    """Store a task as a queued job and answer with it and its Location, or the problem that
+    refused it (503 when the queue is full, 429 for a client over its share)."""
     try:
-        record = await run_in_threadpool(
-            service.submit_job, body.instance, body.instance.model_dump_json(), method, params, client
-        )
+        record = await run_in_threadpool(service.submit_job, instance, task_json, method, params, client)
     except QueueFull as error:
         raise busy(settings.retry_after_s, str(error)) from None
     except ClientBusy as error:

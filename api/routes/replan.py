@@ -9,16 +9,15 @@ solve, as the task ``replan`` (see :mod:`optplace.api.worker`); jobs are the ord
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from optplace.api.deps import ClientDep, ServiceDep, SettingsDep
-from optplace.api.errors import ApiProblem, invalid_request
+from optplace.api.errors import invalid_request
 from optplace.api.openapi import json_body, problems
 from optplace.api.requests import check_method, parse_request, prefixed
-from optplace.api.routes.jobs import job_out
-from optplace.api.routes.solve import busy, too_many
+from optplace.api.routes.jobs import queue_task
+from optplace.api.routes.solve import answer_now
 from optplace.api.schemas import JobOut, ReplanRequest
-from optplace.api.service import ClientBusy, QueueFull, SolveFailed, effective_params
+from optplace.api.service import effective_params
 from optplace.api.settings import Settings
 from optplace.api.worker import REPLAN_TASK
 from optplace.exceptions import InstanceError
@@ -88,22 +87,16 @@ def task_json(body: ReplanRequest) -> str:
 )
 async def replan(request: Request, service: ServiceDep, settings: SettingsDep, client: ClientDep) -> Response:
     body, params = await parse_replan(request, settings)
-    try:
-        result_json = await service.solve_now(task_json(body), REPLAN_TASK, params, client)
-    except QueueFull as error:
-        raise busy(settings.retry_after_s, str(error)) from None
-    except ClientBusy as error:
-        raise too_many(settings.retry_after_s, str(error)) from None
-    except SolveFailed as error:
-        if error.kind in ("expired", "shutdown"):
-            raise busy(settings.retry_after_s, "no worker became free in time, or the server is stopping") from None
-        raise ApiProblem(
-            500,
-            "replan-failed",
-            "Re-placement failed",
-            f"{error.code}: {error.message}" if error.code else "the re-placement ended without a result",
-        ) from None
-    return Response(content=result_json, media_type="application/json")
+    return await answer_now(
+        service,
+        settings,
+        client,
+        task_json(body),
+        REPLAN_TASK,
+        params,
+        queue_route="POST /v1/replan/jobs",
+        failure="replan",
+    )
 
 
 @router.post(
@@ -121,13 +114,4 @@ async def create_replan_job(
     request: Request, response: Response, service: ServiceDep, settings: SettingsDep, client: ClientDep
 ) -> JobOut:
     body, params = await parse_replan(request, settings)
-    try:
-        record = await run_in_threadpool(
-            service.submit_job, body.instance, task_json(body), REPLAN_TASK, params, client
-        )
-    except QueueFull as error:
-        raise busy(settings.retry_after_s, str(error)) from None
-    except ClientBusy as error:
-        raise too_many(settings.retry_after_s, str(error)) from None
-    response.headers["Location"] = f"/v1/jobs/{record.id}"
-    return job_out(record)
+    return await queue_task(service, settings, client, response, body.instance, task_json(body), REPLAN_TASK, params)

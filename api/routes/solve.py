@@ -9,7 +9,9 @@ from optplace.api.errors import ApiProblem
 from optplace.api.openapi import json_body, problems
 from optplace.api.requests import check_method, parse_request
 from optplace.api.schemas import SolveRequest
-from optplace.api.service import ClientBusy, QueueFull, SolveFailed, effective_params
+from optplace.api.service import ClientBusy, QueueFull, SolveFailed, SolveService, effective_params
+from optplace.api.settings import Settings
+from optplace.params import SolveParams
 from optplace.result import SolveResult
 
 router = APIRouter(tags=["solve"])
@@ -42,8 +44,26 @@ async def solve(request: Request, service: ServiceDep, settings: SettingsDep, cl
     body = await parse_request(request, SolveRequest)
     params = effective_params(settings, body.params)
     method = check_method(body.method, params.options, body.instance).name
+    return await answer_now(
+        service, settings, client, body.instance.model_dump_json(), method, params, queue_route="POST /v1/jobs"
+    )
+
+
+async def answer_now(
+    service: SolveService,
+    settings: Settings,
+    client: str,
+    task_json: str,
+    method: str,
+    params: SolveParams,
+    *,
+    queue_route: str,
+    failure: str = "solve",
+) -> Response:
+    """Run a task on a worker now and answer with its result, or the problem that stopped it
+    (503 busy, 429 for a client over its share, 500 for a task that ended without a result)."""
     try:
-        result_json = await service.solve_now(body.instance.model_dump_json(), method, params, client)
+        result_json = await service.solve_now(task_json, method, params, client)
     except QueueFull as error:
         raise busy(settings.retry_after_s, str(error)) from None
     except ClientBusy as error:
@@ -52,14 +72,14 @@ async def solve(request: Request, service: ServiceDep, settings: SettingsDep, cl
         if error.kind in ("expired", "shutdown"):
             raise busy(
                 settings.retry_after_s,
-                "no worker became free within OPTPLACE_SYNC_WAIT_S; retry, or submit a job (POST /v1/jobs)"
+                f"no worker became free within OPTPLACE_SYNC_WAIT_S; retry, or submit a job ({queue_route})"
                 if error.kind == "expired"
                 else "the server is shutting down",
             ) from None
         raise ApiProblem(
             500,
-            "solve-failed",
-            "Solve failed",
-            f"{error.code}: {error.message}" if error.code else "the solve ended without a result",
+            f"{failure}-failed",
+            f"{failure.capitalize()} failed",
+            f"{error.code}: {error.message}" if error.code else f"the {failure} ended without a result",
         ) from None
     return Response(content=result_json, media_type="application/json")

@@ -103,8 +103,9 @@ def solve(
     Ctrl-C (``KeyboardInterrupt``) while the method runs returns the best placement found so far,
     with stop reason ``interrupted``; with nothing found yet, it is re-raised.
 
-    An exception the method raises (a programming error: methods report the failures they
-    expect as status ``error``) propagates with its traceback.
+    A ``ValueError`` or ``ImportError`` the method raises (what methods raise on purpose: an
+    option they cannot honour, a missing extra) becomes status ``error`` with its message; any
+    other exception is a programming error and propagates with its traceback.
 
     Raises, before anything runs, :class:`~optplace.exceptions.UnknownMethodError` for an unknown
     method, :class:`~optplace.exceptions.ParamsError` for invalid params and its subclass
@@ -142,9 +143,16 @@ def solve(
             if watcher.last is None:
                 raise
             output = _interrupted(watcher.last, time.perf_counter() - started)
-        # Any other exception propagates with its traceback: a method reports the failures it
-        # expects (a solver error, an unsupported objective) as a result with status ``error``, so
-        # an exception reaching here is a programming error and must not pass as a status.
+        except (ValueError, ImportError) as error:
+            # What a method raises on purpose for its user (an option it cannot honour here, a
+            # solver rejecting a setting, a missing extra) is a result with status ``error``. Any
+            # other exception is a programming error: it propagates with its traceback.
+            output = MethodOutput(
+                placement={},
+                status=Status.ERROR,
+                stop_reason=StopReason.ERROR,
+                message=f"{type(error).__name__}: {error}",
+            )
     runtime = time.perf_counter() - started
     result = build_result(instance, info.name, params, output, runtime, may_violate_slo=info.may_violate_slo)
     if params.verify == "simulate" and result.status.has_solution:

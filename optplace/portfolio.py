@@ -34,7 +34,7 @@ At the limit the best incumbent is returned with status ``feasible``, its bound 
 reason (``time_limit``, or ``iteration_limit`` for an exhausted work budget).
 
 Options (:class:`AutoOptions`): ``heuristic_share`` (replaces the size rule),
-``configuration_share`` (0.45 of what is left), and ``stage_options`` per stage method, each checked
+``configuration_share`` (0.75 of what is left), and ``stage_options`` per stage method, each checked
 by that method's own options model found in the registry (the portfolio imports no formulation).
 """
 
@@ -66,7 +66,7 @@ EXACT_MAX_PAIRS = 150_000
 SMALL_APPLICATIONS = 200
 HEURISTIC_SHARE_SMALL = 0.10
 HEURISTIC_SHARE_MEDIUM = 0.30
-CONFIGURATION_SHARE = 0.45  # of what the heuristics leave
+CONFIGURATION_SHARE = 0.75  # of what the heuristics leave (0.45 before: see docs/benchmarks.md)
 PREFERRED_CONSTRUCTIONS_MAX = ("ordered_worst_fit", "regret_greedy", "ordered_first_fit", "ordered_best_fit")
 PREFERRED_CONSTRUCTIONS_MIN = ("ordered_best_fit", "ordered_first_fit", "regret_greedy", "ordered_worst_fit")
 MIN_STAGE_S = 0.3  # an exact stage given less than this is not started

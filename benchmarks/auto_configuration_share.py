@@ -49,9 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
 
+    chosen = instances()
     rows = []
     for share in args.shares:
-        for name, instance in instances():
+        for name, instance in chosen:
             params = {
                 "time_limit_s": args.time_limit,
                 "threads": args.threads,
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(json.dumps(row), flush=True)
 
-    names = [name for name, _ in instances()]
+    names = [name for name, _ in chosen]
     lines = [
         "# auto: the configuration method's share of the exact stages' time",
         "",

@@ -138,7 +138,7 @@ def new_highs(verbose: bool = False):
 
 
 _scheduler_lock = threading.Lock()
-_scheduler_threads: list[int | None] = [None]  # the thread count HiGHS's global scheduler was started with
+_scheduler_threads: int | None = None  # the thread count HiGHS's global scheduler was started with
 
 
 def run(h) -> None:
@@ -151,11 +151,12 @@ def run(h) -> None:
     """
     import highspy
 
+    global _scheduler_threads
     _, wanted = h.getOptionValue("threads")
     with _scheduler_lock:
-        if _scheduler_threads[0] is not None and _scheduler_threads[0] != wanted:
+        if _scheduler_threads is not None and _scheduler_threads != wanted:
             highspy.Highs.resetGlobalScheduler(True)
-        _scheduler_threads[0] = wanted
+        _scheduler_threads = wanted
     h.run()
 
 

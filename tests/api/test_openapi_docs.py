@@ -140,3 +140,17 @@ def test_docs_pages_load_only_local_assets_from_a_real_server(start_server, tmp_
         assert http.get(urls[0], headers={"Host": "evil.example"}).status_code == 400
     assert http.get("/openapi.json").json()["components"]["securitySchemes"]
     assert http.get("/v1/methods").status_code == 401  # the token still guards the API
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/docs-assets/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/docs-assets/..%2f..%2f..%2f..%2fetc%2fpasswd",
+        "/docs-assets/%2fetc%2fpasswd",
+    ],
+)
+def test_the_docs_assets_route_serves_no_file_outside_its_folder(client, path):
+    """A request path under /docs-assets cannot climb out of the packaged asset folder."""
+    response = client.get(path)
+    assert response.status_code == 404 and b"root:" not in response.content

@@ -12,9 +12,14 @@ import pytest
 
 from optplace.supervisor import _descendants, tree_memory_mb
 
+# Every process reports "ready" only once its interpreter has started, so the tree's memory no
+# longer grows while the test measures it (a child still loading Python made the sizes differ).
+CHILD = "import time; print('ready', flush=True); time.sleep(60)"
 TREE = (
     "import subprocess, sys, time\n"
-    "kids = [subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']) for _ in range(2)]\n"
+    f"kids = [subprocess.Popen([sys.executable, '-c', {CHILD!r}], stdout=subprocess.PIPE, text=True)"
+    " for _ in range(2)]\n"
+    "assert all(kid.stdout.readline().strip() == 'ready' for kid in kids)\n"
     "print('ready', flush=True)\n"
     "time.sleep(60)\n"
 )

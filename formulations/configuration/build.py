@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -133,6 +134,7 @@ class ConfigurationModel:
     classes: list[AcceleratorClass]
     node_rows: list[NodeRows]
     eligible_anywhere: np.ndarray  # per application: some class can host it
+    app_types: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # type id per application
 
     def objective_value(self, internal: float) -> float:
         return self.offset + self.sign * internal
@@ -321,7 +323,47 @@ def build(instance: Instance, params: SolveParams | None = None) -> Configuratio
         classes=classes,
         node_rows=node_rows,
         eligible_anywhere=eligible_anywhere,
+        app_types=application_types(instance, classes, equality),
     )
+
+
+def application_types(instance: Instance, classes: list[AcceleratorClass], equality: np.ndarray) -> np.ndarray:
+    """A type id per application: applications of one type are interchangeable everywhere.
+
+    Two applications share a type when they agree on every field but the name (model, rate, SLO,
+    priority, eligibility, current accelerator, costs and values, ...), on whether they must be
+    hosted, and, in every class, on every number pricing and the exact set check read (their
+    backend, rate, SLO, front end, objective coefficient). Swapping two of them then maps every
+    feasible placement to a feasible placement of the same value, which is what lets the
+    reduced-cost proof work on types with counts (model.md, "Reduced-cost enumeration").
+    """
+    keys: list[list[Any]] = [
+        [bool(equality[j]), app.model_dump_json(exclude={"name"})] for j, app in enumerate(instance.applications)
+    ]
+    for c in classes:
+        local = {int(j): i for i, j in enumerate(c.apps)}
+        per_item = [
+            (
+                float(c.group[i]),
+                float(c.value[i]),
+                float(c.rate_rps[i]),
+                float(c.service_ms[i]),
+                float(c.second_moment_ms2[i]),
+                float(c.switch_ms[i]),
+                float(c.slo_ms[i]),
+                repr(float(c.quantile[i])),
+                float(c.preprocess_ms[i]),
+                float(c.frontend_memory_mb[i]),
+                float(c.occupancy_ms[i]) if len(c.occupancy_ms) else None,
+                float(c.switch_least_ms[i]) if len(c.switch_least_ms) else None,
+            )
+            for i in range(c.size)
+        ]
+        for j, key in enumerate(keys):
+            i = local.get(j)
+            key.append(None if i is None else per_item[i])
+    ids: dict[str, int] = {}
+    return np.array([ids.setdefault(repr(key), len(ids)) for key in keys], dtype=np.int64)
 
 
 def _compatible_alone(instance: Instance, app, node, acc_name: str, type_name: str) -> bool:

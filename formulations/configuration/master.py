@@ -65,14 +65,21 @@ class Master:
         node_limits: list[tuple[float, float]],
         big_m: float,
         threads: int | None = None,
+        capacity: np.ndarray | None = None,
     ):
+        # ``capacity``: per row, how many applications it stands for (types with counts, for the
+        # reduced-cost proof); a column then covers a row as often as it holds that type. Diving
+        # (fix/unfix) assumes one application per row and is not used on such a master.
         self.n_apps = len(equality)
+        cap = np.ones(self.n_apps) if capacity is None else np.asarray(capacity, dtype=np.float64)
         self.n_classes = len(class_counts)
         self.n_nodes = len(node_limits)
         lower = (
-            [1.0 if eq else -np.inf for eq in equality] + [-np.inf] * self.n_classes + [-np.inf] * (2 * self.n_nodes)
+            [float(c) if eq else -np.inf for eq, c in zip(equality, cap)]
+            + [-np.inf] * self.n_classes
+            + [-np.inf] * (2 * self.n_nodes)
         )
-        upper = [1.0] * self.n_apps + [float(m) for m in class_counts]
+        upper = [float(c) for c in cap] + [float(m) for m in class_counts]
         for memory, cores in node_limits:
             upper += [memory, cores]
         self.row_lower = np.array(lower, dtype=np.float64)
@@ -85,7 +92,7 @@ class Master:
         if self.n_artificial:
             k = self.n_artificial
             self.lp.add_columns(
-                np.full(k, -big_m), np.zeros(k), np.ones(k), np.arange(k), eq_rows.astype(np.int32), np.ones(k)
+                np.full(k, -big_m), np.zeros(k), cap[eq_rows], np.arange(k), eq_rows.astype(np.int32), np.ones(k)
             )
         self.n_columns = 0
         self.values: list[float] = []
@@ -102,8 +109,9 @@ class Master:
         costs: list[float] = []
         for class_index, apps, value, memory, load, node in columns:
             starts.append(len(index))
-            index.extend(apps)
-            coef.extend([1.0] * len(apps))
+            rows, times = np.unique(np.asarray(apps, dtype=np.int64), return_counts=True)
+            index.extend(rows.tolist())
+            coef.extend(times.astype(float).tolist())
             index.append(self.n_apps + class_index)
             coef.append(1.0)
             if node >= 0:

@@ -719,6 +719,7 @@ class Knapsack:
         level = [floor]
         twin = self.twin_before if self.symmetric else [-1] * limit_n
         taken = [False] * limit_n
+        n_pos, bound = self.n_pos, self._bound
 
         def rec(start: int, value: float) -> None:
             for i in range(start, limit_n):
@@ -727,8 +728,8 @@ class Knapsack:
                     raise NodeLimit
                 if not self.nodes & 4095 and (time.perf_counter() > self.deadline or self.nodes > self.work_limit):
                     raise OutOfTime
-                if self._bound(i, value) < level[0]:
-                    return  # the bound only falls further along the order
+                if (value if i >= n_pos else bound(i, value)) < level[0]:
+                    return  # the bound only falls further along the order (no gain past n_pos)
                 if twin[i] >= 0 and not taken[twin[i]]:
                     continue  # an identical item at least as profitable is left out: not a canonical set
                 ok = True
@@ -836,13 +837,34 @@ class Knapsack:
         found.sort(key=lambda item: -item[0])
         return level[0], found, checks[0]
 
-    def enumerate(self, floor: float, limit: int, out: set[tuple[int, ...]], deadline: float) -> bool:
-        """Add to ``out`` every set (with the forced item) of profit >= ``floor``; False past ``limit``."""
+    def enumerate(
+        self,
+        floor: float,
+        limit: int,
+        out: set[tuple[int, ...]],
+        deadline: float,
+        types: np.ndarray | None = None,
+    ) -> bool:
+        """Add to ``out`` every set (with the forced item) of profit >= ``floor``; False past ``limit``.
+
+        With ``types`` (a type id per item of the class, equal profits within a type) only one set
+        per multiset of types is needed: the search takes the members of each type in order (an
+        item is skipped while an earlier one of its type is left out), so every multiset is
+        reached through its canonical set and no other.
+        """
         if not self.feasible_root:
             return True
         if self.forced is not None and self.base >= floor - EPS and self.final_sum <= self.final_tol:
             out.add(self._items([]))
-        self.symmetric = False  # every set: identical applications are different rows of the master
+        if types is None:
+            self.symmetric = False  # every set: identical applications are different rows of the master
+        else:
+            last: dict[int, int] = {}
+            twins = []
+            for position, j in enumerate(self.order):
+                twins.append(last.get(int(types[j]), -1))
+                last[int(types[j])] = position
+            self.twin_before, self.symmetric = twins, True
 
         class Full(Exception):
             pass
@@ -1052,9 +1074,20 @@ class Pricer:
         return ExactPricing(best if best > floor + EPS else -math.inf, _best_first(accepted), True, checks, nodes)
 
     def enumerate(
-        self, profit: np.ndarray, group_cost: np.ndarray, floor: float, limit: int, deadline: float = math.inf
+        self,
+        profit: np.ndarray,
+        group_cost: np.ndarray,
+        floor: float,
+        limit: int,
+        deadline: float = math.inf,
+        types: np.ndarray | None = None,
     ) -> list[tuple[int, ...]] | None:
-        """Every exactly feasible set of profit >= ``floor`` (None past ``limit`` sets or the deadline)."""
+        """Every exactly feasible set of profit >= ``floor`` (None past ``limit`` sets or the deadline).
+
+        With ``types`` (a type id per item; equal profits within a type), one set per multiset of
+        types: identical items give the same rows and the same exact check, so the check runs
+        once per multiset too.
+        """
         found: set[tuple[int, ...]] = set()
         for scenario in self.scenarios:
             offset = self._offset(scenario, group_cost)
@@ -1062,9 +1095,14 @@ class Pricer:
                 if sub.bound < floor - EPS:
                     continue  # nothing in it reaches the floor
                 knap = Knapsack(self.cls, sub, profit, group_cost, include_nonpositive=True)
-                if not knap.enumerate(floor, limit, found, deadline):
+                if not knap.enumerate(floor, limit, found, deadline, types):
                     return None
-        return [items for items in found if self.checker.feasible(items)]
+        if types is None:
+            return [items for items in found if self.checker.feasible(items)]
+        by_multiset: dict[tuple[int, ...], tuple[int, ...]] = {}
+        for items in sorted(found):
+            by_multiset.setdefault(tuple(sorted(int(types[i]) for i in items)), items)
+        return [items for items in by_multiset.values() if self.checker.feasible(items)]
 
     def repair(self, items: tuple[int, ...], profit: np.ndarray) -> tuple[int, ...] | None:
         """A feasible subset of ``items``: drop the least profitable per unit of load until feasible."""

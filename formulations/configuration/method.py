@@ -184,6 +184,7 @@ class ColumnGeneration:
         self.master: Master | None = None
         self.excluded = np.zeros(len(model.app_names), dtype=bool)  # served by columns fixed in a dive
         self.on_bound: Any = None  # called with each better internal root bound
+        self.dive_until_one_unit = False  # stop diving once the incumbent is one unit from the bound
         self.started_wall = time.perf_counter()
 
     # --- helpers -------------------------------------------------------------------------------
@@ -620,7 +621,7 @@ class ColumnGeneration:
     ) -> bool:
         """One dive node; returns True when the search should stop (proven or out of budget)."""
         assert self.master is not None
-        if budget.expired() or log.proven():
+        if budget.expired() or self._dive_done(log):
             return True
         self.stats.dive_nodes += 1
         outcome = self.column_generation(budget, restricted=True, max_rounds=DIVE_ROUNDS_PER_NODE)
@@ -639,7 +640,7 @@ class ColumnGeneration:
         if not fractional:
             placement = self.placement_of(fixed + ones)
             self._offer(log, placement, "configuration:dive")
-            return log.proven()
+            return self._dive_done(log)
         # Fix the integral columns together, then branch on the fractional ones.
         taken: list[int] = []
         for k in ones:
@@ -670,6 +671,11 @@ class ColumnGeneration:
             self._exclude(k, False)
             self.master.unfix(k)
         return stop
+
+    def _dive_done(self, log: IncumbentLog) -> bool:
+        """Proven, or (with ``dive_until_one_unit``) one unit from the bound: the reduced-cost
+        enumeration then settles that unit (a better placement or the proof) faster than diving on."""
+        return log.proven() or (self.dive_until_one_unit and _one_unit_left(self.model, self, log))
 
     def _exclude(self, k: int, on: bool) -> None:
         cls = self.model.classes[self.columns[k].class_index]
@@ -751,6 +757,7 @@ def solve_configuration(instance: Instance, params: SolveParams, budget: Budget,
     # 2. Diving.
     if not infeasible and not log.proven() and opts.dive and not budget.expired():
         log.stage("configuration:dive")
+        run.dive_until_one_unit = model.integral and opts.enumeration_limit > 0
         run.dive(budget.child(DIVE_SHARE * budget.left()), log, opts.discrepancy)
 
     def price_and_branch() -> None:

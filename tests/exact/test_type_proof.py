@@ -9,7 +9,10 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from optplace import latency
 from optplace.budget import Budget
 from optplace.domain import Instance
 from optplace.evaluate import evaluate
@@ -164,3 +167,56 @@ def test_the_seed_heterogeneous_workload_is_proven_optimal() -> None:
     assert result.stats["lp_value"] > 43.5  # the LP alone cannot prove it: the enumeration must
     assert result.status.value == "optimal" and result.objective == 42 and result.bound == 42
     assert result.stats["bound_source"] == "enumeration"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.floats(0.1, 20.0), st.floats(0.5, 40.0), st.floats(0.0, 30.0)),
+        min_size=1,
+        max_size=6,
+    ),
+    st.tuples(st.integers(0, 3), st.floats(0.1, 20.0)),
+)
+def test_adding_requests_never_lowers_the_fcfs_utilisation(items, extra) -> None:
+    """The monotonicity the enumeration's pruning rests on (``Knapsack._track_load``): with
+    per-model service and switch times, one more application of any model never lowers the
+    utilisation of ``latency.fcfs_moments`` (switch probability 1 - the model's request share)."""
+    service = [3.0, 7.5, 12.0, 25.0]
+    switch = [items[0][3], 9.0, 0.0, 21.0]
+
+    def utilization(apps):
+        rates: dict[int, float] = collections.defaultdict(float)
+        for model, rate in apps:
+            rates[model] += rate
+        models = sorted(rates)
+        return latency.fcfs_moments(
+            [rates[m] for m in models], [service[m] for m in models], 0.0, [switch[m] for m in models]
+        ).utilization
+
+    apps = [(model, rate) for model, rate, _, _ in items]
+    assert utilization([*apps, extra]) >= utilization(apps) * (1.0 - 1e-12)
+
+
+@pytest.mark.parametrize("family", ["edgetpu", "switch-heavy"])
+def test_enumeration_with_load_pruning_misses_no_feasible_set(family: str) -> None:
+    """Switch-heavy edgeTPU classes (where the utilisation pruning cuts): the enumeration finds every
+    exactly feasible set above the floor, as brute force over all subsets does."""
+    from optplace.generate import generate_instance
+
+    instance = generate_instance(family, 11, 2, seed=5)
+    model = build(instance)
+    for cls in model.classes:
+        pricer = Pricer(cls)
+        types = model.app_types[cls.apps]
+        profit = np.full(cls.size, 0.5)
+        group_cost = np.zeros(len(cls.group_memory_mb))
+        expected = {
+            tuple(sorted(types[list(items)].tolist()))
+            for size in range(1, cls.size + 1)
+            for items in itertools.combinations(range(cls.size), size)
+            if 0.5 * size >= 1.0 and pricer.checker.feasible(items)
+        }
+        found = pricer.enumerate(profit, group_cost, 1.0, 10**6, math.inf, types)
+        assert found is not None and expected
+        assert {tuple(sorted(types[list(s)].tolist())) for s in found} == expected

@@ -34,7 +34,7 @@ At the limit the best incumbent is returned with status ``feasible``, its bound 
 reason (``time_limit``, or ``iteration_limit`` for an exhausted work budget).
 
 Options (:class:`AutoOptions`): ``heuristic_share`` (replaces the size rule),
-``configuration_share`` (0.75 of what is left), and ``stage_options`` per stage method, each checked
+``configuration_share`` (all of what is left up to 120 applications, 0.75 above), and ``stage_options`` per stage method, each checked
 by that method's own options model found in the registry (the portfolio imports no formulation).
 """
 
@@ -67,6 +67,11 @@ SMALL_APPLICATIONS = 200
 HEURISTIC_SHARE_SMALL = 0.10
 HEURISTIC_SHARE_MEDIUM = 0.30
 CONFIGURATION_SHARE = 0.75  # of what the heuristics leave (0.45 before: see docs/benchmarks.md)
+# Up to this many applications the configuration method gets all of the exact time: its column
+# generation converges there and its reduced-cost proof needs the seconds, while the MILP stage's
+# bound adds nothing; above, the MILP's LP bound is often the better one while column generation
+# has not converged (benchmarks/results/auto_configuration_share.md, shares 0.75 and 1).
+CONFIGURATION_ALONE_APPLICATIONS = 120
 PREFERRED_CONSTRUCTIONS_MAX = ("ordered_worst_fit", "regret_greedy", "ordered_first_fit", "ordered_best_fit")
 PREFERRED_CONSTRUCTIONS_MIN = ("ordered_best_fit", "ordered_first_fit", "regret_greedy", "ordered_worst_fit")
 MIN_STAGE_S = 0.3  # an exact stage given less than this is not started
@@ -100,12 +105,13 @@ class AutoOptions(MethodOptions):
         description="Share of the time for the heuristics; default by size (10% up to 200 applications, 30% up "
         "to 2,000 and 150,000 alone-feasible pairs, all of it beyond).",
     )
-    configuration_share: float = Field(
-        default=CONFIGURATION_SHARE,
+    configuration_share: float | None = Field(
+        default=None,
         ge=0,
         le=1,
         allow_inf_nan=False,
-        description="Share of what the heuristics leave for the configuration method in each turn.",
+        description="Share of what the heuristics leave for the configuration method in each turn; default "
+        "by size (all of it up to 120 applications, 0.75 above).",
     )
     stage_options: dict[StageName, dict[str, Any]] = Field(
         default_factory=dict,
@@ -131,6 +137,13 @@ class AutoOptions(MethodOptions):
         if errors:
             raise ValidationError.from_exception_data("stage options", errors)
         return value
+
+
+def configuration_share(instance: Instance, options: AutoOptions) -> float:
+    """Share of the exact stages' time for the configuration method (``options`` overrides the size rule)."""
+    if options.configuration_share is not None:
+        return options.configuration_share
+    return 1.0 if len(instance.applications) <= CONFIGURATION_ALONE_APPLICATIONS else CONFIGURATION_SHARE
 
 
 def heuristic_share(instance: Instance, pairs: int, options: AutoOptions) -> float:
@@ -207,7 +220,7 @@ def auto(instance: Instance, params: SolveParams) -> MethodOutput:
         for index, name in enumerate(list(exact)):
             if log.proven() or budget.left() < MIN_STAGE_S:
                 break
-            share_now = options.configuration_share
+            share_now = configuration_share(instance, options)
             following = exact[index + 1 :]
             # the last stage takes everything, and so does one whose successors could not start after it
             last = not following or all(

@@ -197,6 +197,7 @@ class Master:
         cutoff: float | None = None,
         work_limit: float | None = None,
         seed: int = 0,
+        proof: bool = False,
     ) -> MipResult:
         """The master over the current columns with integer multiplicities (artificials forbidden)."""
         values = np.array(self.values)
@@ -214,6 +215,7 @@ class Master:
             start=full_start,
             cutoff=cutoff,
             seed=seed,
+            proof=proof,
         )
         if solution.values is None:
             return MipResult(solution.status, solution.stop_reason, None, None, None, solution.nodes, solution.work_s)

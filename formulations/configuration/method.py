@@ -1043,7 +1043,7 @@ class TypeMaster:
         """(optimum, its placement) when HiGHS proves the optimum within the budget, else None."""
         t0 = time.perf_counter()
         result = self.master.solve_integer(
-            budget.wall_limit(), work_limit=budget.work_limit(), seed=self.run.params.seed
+            budget.wall_limit(), work_limit=budget.work_limit(), seed=self.run.params.seed, proof=True
         )
         budget.charge(result.work_s)
         self.run.stats.mip_s += time.perf_counter() - t0

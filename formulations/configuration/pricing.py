@@ -571,24 +571,40 @@ def _twin_before(cls: AcceleratorClass, order: np.ndarray, profit: np.ndarray) -
     be replaced by a canonical one (each kind's first members) of at least its value: a search may
     skip an item whose twin before it is left out (types with counts, issue 11 part B).
     """
-    c = cls
-    last: dict[tuple[float, ...], int] = {}
+    kinds = _twin_kinds(cls)
+    last: dict[int, int] = {}
     out = []
     for position, j in enumerate(order.tolist()):
-        q = float(c.quantile[j])
-        key = (
-            float(c.group[j]),
-            float(c.rate_rps[j]),
-            float(c.slo_ms[j]),
-            -1.0 if math.isnan(q) else q,
-            float(c.preprocess_ms[j]),
-            float(c.frontend_memory_mb[j]),
-            float(c.occupancy_ms[j]) if len(c.occupancy_ms) else math.inf,  # front-end occupancy limit
-        )
+        key = kinds[j]
         before = last.get(key, -1)
         out.append(before if before >= 0 and profit[order[before]] >= profit[j] else -1)
         last[key] = position
     return out
+
+
+def _twin_kinds(cls: AcceleratorClass) -> list[int]:
+    """An id per item of the class, equal for identical items (``_twin_before``); computed once per
+    class (a pricing round builds dozens of searches, and the keys cost more than the search on
+    200-application classes)."""
+    kinds = cls.__dict__.get("_twin_kinds")
+    if kinds is None:
+        c = cls
+        ids: dict[tuple[float, ...], int] = {}
+        kinds = []
+        for j in range(c.size):
+            q = float(c.quantile[j])
+            key = (
+                float(c.group[j]),
+                float(c.rate_rps[j]),
+                float(c.slo_ms[j]),
+                -1.0 if math.isnan(q) else q,
+                float(c.preprocess_ms[j]),
+                float(c.frontend_memory_mb[j]),
+                float(c.occupancy_ms[j]) if len(c.occupancy_ms) else math.inf,  # front-end occupancy limit
+            )
+            kinds.append(ids.setdefault(key, len(ids)))
+        cls.__dict__["_twin_kinds"] = kinds
+    return kinds
 
 
 class Knapsack:

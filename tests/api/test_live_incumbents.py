@@ -26,7 +26,10 @@ def test_worker_sends_verified_incumbents_before_the_result(method):
     assert answer[0] == "result"
     incumbents = [json.loads(m[2]) for m in messages if m[0] == "incumbent"]
     assert incumbents, f"{method} streamed no incumbent"
-    assert all(r["status"] == "feasible" and not r["violates_slo"] for r in incumbents)
+    # An incumbent is "feasible", or "optimal" once a bound meets it (auto proves this instance
+    # within the 3 s since the configuration stage gets all of the exact time at 40 applications).
+    assert all(r["status"] in ("feasible", "optimal") and not r["violates_slo"] for r in incumbents)
+    assert all(r["bound"] == r["objective"] for r in incumbents if r["status"] == "optimal")
     hosted = [r["hosted"] for r in incumbents]
     assert hosted == sorted(hosted)
     assert json.loads(answer[2])["objective"] >= incumbents[-1]["objective"]

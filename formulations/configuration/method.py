@@ -755,10 +755,14 @@ def solve_configuration(instance: Instance, params: SolveParams, budget: Budget,
     infeasible = _proves_infeasible(model, run.rounded_bound())
 
     # 2. Diving.
-    if not infeasible and not log.proven() and opts.dive and not budget.expired():
-        log.stage("configuration:dive")
-        run.dive_until_one_unit = model.integral and opts.enumeration_limit > 0
-        run.dive(budget.child(DIVE_SHARE * budget.left()), log, opts.discrepancy)
+    def dive(until_one_unit: bool) -> None:
+        if not infeasible and not log.proven() and opts.dive and not budget.expired():
+            log.stage("configuration:dive")
+            run.dive_until_one_unit = until_one_unit
+            run.dive(budget.child(DIVE_SHARE * budget.left()), log, opts.discrepancy)
+
+    handed_over = model.integral and opts.enumeration_limit > 0
+    dive(until_one_unit=handed_over)
 
     def price_and_branch() -> None:
         """3. Price-and-branch over every column generated so far (the dive's included)."""
@@ -791,6 +795,11 @@ def solve_configuration(instance: Instance, params: SolveParams, budget: Budget,
     # integer master over the generated columns comes first to narrow it.
     if _one_unit_left(model, run, log):
         enumeration(0.95)
+        if handed_over and not log.proven():
+            # The enumeration could not settle the unit (on exact-triplet bin packing every
+            # zero-reduced-cost set qualifies, far past its cap): dive on, as before the hand-over,
+            # since there a dive with backtracking is what finds the optimum.
+            dive(until_one_unit=False)
         price_and_branch()
     else:
         price_and_branch()

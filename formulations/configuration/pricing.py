@@ -715,7 +715,10 @@ class Knapsack:
         never lowers it (the derivative of the switch load in ``lambda_b`` is
         ``o_b (1 - x_b)^2 + sum_{m != b} o_m x_m^2 >= 0``), so a set over the cap has no feasible
         superset under any co-compilation option (each pays at least ``switch_least_ms``): the
-        search may drop the whole subtree, although v2 feasibility is not downward closed."""
+        search may drop the whole subtree, although v2 feasibility is not downward closed. The
+        check switches per backend; counting the backends of one model together (unshared
+        models have one per application) only lowers the switch load
+        (``sum_b lambda_b^2 <= lambda_m^2``), so the tracked utilisation stays below the check's."""
         c = self.cls
         if c.discipline != Discipline.FCFS or not len(c.switch_least_ms) or not np.any(c.switch_least_ms > 0):
             return

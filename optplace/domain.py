@@ -495,7 +495,7 @@ class Instance(_Frozen):
                     errors.append(
                         (
                             ("models", m_index, "profiles", type_name),
-                            f"unknown accelerator type {type_name!r}; use one of {_list(type_names)}",
+                            _unknown_type(type_name, type_names),
                         )
                     )
         models_by_name = {m.name: m for m in self.models}
@@ -514,7 +514,7 @@ class Instance(_Frozen):
                     errors.append(
                         (
                             (*at, "allowed_accelerator_types", t_index),
-                            f"unknown accelerator type {type_name!r}; use one of {_list(type_names)}",
+                            _unknown_type(type_name, type_names),
                         )
                     )
             if app.allowed_accelerator_types is not None and model is not None:
@@ -586,7 +586,7 @@ def _check_groups(instance: Instance, type_names: set[str], errors: list[tuple[L
             errors.append(
                 (
                     (*at, "accelerator_type"),
-                    f"unknown accelerator type {group.accelerator_type!r}; use one of {_list(type_names)}",
+                    _unknown_type(group.accelerator_type, type_names),
                 )
             )
             continue
@@ -647,6 +647,11 @@ def _unique(field: str, names: list[str], errors: list[tuple[Loc, str]]) -> set[
             errors.append(((field, index, "name"), f"duplicate name {name!r}; names must be unique"))
         seen.add(name)
     return seen
+
+
+def _unknown_type(name: str, type_names: set[str]) -> str:
+    """The message for a reference to an undeclared accelerator type."""
+    return f"unknown accelerator type {name!r}; use one of {_list(type_names)}"
 
 
 def _list(names: set[str]) -> str:

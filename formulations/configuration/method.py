@@ -1010,8 +1010,8 @@ class TypeMaster:
             threads=1 if run.params.deterministic else run.params.threads,
             capacity=np.array([len(m) for m in self.members], dtype=np.float64),
         )
-        self.columns: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []  # class, multiset, a set
-        self.index: dict[tuple[int, tuple[int, ...]], int] = {}
+        self.columns: list[tuple[int, tuple[int, ...]]] = []  # (class, multiset of types), in master order
+        self.seen: set[tuple[int, tuple[int, ...]]] = set()
 
     def key(self, class_index: int, items: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
         cls = self.run.model.classes[class_index]
@@ -1022,10 +1022,10 @@ class TypeMaster:
         node_of = self.run.node_of_class
         for class_index, items in sets:
             key = self.key(class_index, items)
-            if not items or key in self.index:
+            if not items or key in self.seen:
                 continue
-            self.index[key] = len(self.columns)
-            self.columns.append((class_index, key[1], tuple(items)))
+            self.seen.add(key)
+            self.columns.append(key)
             cls = self.run.model.classes[class_index]
             node = node_of[class_index]
             fresh.append(
@@ -1068,7 +1068,7 @@ class TypeMaster:
         pool = [list(m) for m in self.members]
         local = [{int(j): i for i, j in enumerate(c.apps)} for c in model.classes]
         keys = []
-        for (class_index, multiset, _items), count in zip(self.columns, counts.tolist()):
+        for (class_index, multiset), count in zip(self.columns, counts.tolist()):
             for _copy in range(count):
                 keys.append((class_index, tuple(sorted(local[class_index][pool[t].pop(0)] for t in multiset))))
         return extract(model, keys, [1] * len(keys))
